@@ -1,0 +1,158 @@
+"""Exact money and count arithmetic for Kalshi wire values.
+
+Kalshi mixes units on the wire (see ../shared/reference/kalshi-api.md §4 "Fixed-point / dollars
+migration"):
+
+* prices and money amounts are fixed-point **dollar** strings with 4 decimal places
+  (``"0.4200"``; computed costs and fees can carry 6),
+* contract counts are fixed-point strings with 2 decimal places (``"10.00"``; fractional contracts
+  exist in steps of 0.01),
+* balances, settlement revenue and ``buy_max_cost`` are integer **cents**,
+* the legacy WebSocket ``market_position`` money fields were integer **centi-cents** (1/10,000 $).
+
+Every wire value is parsed once, at the edge, into :class:`decimal.Decimal` with the unit named in
+the field (``*_dollars``, ``*_cents``, ``*_fp`` for contracts). Nothing in this project stores money
+in a float; :func:`to_decimal` refuses floats outright.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer
+
+DOLLARS_QUANTUM = Decimal("0.0001")
+"""Resolution of a ``*_dollars`` price on the wire: 4 decimal places (1 centi-cent)."""
+
+COUNT_QUANTUM = Decimal("0.01")
+"""Resolution of a ``*_fp`` contract count on the wire: 2 decimal places."""
+
+ONE_DOLLAR = Decimal("1")
+"""Payout of one winning binary contract, in dollars."""
+
+CENT = Decimal("0.01")
+"""One cent, in dollars."""
+
+
+class MoneyParseError(ValueError):
+    """A wire value could not be read as an exact decimal amount.
+
+    Raised for floats (inexact by construction), booleans, non-numeric strings, NaN and infinities.
+    """
+
+
+def to_decimal(value: Any) -> Decimal:
+    """Convert a wire value (``str``, ``int`` or ``Decimal``) to an exact :class:`Decimal`.
+
+    Args:
+        value: a decimal string such as ``"0.4200"`` or ``"-54.00"``, an ``int`` or a ``Decimal``.
+
+    Returns:
+        The exact value; no rounding is applied.
+
+    Raises:
+        MoneyParseError: for ``float`` (money is never a float), ``bool``, ``None``, a string that
+            is not a finite decimal number, NaN or infinity.
+    """
+    if isinstance(value, bool) or value is None:
+        raise MoneyParseError(f"not a decimal amount: {value!r}")
+    if isinstance(value, float):
+        raise MoneyParseError(f"refusing float {value!r}: send money and counts as decimal strings")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation as exc:
+            raise MoneyParseError(f"not a decimal amount: {value!r}") from exc
+    else:
+        raise MoneyParseError(f"not a decimal amount: {value!r} ({type(value).__name__})")
+    if not result.is_finite():
+        raise MoneyParseError(f"not a finite amount: {value!r}")
+    return result
+
+
+def cents_to_dollars(cents: int) -> Decimal:
+    """Convert integer cents (e.g. ``balance``, ``revenue``) to dollars: ``4250 -> Decimal("42.50")``."""
+    return (Decimal(int(cents)) / 100).quantize(CENT)
+
+
+def centi_cents_to_dollars(centi_cents: int) -> Decimal:
+    """Convert legacy integer centi-cents (old WS ``market_position`` money) to dollars.
+
+    ``500000 -> Decimal("50.0000")``; see kalshi-api.md §6.5 "market_positions" (legacy units trap).
+    """
+    return (Decimal(int(centi_cents)) / 10_000).quantize(DOLLARS_QUANTUM)
+
+
+def dollars_to_cents(dollars: Decimal, rounding: str = ROUND_HALF_EVEN) -> int:
+    """Convert dollars to integer cents with an explicit rounding mode.
+
+    Args:
+        dollars: an exact amount in dollars.
+        rounding: a :mod:`decimal` rounding constant; use ``ROUND_FLOOR`` for cash you can spend and
+            ``ROUND_CEILING`` for fees you owe.
+
+    Returns:
+        Whole cents.
+    """
+    return int((dollars * 100).to_integral_value(rounding=rounding))
+
+
+def format_dollars(dollars: Decimal, places: int = 4) -> str:
+    """Format dollars the way Kalshi does on the wire: ``Decimal("0.42") -> "0.4200"`` (4 dp default)."""
+    return str(dollars.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
+
+
+def format_count(contracts: Decimal) -> str:
+    """Format a contract count as a 2-dp ``*_fp`` string: ``Decimal("10") -> "10.00"``."""
+    return str(contracts.quantize(COUNT_QUANTUM, rounding=ROUND_HALF_EVEN))
+
+
+def complement(price_dollars: Decimal) -> Decimal:
+    """Return the other side's price: a YES price ``p`` is a NO price ``1 - p`` (kalshi-api.md §8)."""
+    return ONE_DOLLAR - price_dollars
+
+
+def taker_fee_dollars(contracts: Decimal, price_dollars: Decimal, multiplier: Decimal = Decimal("0.07")) -> Decimal:
+    """Kalshi's quadratic taker fee, rounded up to the cent (kalshi-api.md §7 "Trading fees").
+
+    ``fee = ceil_to_cent(multiplier * C * P * (1 - P))``; 10 contracts at $0.50 -> $0.18.
+
+    Args:
+        contracts: contracts filled (C).
+        price_dollars: fill price in dollars (P), 0 < P < 1.
+        multiplier: 0.07 for takers; 0.0175 for makers on ``quadratic_with_maker_fees`` series.
+
+    Returns:
+        The fee in dollars, a whole number of cents.
+    """
+    raw = multiplier * contracts * price_dollars * (ONE_DOLLAR - price_dollars)
+    return raw.quantize(CENT, rounding=ROUND_CEILING)
+
+
+def floor_to_cents(dollars: Decimal) -> int:
+    """Spendable whole cents of a dollar amount, rounded toward minus infinity."""
+    return dollars_to_cents(dollars, ROUND_FLOOR)
+
+
+def _decimal_validator(value: Any) -> Decimal:
+    return to_decimal(value)
+
+
+Dollars = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_validator),
+    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
+]
+"""A dollar amount as an exact Decimal; accepts wire strings/ints, refuses floats, serialises as a string."""
+
+Contracts = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_validator),
+    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
+]
+"""A contract count (may be fractional in 0.01 steps; signed for positions: + YES, - NO)."""
