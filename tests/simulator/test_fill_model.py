@@ -1,0 +1,221 @@
+"""The fill model against replayed liquidity (docs/simulator.md "Fill model"), checked against an
+independent reading of the recorded tape."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import ROUND_CEILING, Decimal
+
+import pytest
+
+from simulator.timeutil import iso_ms, parse_iso_ms
+from tests.simulator import tape_oracle
+from tests.simulator.conftest import requires_tape, running
+
+pytestmark = requires_tape
+
+MARKET = "KXGOLD15M-26AUG101800-00"
+CENT = Decimal("0.01")
+
+
+def fee(count: Decimal, price: Decimal) -> Decimal:
+    return (Decimal("0.07") * count * price * (1 - price)).quantize(CENT, rounding=ROUND_CEILING)
+
+
+async def test_crossing_buy_consumes_displayed_size_until_the_tape_changes_the_level() -> None:
+    async with running() as sim:
+        t0 = tape_oracle.first_time(
+            MARKET, parse_iso_ms("2026-08-10T21:47:00Z"), lambda b: bool(b["no"]) and b["no"][max(b["no"])] > 2
+        )
+        await sim.goto(iso_ms(t0))
+        book = await sim.book(MARKET)
+        assert book == tape_oracle.fold(MARKET, t0)
+        q = max(book["no"])
+        size = book["no"][q]
+        yes_price = 1 - q
+        trader = await sim.trader()
+        r = await trader.post(
+            "/portfolio/events/orders",
+            json={
+                "ticker": MARKET,
+                "side": "bid",
+                "price": str(yes_price),
+                "count": "1.50",
+                "time_in_force": "immediate_or_cancel",
+                "self_trade_prevention_type": "taker_at_cross",
+                "client_order_id": uuid.uuid4().hex,
+            },
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["fill_count"] == "1.50"
+        assert Decimal(r.json()["average_fill_price"]) == yes_price
+        after = await sim.book(MARKET)
+        assert after["no"][q] == size - Decimal("1.50")
+        assert after["yes"] == book["yes"]
+        cost = Decimal("1.50") * yes_price + fee(Decimal("1.50"), yes_price)
+        bal = (await trader.get("/portfolio/balance")).json()
+        assert Decimal(bal["balance_dollars"]) == Decimal(10_000) - cost
+
+        # find the next tape change of that level
+        change = None
+        for when, frames in tape_oracle.batches(MARKET, t0):
+            if any(
+                k == "orderbook_snapshot"
+                or (k == "orderbook_delta" and m["side"] == "no" and Decimal(m["price_dollars"]) == q)
+                for k, m in frames
+            ):
+                change = when
+                break
+        assert change is not None
+        if change - 1 > t0:
+            await sim.goto(iso_ms(change - 1))
+            mid = await sim.book(MARKET)
+            assert mid["no"].get(q) == tape_oracle.fold(MARKET, change - 1)["no"][q] - Decimal("1.50")
+        await sim.goto(iso_ms(change))
+        assert await sim.book(MARKET) == tape_oracle.fold(MARKET, change)
+
+
+def expected_first_fill(ticker: str, placed_ms: int, price: Decimal, ahead: Decimal) -> tuple[int, str, Decimal]:
+    """When the model must first fill a resting YES bid at ``price`` with ``ahead`` tape contracts in front.
+
+    Trades of a batch are applied before its book frames. Returns ``(time, why, queue ahead just before)``.
+    """
+    book = tape_oracle.fold(ticker, placed_ms)
+    for when, frames in tape_oracle.batches(ticker, placed_ms):
+        before = ahead
+        for kind, msg in frames:
+            if kind != "trade" or msg["taker_book_side"] != "ask":
+                continue
+            traded_at = Decimal(msg["yes_price_dollars"])
+            count = Decimal(msg["count_fp"])
+            if traded_at < price:
+                return when, "trade through", before
+            if traded_at == price:
+                if count > ahead:
+                    return when, "queue exhausted", before
+                ahead -= count
+        for kind, msg in frames:
+            if kind == "trade":
+                continue
+            tape_oracle.apply(book, kind, msg)
+            if kind == "orderbook_snapshot":
+                ahead = min(ahead, book["yes"].get(price, Decimal(0)))
+                if any(q >= 1 - price for q in book["no"]):
+                    return when, "tape crossed", before
+            elif msg["side"] == "yes" and Decimal(msg["price_dollars"]) == price and Decimal(msg["delta_fp"]) < 0:
+                ahead = min(ahead, book["yes"].get(price, Decimal(0)))
+            elif (
+                msg["side"] == "no"
+                and Decimal(msg["price_dollars"]) >= 1 - price
+                and book["no"].get(Decimal(msg["price_dollars"]))
+            ):
+                return when, "tape crossed", before
+    raise AssertionError("the tape never fills this order")
+
+
+@pytest.mark.parametrize(
+    ("start", "improve", "why"),
+    [
+        ("2026-08-10T21:47:20Z", False, "queue exhausted"),
+        ("2026-08-10T21:47:00Z", False, "trade through"),
+        ("2026-08-10T21:48:00Z", False, "tape crossed"),
+        ("2026-08-10T21:47:00Z", True, "queue exhausted"),
+    ],
+)
+async def test_resting_bid_fills_only_when_the_tape_trades_through_it(start: str, improve: bool, why: str) -> None:
+    async with running() as sim:
+        t0 = tape_oracle.first_time(MARKET, parse_iso_ms(start), tape_oracle.spread_at_least(2 * CENT))
+        await sim.goto(iso_ms(t0))
+        book = await sim.book(MARKET)
+        best = max(book["yes"])
+        price = best + CENT if improve else best
+        ahead = Decimal(0) if improve else book["yes"][best]
+        trader = await sim.trader()
+        r = await trader.buy(MARKET, "yes", int(price * 100), 1)
+        assert r.status_code == 201, r.text
+        order = r.json()["order"]
+        assert order["status"] == "resting" and order["fill_count_fp"] == "0.00"
+        order_id = order["order_id"]
+        queue = (await trader.get(f"/portfolio/orders/{order_id}/queue_position")).json()
+        assert Decimal(queue["queue_position_fp"]) == ahead
+        when, reason, ahead_before = expected_first_fill(MARKET, t0, price, ahead)
+        assert reason == why
+        if when - 1 > t0:
+            await sim.goto(iso_ms(when - 1))
+            assert (await trader.order(order_id))["fill_count_fp"] == "0.00"
+            queue = (await trader.get(f"/portfolio/orders/{order_id}/queue_position")).json()
+            assert Decimal(queue["queue_position_fp"]) == ahead_before
+        await sim.goto(iso_ms(when))
+        filled = await trader.order(order_id)
+        assert Decimal(filled["fill_count_fp"]) > 0
+        fills = (await trader.get("/portfolio/fills", params={"order_id": order_id})).json()["fills"]
+        assert fills and all(
+            f["is_taker"] is False and Decimal(f["yes_price_dollars"]) == price and f["fee_cost"] == "0.0000"
+            for f in fills
+        )
+        position = (await trader.get("/portfolio/positions")).json()["market_positions"][0]
+        assert Decimal(position["position_fp"]) == Decimal(filled["fill_count_fp"])
+
+
+async def test_account_vs_account_price_time_priority_and_partial_fills() -> None:
+    async with running() as sim:
+        t0 = tape_oracle.first_time(MARKET, parse_iso_ms("2026-08-10T21:47:00Z"), tape_oracle.spread_at_least(3 * CENT))
+        await sim.goto(iso_ms(t0))
+        book = await sim.book(MARKET)
+        price = max(book["yes"]) + CENT
+        cents = int(price * 100)
+        first, second, taker = await sim.trader(), await sim.trader(index=1), await sim.trader(index=2)
+        a = await first.post(
+            "/portfolio/orders",
+            json={
+                "ticker": MARKET,
+                "side": "yes",
+                "action": "sell",
+                "count": 5,
+                "yes_price": cents,
+                "client_order_id": "a1",
+            },
+        )
+        assert a.status_code == 201 and a.json()["order"]["status"] == "resting", a.text
+        b = await second.post(
+            "/portfolio/events/orders",
+            json={
+                "ticker": MARKET,
+                "side": "ask",
+                "price": str(price),
+                "count": "4",
+                "client_order_id": "b1",
+                "time_in_force": "good_till_canceled",
+                "self_trade_prevention_type": "taker_at_cross",
+            },
+        )
+        assert b.status_code == 201, b.text
+        shown = await sim.book(MARKET)
+        assert shown["no"][1 - price] == 9
+        c = await taker.buy(MARKET, "yes", cents, 7)
+        assert c.status_code == 201, c.text
+        taken = c.json()["order"]
+        assert taken["status"] == "executed" and taken["fill_count_fp"] == "7.00"
+        assert Decimal(taken["taker_fill_cost_dollars"]) == 7 * price
+        assert (await first.order(a.json()["order"]["order_id"]))["status"] == "executed"
+        rest = await second.order(b.json()["order_id"])
+        assert rest["status"] == "resting" and rest["fill_count_fp"] == "2.00" and rest["remaining_count_fp"] == "2.00"
+        assert (await sim.book(MARKET))["no"][1 - price] == 2
+        fills = (await taker.get("/portfolio/fills")).json()["fills"]
+        assert sorted(f["count_fp"] for f in fills) == ["2.00", "5.00"]
+        assert all(f["is_taker"] and Decimal(f["yes_price_dollars"]) == price for f in fills)
+        maker_fill = (await first.get("/portfolio/fills")).json()["fills"][0]
+        assert maker_fill["is_taker"] is False and maker_fill["fee_cost"] == "0.0000"
+        assert maker_fill["outcome_side"] == "no" and maker_fill["book_side"] == "ask"
+
+        async def position(trader) -> str:  # type: ignore[no-untyped-def]
+            rows = (await trader.get("/portfolio/positions")).json()["market_positions"]
+            return rows[0]["position_fp"]
+
+        assert await position(first) == "-5.00"
+        assert await position(second) == "-2.00"
+        assert await position(taker) == "7.00"
+        expected_cost = 7 * price + fee(Decimal(5), price) + fee(Decimal(2), price)
+        assert Decimal((await taker.get("/portfolio/balance")).json()["balance_dollars"]) == 10_000 - expected_cost
+        # the maker's NO cost is its collateral: 5 contracts at 1 - price
+        assert Decimal((await first.get("/portfolio/balance")).json()["balance_dollars"]) == 10_000 - 5 * (1 - price)
