@@ -3,10 +3,12 @@
 Controlled through ``GET/PUT /sim/v1/faults``:
 
 * ``latency_ms``: wall milliseconds added to every ``/trade-api`` request before it is handled.
-* ``fail_next``: a list of rules ``{status, count, path_prefix?, method?, after_processing}``; each of the
-  next ``count`` matching requests is answered with ``status`` (e.g. 500/502/503/504/429). With
-  ``after_processing`` the request is first applied (an order is placed, a cancel happens) and then the
-  error is returned: the "outcome unknown" case of kalshi-api.md §5.1.
+* ``fail_next``: a list of rules ``{status?, count, path_prefix?, method?, after_processing, delay_ms}``;
+  each of the next ``count`` matching requests is answered with ``status`` (e.g. 500/502/503/504/429).
+  With ``after_processing`` the request is first applied (an order is placed, a cancel happens) and then
+  the error is returned: the "outcome unknown" case of kalshi-api.md §5.1. ``delay_ms`` holds the answer
+  that long (after processing when ``after_processing``); with no ``status`` the real answer is sent after
+  the delay: the window in which a client crash or timeout leaves a write's outcome unknown.
 * ``trading_paused`` / ``exchange_paused``: exchange-wide pauses (§3.1), reflected by
   ``GET /exchange/status``.
 * ``ws_handshake_503`` / ``drop_ws``: reserved for the WebSocket server (stored and reported only).
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 API_PREFIX = "/trade-api/v2"
 
@@ -30,11 +32,18 @@ class FailRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: int = Field(ge=400, le=599)
+    status: int | None = Field(default=None, ge=400, le=599)
     count: int = Field(default=1, ge=1)
     path_prefix: str | None = None
     method: str | None = None
     after_processing: bool = False
+    delay_ms: int = Field(default=0, ge=0, le=600_000)
+
+    @model_validator(mode="after")
+    def _does_something(self) -> FailRule:
+        if self.status is None and self.delay_ms == 0:
+            raise ValueError("a fail_next rule needs a status, a delay_ms, or both")
+        return self
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this rule applies to ``method path``."""

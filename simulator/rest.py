@@ -104,7 +104,11 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         await asyncio.sleep(faults.latency_ms / 1000)
     rule = faults.take(request.method, request.path)
     if rule is not None and not rule.after_processing:
-        return json_response(fault_body(rule.status), status=rule.status)
+        if rule.delay_ms:
+            await asyncio.sleep(rule.delay_ms / 1000)
+        if rule.status is not None:
+            return json_response(fault_body(rule.status), status=rule.status)
+        rule = None
     api_path = request.path[len(API_PREFIX) :] or "/"
     try:
         raw = await request.read() if request.can_read_body else b""
@@ -144,7 +148,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             {"error": {"code": "internal_server_error", "message": "internal server error", "details": ""}}, status=500
         )
     if rule is not None:
-        return json_response(fault_body(rule.status), status=rule.status)
+        if rule.delay_ms:
+            await asyncio.sleep(rule.delay_ms / 1000)
+        if rule.status is not None:
+            return json_response(fault_body(rule.status), status=rule.status)
     return response
 
 
