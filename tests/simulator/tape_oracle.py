@@ -48,13 +48,13 @@ def apply(book: Book, kind: str, msg: dict[str, Any]) -> None:
         for side in ("yes", "no"):
             book[side] = {Decimal(p): Decimal(s) for p, s in msg.get(f"{side}_dollars_fp", [])}
     elif kind == "orderbook_delta":
-        side = book[msg["side"]]
+        levels = book[msg["side"]]
         price = Decimal(msg["price_dollars"])
-        size = side.get(price, Decimal(0)) + Decimal(msg["delta_fp"])
+        size = levels.get(price, Decimal(0)) + Decimal(msg["delta_fp"])
         if size:
-            side[price] = size
+            levels[price] = size
         else:
-            side.pop(price, None)
+            levels.pop(price, None)
 
 
 def fold(ticker: str, at_ms: int) -> Book:

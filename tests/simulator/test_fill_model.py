@@ -208,7 +208,7 @@ async def test_account_vs_account_price_time_priority_and_partial_fills() -> Non
         assert maker_fill["is_taker"] is False and maker_fill["fee_cost"] == "0.0000"
         assert maker_fill["outcome_side"] == "no" and maker_fill["book_side"] == "ask"
 
-        async def position(trader) -> str:  # type: ignore[no-untyped-def]
+        async def position(trader) -> str:
             rows = (await trader.get("/portfolio/positions")).json()["market_positions"]
             return rows[0]["position_fp"]
 

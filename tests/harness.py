@@ -1,0 +1,176 @@
+"""End-to-end harness: the real worker (in-process) on a real dev server, trading the simulator over HTTP.
+
+Nothing we own is faked: the workflow, activities, Kalshi client and simulator all run for real; the
+test only arranges exchange state through the simulator's control API and watches the trader through
+its ``status`` query and the exchange's account view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities.metrics import AppMetrics
+from models.trader import (
+    CloseSettings,
+    EpochSettings,
+    ExitRules,
+    RiskLimits,
+    TraderConfig,
+    TraderInput,
+    TraderStatus,
+)
+from tests.conftest import Account, eventually
+from workers.worker import build_worker
+from workflows.names import QUERY_STATUS
+from workflows.trader import TraderWorkflow
+
+SERIES = "KXGOLD15M"
+
+
+def fast_config(**overrides: Any) -> TraderConfig:
+    """A trader config for tests: 1 s cycles, no entries unless asked, quick closes."""
+    base: dict[str, Any] = {
+        "recalibration_interval_s": 1,
+        "epoch": EpochSettings(policy="hold", poll_interval_ms=200, heartbeat_timeout_s=2),
+        "close": CloseSettings(max_attempts=3, retry_delay_s=0.2),
+        "exits": ExitRules(max_hold_time_s=3600, market_closing_window_s=120, cash_reserve_cents=0),
+        "risk": RiskLimits(),
+        "activity_timeout_s": 10,
+        "degraded_backoff_s": [1, 1, 2],
+    }
+    base.update(overrides)
+    return TraderConfig(**base)
+
+
+@dataclass
+class Harness:
+    """One test's trader: a worker on a unique task queue, its exchange account and the control API."""
+
+    client: Client
+    account: Account
+    control: httpx.AsyncClient
+    task_queue: str
+    metrics: AppMetrics
+    worker: Worker | None = None
+    _worker_task: asyncio.Task[None] | None = None
+    handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+
+    # ---------------------------------------------------------------- worker
+
+    async def start_worker(self) -> None:
+        """Start (or restart) the in-process worker on this harness's task queue."""
+        self.worker = build_worker(self.client, self.account.client, self.metrics, self.task_queue)
+        self._worker_task = asyncio.create_task(self.worker.run())
+
+    async def stop_worker(self) -> None:
+        """Shut the in-process worker down gracefully."""
+        if self.worker is not None and self._worker_task is not None:
+            await self.worker.shutdown()
+            await self._worker_task
+        self.worker = None
+        self._worker_task = None
+
+    # ---------------------------------------------------------------- trader
+
+    async def start(self, config: TraderConfig, workflow_id: str | None = None) -> WorkflowHandle[Any, Any]:
+        """Start a TraderWorkflow with ``config`` on this harness's task queue."""
+        handle = await self.client.start_workflow(
+            TraderWorkflow.run,
+            TraderInput(config=config),
+            id=workflow_id or f"kalshi-trader-test-{uuid.uuid4().hex[:8]}",
+            task_queue=self.task_queue,
+        )
+        self.handles.append(handle)
+        return handle
+
+    async def status(self, handle: WorkflowHandle[Any, Any]) -> TraderStatus:
+        """The ``status`` query's answer."""
+        return await handle.query(QUERY_STATUS, result_type=TraderStatus)
+
+    async def wait_status(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        predicate: Callable[[TraderStatus], bool],
+        what: str,
+        timeout_s: float = 60.0,
+    ) -> TraderStatus:
+        """Query ``status`` until ``predicate`` holds (fails with ``what`` after ``timeout_s``)."""
+
+        async def probe() -> TraderStatus | None:
+            st = await self.status(handle)
+            return st if predicate(st) else None
+
+        return await eventually(probe, timeout_s=timeout_s, what=what)
+
+    # ---------------------------------------------------------------- exchange (control API)
+
+    async def exchange_account(self) -> dict[str, Any]:
+        """The simulator's full view of this account (cash, positions, orders, fills)."""
+        r = await self.control.get(f"/accounts/{self.account.key_id}")
+        r.raise_for_status()
+        return dict(r.json())
+
+    async def exchange_position(self, ticker: str) -> Decimal:
+        """Signed position (contracts) the exchange holds for this account in ``ticker``."""
+        positions = await self.account.client.get_positions(ticker=ticker)
+        return next((p.position_fp for p in positions if p.ticker == ticker), Decimal(0))
+
+    async def arrange_position(self, ticker: str, position: str, exposure_dollars: Decimal | str) -> None:
+        """Give this account a position as if bought earlier for ``exposure_dollars`` in total."""
+        r = await self.control.put(
+            f"/accounts/{self.account.key_id}/positions/{ticker}",
+            json={"position_fp": position, "market_exposure_dollars": str(exposure_dollars)},
+        )
+        r.raise_for_status()
+
+    async def set_balance(self, cents: int) -> None:
+        """Set this account's cash (cents)."""
+        r = await self.control.put(f"/accounts/{self.account.key_id}/balance", json={"balance_cents": cents})
+        r.raise_for_status()
+
+    async def clock(self, **body: Any) -> dict[str, Any]:
+        """``PUT /sim/v1/clock`` (``paused``, ``speed``, ``tape_time``)."""
+        r = await self.control.put("/clock", json=body)
+        r.raise_for_status()
+        return dict(r.json())
+
+    async def advance(self, seconds: float) -> None:
+        """Advance the (paused) exchange clock, applying every due tape frame."""
+        r = await self.control.post("/clock/advance", json={"seconds": seconds})
+        r.raise_for_status()
+
+    async def faults(self, **body: Any) -> None:
+        """``PUT /sim/v1/faults``."""
+        r = await self.control.put("/faults", json=body)
+        r.raise_for_status()
+
+    async def freeze_on_quoted_market(self, min_size: Decimal = Decimal(20)) -> tuple[str, Decimal, Decimal]:
+        """Pause the exchange clock on an open market quoted on both sides with depth.
+
+        Returns:
+            (ticker, best YES bid, best NO bid) in dollars.
+        """
+        await self.clock(paused=True)
+        for _ in range(120):
+            markets = await self.account.client.get_markets(series_ticker=SERIES, status="open")
+            for m in markets:
+                book = await self.account.client.get_orderbook(m.ticker)
+                yes, no = book.best_yes_bid, book.best_no_bid
+                if yes is None or no is None:
+                    continue
+                yes_size = sum((lvl[1] for lvl in book.yes_bids if lvl[0] >= yes - Decimal("0.03")), Decimal(0))
+                no_size = sum((lvl[1] for lvl in book.no_bids if lvl[0] >= no - Decimal("0.03")), Decimal(0))
+                seconds_left = (m.close_time - self.account.client.exchange_now()).total_seconds()
+                if yes_size >= min_size and no_size >= min_size and seconds_left > 300 and yes >= Decimal("0.10"):
+                    return m.ticker, yes, no
+            await self.advance(10)
+        raise AssertionError("no quoted open market found in the tape")

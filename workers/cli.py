@@ -1,0 +1,354 @@
+"""The ``kalshi-trader`` command: ``up``, ``worker``, ``simulator``, ``start``, ``status``.
+
+* ``up``: the whole local stack in one command: the Temporal dev server (SQLite under ``.state``,
+  Web UI on 8233), the Kalshi-compatible simulator, the worker, and the ``TraderWorkflow`` started
+  idempotently (running it again resumes the same workflow). Prints the Web UI URL and the
+  ``temporal`` commands to pause, resume and query; Ctrl-C stops everything cleanly.
+* ``worker``: run the worker against an existing Temporal server and exchange.
+* ``simulator``: run the exchange simulator alone (flags are the simulator's own).
+* ``start``: start the trader workflow (or attach to the running one).
+* ``status``: query the trader's ``status`` and print it (``--json`` for the raw answer).
+
+Invalid settings fail before anything starts, with one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from models.trader import TraderConfig, TraderInput, TraderStatus
+from workers.devserver import DevServer, find_temporal_cli, port_open
+from workers.settings import SIM_KEY_ID, Settings, SettingsError, load_settings
+from workers.worker import connect, ensure_search_attributes, run_worker
+from workflows.names import QUERY_STATUS, SA_ENV, SA_MODE, SA_STATE
+from workflows.trader import TraderWorkflow
+
+log = logging.getLogger("kalshi_trader")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _settings_or_exit(**overrides: Any) -> Settings:
+    try:
+        settings = load_settings(**overrides)
+        settings.check_production()
+        return settings
+    except SettingsError as err:
+        click.echo(f"kalshi-trader: invalid settings: {err}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def cli(verbose: bool) -> None:
+    """Automated Kalshi trader on Temporal (see README.md)."""
+    _setup_logging(verbose)
+
+
+# --------------------------------------------------------------------------------------- start/status
+
+
+async def start_trader(
+    client: Client, settings: Settings, config: TraderConfig | None = None
+) -> WorkflowHandle[Any, Any]:
+    """Start ``TraderWorkflow`` idempotently: attach to the running one with the same id, else start it.
+
+    The input holds only :class:`TraderConfig` (no secrets). Search attributes ``KalshiEnv``,
+    ``KalshiTraderState`` and ``KalshiTraderMode`` are set at start; a static summary names the trader
+    in the Web UI.
+    """
+    config = config or settings.trader_config()
+    env = settings.kalshi_env
+    return await client.start_workflow(
+        TraderWorkflow.run,
+        TraderInput(config=config),
+        id=settings.trader_workflow_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(SA_ENV, env),
+                SearchAttributePair(SA_STATE, "initializing"),
+                SearchAttributePair(SA_MODE, "unknown"),
+            ]
+        ),
+        static_summary=f"Kalshi trader ({env}): series {', '.join(config.series_tickers)}",
+        static_details=(
+            f"Recalibrates every {config.recalibration_interval_s:g} s. Exits: take profit "
+            f"{config.exits.take_profit_pct * 100:.0f}%, stop loss {config.exits.stop_loss_pct * 100:.0f}%, "
+            f"max hold {config.exits.max_hold_time_s:g} s, closing window {config.exits.market_closing_window_s:g} s, "
+            f"cash reserve {config.exits.cash_reserve_cents} cents."
+        ),
+    )
+
+
+def operator_commands(workflow_id: str, address: str) -> str:
+    """The ``temporal`` CLI commands an operator uses on the trader (printed by ``up`` and ``start``)."""
+    a = "" if address in ("localhost:7233", "127.0.0.1:7233") else f" --address {address}"
+    pause_input = """'{"reason":"maintenance"}'"""
+    return "\n".join(
+        [
+            f"  status:      temporal workflow query{a} -w {workflow_id} --name status -o json",
+            f"  pause:       temporal workflow signal{a} -w {workflow_id} --name pause --input {pause_input}",
+            f"  resume:      temporal workflow signal{a} -w {workflow_id} --name resume",
+            f"  recalibrate: temporal workflow signal{a} -w {workflow_id} --name recalibrate",
+            f"  stop:        temporal workflow signal{a} -w {workflow_id} --name stop --input '{{\"close_all\":true}}'",
+            f"  risk limits: temporal workflow update execute{a} -w {workflow_id} --name set_risk_limits "
+            '--input \'{"order_size_contracts":"2"}\'',
+            f"  force close: temporal workflow update execute{a} -w {workflow_id} --name force_close "
+            '--input \'{"ticker":"<TICKER>"}\'',
+            f"  details:     temporal workflow metadata{a} -w {workflow_id}",
+        ]
+    )
+
+
+@cli.command()
+def start() -> None:
+    """Start the trader workflow (or attach to the running one) and print how to drive it."""
+    settings = _settings_or_exit()
+
+    async def go() -> None:
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        await ensure_search_attributes(client, settings.temporal_namespace)
+        handle = await start_trader(client, settings)
+        click.echo(f"TraderWorkflow {handle.id} (run {handle.result_run_id}) on task queue {settings.task_queue}")
+        click.echo(operator_commands(handle.id, settings.temporal_address))
+
+    asyncio.run(go())
+
+
+def format_status(st: TraderStatus) -> str:
+    """A readable multi-line rendering of :class:`TraderStatus` for the terminal."""
+    lines = [
+        f"{st.workflow_id} ({st.environment.value}): state={st.state.value} mode={st.mode.value if st.mode else '-'}"
+        + (f" paused: {st.pause_reason}" if st.pause_reason else ""),
+        f"cycle {st.cycle}, generation {st.generation}, interval {st.recalibration_interval_s:g}s, "
+        f"cash {'-' if st.cash_cents is None else f'{st.cash_cents / 100:,.2f} USD'}, "
+        f"order group {st.order_group_id or '-'}",
+    ]
+    if st.last_calibration:
+        c = st.last_calibration
+        lines.append(
+            f"last calibration {c.at:%H:%M:%S} {c.overall_status.value} in {c.duration_ms} ms; "
+            f"viable: {', '.join(c.viable_markets) or 'none'}"
+        )
+    for p in st.positions:
+        pnl = "n/a" if p.pnl_pct is None else f"{p.unrealized_pnl_dollars:+.2f} USD ({p.pnl_pct * 100:+.1f}%)"
+        lines.append(f"  position {p.ticker}: {p.contracts} {p.side.upper()} avg {p.avg_cost_dollars:.4f} P&L {pnl}")
+    for cl in st.recent_closes[-5:]:
+        lines.append(f"  close {cl.tag} {cl.ticker}: {cl.status.value} {cl.closed_contracts}/{cl.requested_contracts}")
+    if st.last_epoch:
+        e = st.last_epoch
+        lines.append(
+            f"last epoch: {e.ended_by}, {e.updates_seen} updates, {e.orders_placed} orders, rejects {e.rejects}"
+        )
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
+def status(as_json: bool) -> None:
+    """Query the trader's status."""
+    settings = _settings_or_exit()
+
+    async def go() -> None:
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        handle = client.get_workflow_handle(settings.trader_workflow_id)
+        try:
+            st = await handle.query(QUERY_STATUS, result_type=TraderStatus)
+        except RPCError as err:
+            click.echo(f"kalshi-trader: cannot query {settings.trader_workflow_id}: {err}", err=True)
+            sys.exit(1)
+        click.echo(st.model_dump_json(indent=2) if as_json else format_status(st))
+
+    asyncio.run(go())
+
+
+# --------------------------------------------------------------------------------------- worker / simulator
+
+
+@cli.command()
+@click.option("--allow-production", is_flag=True, help="Required to trade KALSHI_ENV=prod (real money).")
+def worker(allow_production: bool) -> None:
+    """Run the worker (workflows + REST activities on the kalshi-trader task queue)."""
+    overrides = {"kalshi_allow_production": True} if allow_production else {}
+    settings = _settings_or_exit(**overrides)
+    try:
+        settings.signer()
+    except SettingsError as err:
+        click.echo(f"kalshi-trader: invalid settings: {err}", err=True)
+        sys.exit(2)
+    asyncio.run(run_worker(settings))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def simulator(args: tuple[str, ...]) -> None:
+    """Run the Kalshi-compatible exchange simulator (all flags are the simulator's: --help)."""
+    from simulator.__main__ import main as sim_main
+
+    sim_main.main(args=list(args), prog_name="kalshi-trader simulator")
+
+
+# --------------------------------------------------------------------------------------- up
+
+
+def ensure_sim_key(settings: Settings) -> Path:
+    """Generate the local simulator account's RSA key pair under ``.state/keys`` if missing.
+
+    Writes ``<id>.pem`` (private, mode 0600) and ``public/<id>.pub.pem`` (the simulator loads every
+    public key in that folder). Returns the private key path.
+    """
+    from kalshi.signer import generate_key_pair
+
+    private = settings.sim_key_path
+    public = private.parent / "public" / f"{SIM_KEY_ID}.pub.pem"
+    if private.exists() and public.exists():
+        return private
+    private.parent.mkdir(parents=True, exist_ok=True)
+    public.parent.mkdir(parents=True, exist_ok=True)
+    priv_pem, pub_pem = generate_key_pair()
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(priv_pem)
+    public.write_bytes(pub_pem)
+    return private
+
+
+@contextlib.contextmanager
+def _child(args: list[str], log_file: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float, what: str, log_file: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = " | ".join(log_file.read_text(errors="replace").strip().splitlines()[-5:])
+            raise click.ClickException(f"{what} exited with {proc.returncode}: {tail}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise click.ClickException(f"{what} did not answer {url} within {timeout_s:.0f}s (see {log_file})")
+
+
+@cli.command()
+@click.option("--speed", type=float, default=None, help="Simulator replay speed (default SIM_SPEED or 1).")
+@click.option("--temporal-port", type=int, default=7233, show_default=True)
+@click.option("--ui-port", type=int, default=8233, show_default=True)
+def up(speed: float | None, temporal_port: int, ui_port: int) -> None:
+    """Run the whole local stack: Temporal dev server + Web UI, simulator, worker, TraderWorkflow."""
+    overrides: dict[str, Any] = {"temporal_address": f"127.0.0.1:{temporal_port}"}
+    if speed is not None:
+        overrides["sim_speed"] = speed
+    settings = _settings_or_exit(**overrides)
+    if settings.kalshi_env != "sim":
+        click.echo("kalshi-trader up runs the local simulator stack; set KALSHI_ENV=sim (or use `worker`)", err=True)
+        sys.exit(2)
+    state = settings.state_dir
+    logs = state / "logs"
+    ensure_sim_key(settings)
+    cli_path = find_temporal_cli()
+
+    with contextlib.ExitStack() as stack:
+        dev: DevServer | None = None
+        if port_open("127.0.0.1", temporal_port):
+            click.echo(f"Temporal already listening on 127.0.0.1:{temporal_port}; using it")
+        elif cli_path is None:
+            raise click.ClickException(
+                "no `temporal` CLI found: run `make run` (it builds one into .tools/bin) or set TEMPORAL_CLI"
+            )
+        else:
+            dev = DevServer(cli_path, state / "temporal.db", temporal_port, ui_port, logs / "temporal.log")
+            click.echo(f"starting Temporal dev server ({cli_path}) ...")
+            asyncio.run(dev.start())
+            stack.callback(dev.stop)
+
+        sim_args = [
+            sys.executable, "-m", "simulator",
+            "--port", str(settings.sim_port),
+            "--keys-dir", str(settings.sim_key_path.parent / "public"),
+            "--speed", str(settings.sim_speed),
+            "--start", settings.sim_start,
+        ]  # fmt: skip
+        if settings.sim_data_dir is not None:
+            sim_args += ["--data-dir", str(settings.sim_data_dir)]
+        if port_open("127.0.0.1", settings.sim_port):
+            raise click.ClickException(f"port {settings.sim_port} is busy: stop what uses it or set SIM_PORT")
+        click.echo("starting the Kalshi simulator ...")
+        sim = stack.enter_context(_child(sim_args, logs / "simulator.log"))
+        _wait_http(f"http://127.0.0.1:{settings.sim_port}/sim/v1/health", sim, 60, "simulator", logs / "simulator.log")
+
+        asyncio.run(_up_main(settings, ui_port))
+
+
+async def _up_main(settings: Settings, ui_port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker_task = asyncio.create_task(run_worker(settings, stop))
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    handle = await start_trader(client, settings)
+    wid = handle.id
+    click.echo("")
+    click.echo(f"Kalshi trader is up: workflow {wid} on task queue {settings.task_queue}")
+    click.echo(f"  Web UI:      http://localhost:{ui_port}/namespaces/{settings.temporal_namespace}/workflows/{wid}")
+    click.echo(f"  simulator:   http://127.0.0.1:{settings.sim_port}/trade-api/v2 (control: /sim/v1)")
+    click.echo(f"  metrics:     http://127.0.0.1:{settings.metrics_port}/metrics")
+    click.echo(f"  logs:        {settings.state_dir / 'logs'}")
+    click.echo(operator_commands(wid, settings.temporal_address))
+    click.echo("Ctrl-C stops the stack; `make run` again resumes the same workflow.")
+    await worker_task
+
+
+def main() -> None:
+    """Entry point of the ``kalshi-trader`` console script."""
+    try:
+        cli.main(prog_name="kalshi-trader")
+    except SettingsError as err:
+        click.echo(f"kalshi-trader: invalid settings: {err}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

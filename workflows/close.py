@@ -1,0 +1,196 @@
+"""``ClosePositionWorkflow``: flatten one position by selling the held side, repricing a bounded number of times.
+
+One close = one child workflow (ARCHITECTURE.md "Workflows"), so a stubborn market cannot stall the
+trader's loop and each close has its own page in the Web UI. Each attempt:
+
+1. reads the position and the book (``get_close_quote``), sweeping the held side's bids for the
+   contracts still to sell;
+2. if the held side is already flat, stops;
+3. sells ``min(remaining, held)`` contracts of the held side with an immediate-or-cancel,
+   reduce-only limit order priced to cross the whole size: the lowest bid the sweep reaches (the
+   best bid when one level suffices) minus ``(attempt - 1) * reprice_step_dollars`` (never below
+   one tick);
+4. confirms the fill from the order's acknowledgement and repeats after ``retry_delay_s`` if
+   contracts remain.
+
+Every order's ``client_order_id`` is ``close_position:<reason>:<uuid5 hex>`` where the uuid5 is
+derived from this workflow's id and the attempt number: deterministic, so an activity retry or a
+replay re-sends the same id and the exchange's 409 duplicate makes the place idempotent
+(ARCHITECTURE.md "Activities and idempotency"). Closes do not carry the order group id, so they work
+even while the group is triggered.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from models.trader import (
+    CloseQuote,
+    CloseQuoteInput,
+    CloseRequest,
+    CloseResult,
+    CloseStatus,
+    OrderOutcome,
+    PlaceOrderInput,
+)
+from workflows.names import CLOSE_POSITION_WORKFLOW, GET_CLOSE_QUOTE, PLACE_ORDER
+
+CLIENT_ORDER_ID_NAMESPACE = uuid.UUID("0f5f3a52-8f7e-4c1e-9d35-6b8f2b8a9c11")
+"""uuid5 namespace of every client_order_id this trader issues."""
+
+NON_RETRYABLE_ERRORS = ["KalshiAuthError", "KalshiRejectedError", "KalshiNotFoundError", "KalshiCredentialsError"]
+"""Activity error types never retried (temporal.md §3: the type string of the ApplicationError)."""
+
+
+def close_client_order_id(reason: str, workflow_id: str, attempt: int) -> str:
+    """Deterministic client_order_id of a close attempt: ``close_position:<reason>:<32 hex>`` (<= 64 chars).
+
+    Kalshi allows 64 characters from ``[A-Za-z0-9_-:+=/]`` (kalshi-api.md §3.5).
+    """
+    digest = uuid.uuid5(CLIENT_ORDER_ID_NAMESPACE, f"{workflow_id}:{attempt}").hex
+    return f"close_position:{reason}:{digest}"
+
+
+def rest_retry_policy(max_attempts: int) -> RetryPolicy:
+    """Bounded retries for REST activities in the loop: 1 s, x2, at most 10 s, ``max_attempts`` tries."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=max_attempts,
+        non_retryable_error_types=NON_RETRYABLE_ERRORS,
+    )
+
+
+@workflow.defn(name=CLOSE_POSITION_WORKFLOW)
+class ClosePositionWorkflow:
+    """Sell the held side of one position until flat or out of attempts; returns a :class:`CloseResult`."""
+
+    @workflow.run
+    async def run(self, request: CloseRequest) -> CloseResult:
+        """Run the close. Never raises for market conditions; activity failures end it as ``failed``."""
+        info = workflow.info()
+        result = CloseResult(
+            ticker=request.ticker,
+            side=request.side,
+            reason=request.reason,
+            tag=f"close_position:{request.reason.value}",
+            requested_contracts=request.contracts,
+            status=CloseStatus.UNFILLED,
+            workflow_id=info.workflow_id,
+        )
+        timeout = timedelta(seconds=request.activity_timeout_s)
+        retry = rest_retry_policy(3)
+        remaining = request.contracts
+        try:
+            for attempt in range(1, request.settings.max_attempts + 1):
+                quote: CloseQuote = await workflow.execute_activity(
+                    GET_CLOSE_QUOTE,
+                    CloseQuoteInput(ticker=request.ticker, side=request.side, contracts=remaining),
+                    result_type=CloseQuote,
+                    start_to_close_timeout=timeout,
+                    retry_policy=retry,
+                    summary=f"quote {request.ticker}",
+                )
+                held = _held(quote.position_contracts, request.side)
+                if held <= 0:
+                    result.status = CloseStatus.CLOSED if result.closed_contracts > 0 else CloseStatus.ALREADY_FLAT
+                    remaining = Decimal(0)
+                    break
+                if quote.market_status not in ("active", "open"):
+                    result.error = f"market is {quote.market_status}"
+                    break
+                bid = quote.book.bid_for(request.side) if quote.book is not None else None
+                if bid is None:
+                    result.error = f"no {request.side} bid to sell into"
+                    if attempt < request.settings.max_attempts:
+                        await workflow.sleep(request.settings.retry_delay_s, summary="wait for a bid")
+                    continue
+                tick = quote.tick_size_dollars
+                crossing = min(bid, quote.sweep_price_dollars) if quote.sweep_price_dollars is not None else bid
+                price = max(crossing - request.settings.reprice_step_dollars * (attempt - 1), tick)
+                size = min(remaining, held)
+                client_order_id = close_client_order_id(request.reason.value, info.workflow_id, attempt)
+                result.client_order_ids.append(client_order_id)
+                result.attempts = attempt
+                outcome: OrderOutcome = await workflow.execute_activity(
+                    PLACE_ORDER,
+                    PlaceOrderInput(
+                        ticker=request.ticker,
+                        side=request.side,
+                        action="sell",
+                        count_contracts=size,
+                        price_dollars=price,
+                        client_order_id=client_order_id,
+                        time_in_force="immediate_or_cancel",
+                        reduce_only=True,
+                    ),
+                    result_type=OrderOutcome,
+                    start_to_close_timeout=timeout,
+                    retry_policy=retry,
+                    summary=f"sell {size} {request.side} {request.ticker} @ {price}",
+                )
+                if outcome.rejected_code:
+                    result.error = f"rejected {outcome.rejected_code}: {outcome.rejected_detail or ''}".strip()
+                elif outcome.filled_contracts > 0:
+                    avg = outcome.average_fill_price_dollars or price
+                    result.proceeds_dollars += outcome.filled_contracts * avg
+                    result.closed_contracts += outcome.filled_contracts
+                    remaining -= outcome.filled_contracts
+                    result.error = None
+                if remaining <= 0:
+                    break
+                if attempt < request.settings.max_attempts:
+                    await workflow.sleep(request.settings.retry_delay_s, summary="reprice")
+            final: CloseQuote = await workflow.execute_activity(
+                GET_CLOSE_QUOTE,
+                CloseQuoteInput(ticker=request.ticker, side=request.side),
+                result_type=CloseQuote,
+                start_to_close_timeout=timeout,
+                retry_policy=retry,
+                summary=f"confirm {request.ticker}",
+            )
+            result.remaining_contracts = _held(final.position_contracts, request.side)
+        except ActivityError as err:
+            result.status = CloseStatus.FAILED
+            result.error = _one_line(err)
+            result.at = workflow.now()
+            return result
+        if result.status != CloseStatus.ALREADY_FLAT:
+            if result.closed_contracts > 0:
+                result.status = CloseStatus.CLOSED if result.remaining_contracts <= 0 else CloseStatus.PARTIAL
+            elif result.remaining_contracts <= 0:
+                result.status = CloseStatus.ALREADY_FLAT
+            else:
+                result.status = CloseStatus.UNFILLED
+        if result.closed_contracts > 0:
+            result.average_price_dollars = (result.proceeds_dollars / result.closed_contracts).quantize(
+                Decimal("0.0001")
+            )
+        result.at = workflow.now()
+        workflow.metric_meter().create_counter(
+            "kalshi_trader_closes", "Positions closed by the trader, by reason and status"
+        ).add(1, {"reason": request.reason.value, "status": result.status.value})
+        return result
+
+
+def _held(position_contracts: Decimal, side: str) -> Decimal:
+    """Contracts held on ``side`` given a signed position (+ YES / - NO)."""
+    return max(position_contracts, Decimal(0)) if side == "yes" else max(-position_contracts, Decimal(0))
+
+
+def _one_line(err: BaseException) -> str:
+    """The innermost cause's message, on one line (for status and the Web UI)."""
+    cause: BaseException = err
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    msg = str(cause) or type(cause).__name__
+    if isinstance(cause, ApplicationError) and cause.type:
+        msg = f"{cause.type}: {msg}"
+    return msg.replace("\n", " ")[:300]

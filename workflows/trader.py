@@ -1,0 +1,832 @@
+"""``TraderWorkflow``: the durable entity that calibrates, trades, recalibrates and closes positions.
+
+One workflow per account and environment (id ``kalshi-trader-<env>``, task queue ``kalshi-trader``).
+Shape (ARCHITECTURE.md "Workflows")::
+
+    initializing -> calibrating -> trading <-> calibrating (every recalibration_interval_s)
+                          |            |
+                          +--> paused <+  (pause signal, or a critical component down)
+                                  |
+                               stopping -> stopped
+
+One cycle = calibrate (one activity running every exchange check in parallel; the workflow turns the
+facts into a :class:`CalibrationReport`), reconcile drift, manage the order group, evaluate the exit
+rules and close positions (one ``ClosePositionWorkflow`` child each, in parallel), then one trading
+epoch activity that lasts until the next recalibration. Signals ``pause``/``resume``/``stop``/
+``recalibrate`` cancel the epoch at once (the activity heartbeats, so cancellation reaches it within
+about 0.8 x its heartbeat timeout) and are handled at the top of the loop.
+
+When a critical component is down the trader pauses itself and probes again after durable timers of
+``degraded_backoff_s`` (10, 20, 30, then 60 s), interruptible by signals; the backoff step is carried
+across continue-as-new. An authentication failure pauses until an operator sends ``resume``
+(retrying bad credentials helps nobody).
+
+Determinism: no I/O, clock, randomness or heavy imports here; time is ``workflow.now()`` and the
+exchange time inside activity results; client order ids are uuid5 of stable workflow data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
+
+from models.trader import (
+    CalibrationInput,
+    CalibrationReport,
+    CalibrationSnapshot,
+    CancelOrdersInput,
+    CancelOrdersResult,
+    CarriedState,
+    CloseRequest,
+    CloseResult,
+    CloseStatus,
+    ComponentCategory,
+    ComponentHealth,
+    EpochInput,
+    EpochMarket,
+    EpochSummary,
+    ExitDecision,
+    ExitReason,
+    ForceCloseRequest,
+    LifecycleState,
+    OrderGroupInput,
+    OrderGroupState,
+    OverallStatus,
+    PauseRequest,
+    RejectedMessage,
+    RiskLimits,
+    RiskLimitsUpdate,
+    StatusTransition,
+    StopRequest,
+    TraderConfig,
+    TraderInput,
+    TraderStatus,
+)
+from workflows.calibration import build_report
+from workflows.close import _one_line, rest_retry_policy
+from workflows.names import (
+    CALIBRATION_SNAPSHOT,
+    CANCEL_RESTING_ORDERS,
+    ENSURE_ORDER_GROUP,
+    QUERY_STATUS,
+    RESET_ORDER_GROUP,
+    RUN_TRADING_EPOCH,
+    SA_ENV,
+    SA_MODE,
+    SA_STATE,
+    SIGNAL_PAUSE,
+    SIGNAL_RECALIBRATE,
+    SIGNAL_RESUME,
+    SIGNAL_STOP,
+    TRADER_WORKFLOW,
+    UPDATE_FORCE_CLOSE,
+    UPDATE_SET_RISK_LIMITS,
+)
+from workflows.rules import evaluate_exits
+
+_KNOWN_IDS_TAIL = 500
+_MAX_PARALLEL_CLOSES = 10
+
+
+class _AuthFailure(Exception):
+    """Calibration hit a non-retryable authentication error."""
+
+
+@workflow.defn(name=TRADER_WORKFLOW)
+class TraderWorkflow:
+    """The Kalshi trader entity workflow; see the module docstring for its lifecycle."""
+
+    @workflow.init
+    def __init__(self, inp: TraderInput) -> None:
+        """Restore config and carried state before any handler runs (temporal.md §1 ``@workflow.init``)."""
+        self.config: TraderConfig = inp.config
+        self.s: CarriedState = inp.state or CarriedState()
+        self._pause_request: PauseRequest | None = None
+        self._resume_requested = False
+        self._stop_request: StopRequest | None = None
+        self._recalibrate_requested = False
+        self._force_close_queue: list[str] = []
+        self._force_close_results: dict[str, CloseResult] = {}
+        self._close_seq = 0
+        self._cycles_this_run = 0
+        self._epoch_running = False
+        self._sa_state: str | None = None
+        self._sa_mode: str | None = None
+
+    # ------------------------------------------------------------------ main loop
+
+    @workflow.run
+    async def run(self, inp: TraderInput) -> TraderStatus:
+        """Run the trader until stopped and return the final status.
+
+        Continues as new on the server's suggestion or after ``continue_as_new_after_cycles`` cycles,
+        carrying :class:`CarriedState` (handlers are drained first: temporal.md §1).
+        """
+        if self.s.state_entered_at is None:
+            self.s.state_entered_at = workflow.now()
+        self._publish_search_attributes(force=inp.state is None)
+        if self.s.state == LifecycleState.INITIALIZING:
+            self._transition(LifecycleState.CALIBRATING, "start-up")
+
+        while True:
+            if self._stop_request is not None:
+                await self._stop(self._stop_request)
+                return self.status()
+            if self._should_continue_as_new():
+                await self._process_force_closes()
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                self.s.generation += 1
+                self._update_details()
+                workflow.continue_as_new(TraderInput(config=self.config, state=self.s))
+            if self._pause_request is not None:
+                self._enter_operator_pause(self._pause_request)
+                self._pause_request = None
+            if self.s.state == LifecycleState.PAUSED:
+                await self._wait_while_paused()
+                continue
+            await self._cycle()
+
+    async def _cycle(self) -> None:
+        """One recalibration cycle: calibrate, reconcile, order group, exits and closes, trading epoch."""
+        if self.s.state != LifecycleState.CALIBRATING:
+            self._transition(LifecycleState.CALIBRATING, "recalibration")
+        self._recalibrate_requested = False
+        try:
+            report = await self._calibrate()
+        except _AuthFailure as err:
+            self._pause(f"authentication failed: {err} (fix the key, then send resume)", operator=True)
+            return
+        if not report.can_trade:
+            down = [c.name for c in report.components if c.category == ComponentCategory.CRITICAL and not c.healthy]
+            why = f"critical component down: {', '.join(down)}" if down else "exchange trading is paused"
+            self._pause(why, operator=False)
+            return
+        self.s.backoff_step = 0
+
+        if self.config.cancel_resting_on_start and not self.s.startup_cleanup_done:
+            await self._cancel_leftover_orders(report)
+        self.s.startup_cleanup_done = True
+
+        paused_for_group = await self._manage_order_group(report)
+        if paused_for_group:
+            return
+        await self._close_positions(report)
+        if self._interrupted():
+            return
+
+        self._transition(LifecycleState.TRADING, f"{len(report.viable_markets)} viable markets")
+        summary = await self._trading_epoch(report)
+        if summary is not None:
+            self.s.last_epoch = summary
+            self.s.orders_placed_total += summary.orders_placed
+            self._remember_ids(summary.client_order_ids)
+            self._remember_ids(summary.unresolved_client_order_ids)
+            self.s.pending_client_order_ids.extend(summary.unresolved_client_order_ids)
+            if summary.ended_by == "order_group_triggered":
+                self.s.order_group_trigger_pending = True
+        self.s.cycle += 1
+        self._cycles_this_run += 1
+        workflow.metric_meter().create_counter("kalshi_trader_cycles", "Recalibration cycles completed").add(1)
+        self._update_details()
+
+    # ------------------------------------------------------------------ calibration
+
+    async def _calibrate(self) -> CalibrationReport:
+        tracked = sorted(set(self.s.positions_opened_at))
+        try:
+            snapshot: CalibrationSnapshot = await workflow.execute_activity(
+                CALIBRATION_SNAPSHOT,
+                CalibrationInput(
+                    series_tickers=self.config.series_tickers,
+                    extra_tickers=tracked,
+                    settlements_since=self.s.last_settlement_check,
+                    order_group_id=self.s.order_group_id,
+                    pending_client_order_ids=list(self.s.pending_client_order_ids),
+                ),
+                result_type=CalibrationSnapshot,
+                start_to_close_timeout=timedelta(seconds=self.config.activity_timeout_s),
+                retry_policy=self._retry(),
+                summary="calibrate: exchange, portfolio, markets (parallel)",
+            )
+        except ActivityError as err:
+            if _error_type(err) == "KalshiAuthError":
+                raise _AuthFailure(_one_line(err)) from err
+            report = self._failed_report(_one_line(err))
+            self.s.last_calibration = report
+            self.s.mode = report.overall_status
+            self._publish_search_attributes()
+            return report
+        report, opened = build_report(
+            snapshot,
+            self.config,
+            self.s.positions_opened_at,
+            self.s.known_client_order_ids,
+            self.s.pending_client_order_ids,
+        )
+        self.s.positions_opened_at = opened
+        self.s.pending_client_order_ids = list(report.drift.unresolved_pending)
+        if snapshot.settlements is not None:
+            self.s.last_settlement_check = snapshot.exchange_time
+        self.s.last_calibration = report
+        self.s.mode = report.overall_status
+        workflow.metric_meter().create_histogram_timedelta(
+            "kalshi_trader_calibration_duration", "Calibration checks wall time", unit="ms"
+        ).record(timedelta(milliseconds=report.duration_ms))
+        self._publish_search_attributes()
+        return report
+
+    def _failed_report(self, error: str) -> CalibrationReport:
+        """A report for a calibration whose activity failed outright: the exchange is unreachable."""
+        return CalibrationReport(
+            at=workflow.now(),
+            duration_ms=0,
+            components=[
+                ComponentHealth(name="exchange_rest", category=ComponentCategory.CRITICAL, healthy=False, error=error),
+                ComponentHealth(name="order_tracking", category=ComponentCategory.CRITICAL, healthy=False, error=error),
+            ],
+            overall_status=OverallStatus.PAUSED,
+            can_trade=False,
+            errors={"calibration": error},
+        )
+
+    async def _cancel_leftover_orders(self, report: CalibrationReport) -> None:
+        """Cancel resting orders left by a previous run (``cancel_resting_on_start``)."""
+        ids = [o.order_id for o in report.resting_orders]
+        if not ids:
+            return
+        try:
+            result: CancelOrdersResult = await workflow.execute_activity(
+                CANCEL_RESTING_ORDERS,
+                CancelOrdersInput(order_ids=ids, reason="start-up: resting orders from a previous run"),
+                result_type=CancelOrdersResult,
+                start_to_close_timeout=timedelta(seconds=self.config.activity_timeout_s),
+                retry_policy=self._retry(),
+                summary=f"cancel {len(ids)} leftover resting orders",
+            )
+            workflow.logger.info("start-up cancelled %d resting orders", len(result.cancelled))
+        except ActivityError as err:
+            workflow.logger.warning("start-up cancel of resting orders failed: %s", _one_line(err))
+
+    # ------------------------------------------------------------------ order group
+
+    async def _manage_order_group(self, report: CalibrationReport) -> bool:
+        """Create the order group if missing; reset it once the rolling window has passed after a trigger.
+
+        Kalshi's order group is the burst breaker (kalshi-api.md §3.7): it triggers when contracts
+        filled in a rolling 15 s window exceed the limit, cancelling the group's resting orders and
+        rejecting new ones until reset. A trigger is noticed from the group's state (where the
+        exchange reports it) or from an epoch whose orders were rejected for it. The group is reset
+        deliberately after ``order_group_window_s``; ``max_group_triggers_before_pause`` triggers in
+        consecutive cycles escalate to an operator pause.
+
+        Returns:
+            True when repeated triggers escalated to a pause.
+
+        """
+        timeout = timedelta(seconds=self.config.activity_timeout_s)
+        limit = self.config.order_group_contracts_limit
+        try:
+            if self.s.order_group_id is None or report.order_group_exists is False:
+                state: OrderGroupState = await workflow.execute_activity(
+                    ENSURE_ORDER_GROUP,
+                    OrderGroupInput(order_group_id=None, contracts_limit=limit),
+                    result_type=OrderGroupState,
+                    start_to_close_timeout=timeout,
+                    retry_policy=self._retry(),
+                    summary=f"create order group (limit {limit} contracts / 15 s)",
+                )
+                self.s.order_group_id = state.order_group_id
+                self.s.order_group_triggered_at = None
+                self.s.order_group_trigger_pending = False
+                return False
+            triggered = report.order_group_triggered is True or self.s.order_group_trigger_pending
+            if not triggered:
+                self.s.order_group_triggered_at = None
+                self.s.group_trigger_streak = 0
+                return False
+            if self.s.order_group_triggered_at is None:
+                self.s.order_group_triggered_at = report.at
+                self.s.group_trigger_streak += 1
+            if self.s.group_trigger_streak >= self.config.max_group_triggers_before_pause:
+                self._pause(
+                    f"order group triggered in {self.s.group_trigger_streak} consecutive cycles (burst breaker)",
+                    operator=True,
+                )
+                return True
+            waited = (report.at - self.s.order_group_triggered_at).total_seconds()
+            if waited < self.config.order_group_window_s:
+                await workflow.sleep(self.config.order_group_window_s - waited, summary="order group window")
+            await workflow.execute_activity(
+                RESET_ORDER_GROUP,
+                OrderGroupInput(order_group_id=self.s.order_group_id, contracts_limit=limit),
+                result_type=OrderGroupState,
+                start_to_close_timeout=timeout,
+                retry_policy=self._retry(),
+                summary="reset order group",
+            )
+            self.s.order_group_triggered_at = None
+            self.s.order_group_trigger_pending = False
+        except ActivityError as err:
+            workflow.logger.warning("order group management failed: %s", _one_line(err))
+        return False
+
+    # ------------------------------------------------------------------ exits and closes
+
+    async def _close_positions(self, report: CalibrationReport) -> None:
+        decisions = evaluate_exits(report.positions, report.cash_flow.balance_cents, self.config.exits)
+        await self._run_closes(decisions)
+        await self._process_force_closes()
+
+    async def _process_force_closes(self) -> None:
+        """Run closes asked for by the ``force_close`` update, resolving each waiting update."""
+        while self._force_close_queue:
+            ticker = self._force_close_queue.pop(0)
+            view = None
+            if self.s.last_calibration is not None:
+                view = next((p for p in self.s.last_calibration.positions if p.ticker == ticker), None)
+            side = view.side if view else "yes"
+            contracts = view.contracts if view else Decimal(0)
+            decision = ExitDecision(ticker=ticker, side=side, contracts=contracts, reason=ExitReason.FORCE_CLOSE)
+            if view is None:
+                # Not in the last calibration: let the close read the live position (maybe NO side).
+                results = await self._run_closes(
+                    [decision, decision.model_copy(update={"side": "no"})], probe_both_sides=True
+                )
+            else:
+                results = await self._run_closes([decision])
+            best = _merge_probe_results(ticker, results)
+            self._force_close_results[ticker] = best
+
+    async def _run_closes(self, decisions: list[ExitDecision], probe_both_sides: bool = False) -> list[CloseResult]:
+        """Start one ``ClosePositionWorkflow`` child per decision (at most 10 at once) and record results."""
+        results: list[CloseResult] = []
+        for start in range(0, len(decisions), _MAX_PARALLEL_CLOSES):
+            batch = decisions[start : start + _MAX_PARALLEL_CLOSES]
+            tasks = [asyncio.create_task(self._close_one(d, probe_both_sides)) for d in batch]
+            for task in tasks:
+                results.append(await task)
+        return results
+
+    async def _close_one(self, decision: ExitDecision, probe: bool) -> CloseResult:
+        info = workflow.info()
+        self._close_seq += 1
+        child_id = (
+            f"{info.workflow_id}/close/{decision.ticker}/{decision.side}/c{self.s.cycle}"
+            f"/g{self.s.generation}/{decision.reason.value}/{self._close_seq}"
+        )
+        contracts = decision.contracts if decision.contracts > 0 else Decimal("1000000")
+        request = CloseRequest(
+            ticker=decision.ticker,
+            side=decision.side,
+            contracts=contracts,
+            reason=decision.reason,
+            settings=self.config.close,
+            client_order_id_prefix=child_id,
+            activity_timeout_s=self.config.activity_timeout_s,
+        )
+        try:
+            result: CloseResult = await workflow.execute_child_workflow(
+                "ClosePositionWorkflow",
+                request,
+                id=child_id,
+                result_type=CloseResult,
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                static_summary=f"close {decision.side.upper()} {decision.ticker}: {decision.reason.value}",
+            )
+        except ChildWorkflowError as err:
+            result = CloseResult(
+                ticker=decision.ticker,
+                side=decision.side,
+                reason=decision.reason,
+                tag=f"close_position:{decision.reason.value}",
+                requested_contracts=decision.contracts,
+                status=CloseStatus.FAILED,
+                error=_one_line(err),
+                at=workflow.now(),
+                workflow_id=child_id,
+            )
+        self._remember_ids(result.client_order_ids)
+        if not (probe and result.status == CloseStatus.ALREADY_FLAT):
+            self._record_close(result)
+        if result.closed_contracts > 0 and result.remaining_contracts <= 0:
+            self.s.positions_opened_at.pop(decision.ticker, None)
+        return result
+
+    def _record_close(self, result: CloseResult) -> None:
+        self.s.recent_closes.append(result)
+        del self.s.recent_closes[: -self.config.recent_closes_size]
+        self.s.closes_total += 1
+        workflow.logger.info(
+            "close %s %s %s: %s %s/%s contracts",
+            result.tag,
+            result.side,
+            result.ticker,
+            result.status.value,
+            result.closed_contracts,
+            result.requested_contracts,
+        )
+
+    # ------------------------------------------------------------------ trading epoch
+
+    async def _trading_epoch(self, report: CalibrationReport) -> EpochSummary | None:
+        """Run the trading epoch activity until the next recalibration or an interrupting signal."""
+        info = workflow.info()
+        deadline = workflow.now() + timedelta(seconds=self.config.recalibration_interval_s)
+        viable = {v.ticker: v for v in report.markets if v.viable}
+        epoch = EpochInput(
+            epoch_id=f"{info.workflow_id}:{self.s.cycle}",
+            deadline=deadline,
+            markets=[EpochMarket(ticker=t, close_time=v.close_time) for t, v in sorted(viable.items())],
+            positions={p.ticker: (p.contracts if p.side == "yes" else -p.contracts) for p in report.positions},
+            balance_cents=report.cash_flow.balance_cents or 0,
+            risk=self.config.risk,
+            exits=self.config.exits,
+            settings=self.config.epoch,
+            order_group_id=self.s.order_group_id,
+        )
+        self._epoch_running = True
+        task = asyncio.ensure_future(
+            workflow.execute_activity(
+                RUN_TRADING_EPOCH,
+                epoch,
+                result_type=EpochSummary,
+                start_to_close_timeout=timedelta(seconds=self.config.recalibration_interval_s + 60),
+                heartbeat_timeout=timedelta(seconds=self.config.epoch.heartbeat_timeout_s),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1),
+                    maximum_interval=timedelta(seconds=5),
+                    maximum_attempts=3,
+                    non_retryable_error_types=["KalshiAuthError", "KalshiCredentialsError"],
+                ),
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                summary=f"trade {len(viable)} markets for {self.config.recalibration_interval_s:g}s",
+            )
+        )
+        try:
+            await workflow.wait_condition(lambda: task.done() or self._interrupted())
+            if not task.done():
+                task.cancel()
+            return await task
+        except (ActivityError, asyncio.CancelledError) as err:
+            if isinstance(err, asyncio.CancelledError) and not task.cancelled():
+                raise
+            workflow.logger.warning("trading epoch ended without a summary: %s", _one_line(err))
+            return None
+        finally:
+            self._epoch_running = False
+
+    # ------------------------------------------------------------------ pause, stop
+
+    def _interrupted(self) -> bool:
+        return (
+            self._stop_request is not None
+            or self._pause_request is not None
+            or self._recalibrate_requested
+            or bool(self._force_close_queue)
+        )
+
+    def _enter_operator_pause(self, request: PauseRequest) -> None:
+        self._pause(request.reason, operator=True)
+
+    def _pause(self, reason: str, *, operator: bool) -> None:
+        self.s.pause_reason = reason
+        self.s.paused_by_operator = operator
+        if self.s.state != LifecycleState.PAUSED:
+            self._transition(LifecycleState.PAUSED, reason)
+        else:
+            self._update_details()
+
+    async def _wait_while_paused(self) -> None:
+        """Wait in ``paused``: for an operator resume, or a durable backoff timer before the next probe."""
+
+        def wake() -> bool:
+            return (
+                self._stop_request is not None
+                or self._resume_requested
+                or self._recalibrate_requested
+                or bool(self._force_close_queue)
+                or (self._pause_request is not None and not self.s.paused_by_operator)
+            )
+
+        if self.s.paused_by_operator:
+            await workflow.wait_condition(wake)
+        else:
+            steps = self.config.degraded_backoff_s
+            delay = steps[min(self.s.backoff_step, len(steps) - 1)]
+            try:
+                await workflow.wait_condition(wake, timeout=delay, timeout_summary=f"recovery probe in {delay:g}s")
+            except TimeoutError:
+                self.s.backoff_step += 1
+                self._transition(LifecycleState.CALIBRATING, f"recovery probe #{self.s.backoff_step}")
+                return
+        if self._force_close_queue:
+            await self._process_force_closes()
+        if self._pause_request is not None:
+            self._enter_operator_pause(self._pause_request)
+            self._pause_request = None
+            return
+        if self._stop_request is not None:
+            return
+        if self._resume_requested or self._recalibrate_requested:
+            self._resume_requested = False
+            self.s.backoff_step = 0
+            self.s.pause_reason = None
+            self.s.paused_by_operator = False
+            self.s.group_trigger_streak = 0
+            self._transition(LifecycleState.CALIBRATING, "resume")
+
+    async def _stop(self, request: StopRequest) -> None:
+        """Stop: optionally flatten every position, cancel resting orders, end in ``stopped``."""
+        self._transition(LifecycleState.STOPPING, f"stop requested ({request.reason}); close_all={request.close_all}")
+        try:
+            report = await self._calibrate()
+        except _AuthFailure as err:
+            report = self._failed_report(str(err))
+        if request.close_all:
+            decisions = [
+                ExitDecision(ticker=p.ticker, side=p.side, contracts=p.contracts, reason=ExitReason.STOP_CLOSE_ALL)
+                for p in report.positions
+            ]
+            await self._run_closes(decisions)
+        await self._process_force_closes()
+        ids = [o.order_id for o in report.resting_orders]
+        if ids:
+            try:
+                await workflow.execute_activity(
+                    CANCEL_RESTING_ORDERS,
+                    CancelOrdersInput(order_ids=ids, reason="stop"),
+                    result_type=CancelOrdersResult,
+                    start_to_close_timeout=timedelta(seconds=self.config.activity_timeout_s),
+                    retry_policy=self._retry(),
+                    summary=f"cancel {len(ids)} resting orders",
+                )
+            except ActivityError as err:
+                workflow.logger.warning("cancel on stop failed: %s", _one_line(err))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._transition(LifecycleState.STOPPED, request.reason)
+
+    # ------------------------------------------------------------------ signals, query, updates
+
+    @workflow.signal(name=SIGNAL_PAUSE, description='Pause trading: {"reason": "..."} (optional).')
+    def pause(self, payload: Any = None) -> None:
+        """Pause: cancel the running epoch and place no orders until ``resume``."""
+        request = self._parse(SIGNAL_PAUSE, PauseRequest, payload)
+        if request is not None:
+            self._pause_request = request
+
+    @workflow.signal(name=SIGNAL_RESUME, description="Resume trading after a pause (recalibrates first).")
+    def resume(self, payload: Any = None) -> None:
+        """Resume from any pause; the trader recalibrates before trading."""
+        if payload not in (None, {}, ""):
+            self._reject(SIGNAL_RESUME, "resume takes no input")
+            return
+        self._resume_requested = True
+        self._pause_request = None
+
+    @workflow.signal(name=SIGNAL_STOP, description='Stop the trader: {"close_all": true} flattens positions first.')
+    def stop(self, payload: Any = None) -> None:
+        """Stop the trader; with ``close_all`` every position is closed first."""
+        request = self._parse(SIGNAL_STOP, StopRequest, payload)
+        if request is not None:
+            self._stop_request = request
+
+    @workflow.signal(name=SIGNAL_RECALIBRATE, description="End the current epoch and recalibrate now.")
+    def recalibrate(self, payload: Any = None) -> None:
+        """Recalibrate now (ends the running epoch; probes immediately while recovering)."""
+        self._recalibrate_requested = True
+
+    @workflow.query(name=QUERY_STATUS, description="Trader status: state, mode, cycle, positions, closes, history.")
+    def status(self) -> TraderStatus:
+        """The trader's status as a :class:`TraderStatus` (JSON on the CLI)."""
+        info = workflow.info()
+        cal = self.s.last_calibration
+        return TraderStatus(
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            environment=self.config.environment,
+            state=self.s.state,
+            mode=self.s.mode,
+            pause_reason=self.s.pause_reason,
+            cycle=self.s.cycle,
+            generation=self.s.generation,
+            recalibration_interval_s=self.config.recalibration_interval_s,
+            cash_cents=cal.cash_flow.balance_cents if cal else None,
+            positions=cal.positions if cal else [],
+            last_calibration=cal,
+            last_epoch=self.s.last_epoch,
+            recent_closes=list(self.s.recent_closes),
+            status_history=list(self.s.status_history),
+            order_group_id=self.s.order_group_id,
+            risk=self.config.risk,
+            exits=self.config.exits,
+            pending_client_order_ids=list(self.s.pending_client_order_ids),
+            rejected_messages=list(self.s.rejected_messages),
+        )
+
+    @workflow.update(name=UPDATE_SET_RISK_LIMITS, description="Change risk limits / exit thresholds; returns them.")
+    def set_risk_limits(self, payload: Any) -> RiskLimits:
+        """Apply a validated :class:`RiskLimitsUpdate`; takes effect from the next epoch."""
+        update = RiskLimitsUpdate.model_validate(payload)
+        risk_fields = set(RiskLimits.model_fields) & update.model_fields_set
+        exit_fields = {"take_profit_pct", "stop_loss_pct", "cash_reserve_cents"} & update.model_fields_set
+        self.config.risk = self.config.risk.model_copy(update={f: getattr(update, f) for f in risk_fields})
+        self.config.exits = self.config.exits.model_copy(update={f: getattr(update, f) for f in exit_fields})
+        self._update_details()
+        return self.config.risk
+
+    @set_risk_limits.validator
+    def _validate_risk_limits(self, payload: Any) -> None:
+        try:
+            RiskLimitsUpdate.model_validate(payload)
+        except ValidationError as err:
+            raise ValueError(f"invalid set_risk_limits payload: {_validation_line(err)}") from None
+
+    @workflow.update(name=UPDATE_FORCE_CLOSE, description='Close one market now: {"ticker": "..."}; returns the close.')
+    async def force_close(self, payload: Any) -> CloseResult:
+        """Close the position in one market now (reason ``force_close``) and return the result."""
+        request = ForceCloseRequest.model_validate(payload)
+        self._force_close_queue.append(request.ticker)
+        await workflow.wait_condition(lambda: request.ticker in self._force_close_results)
+        return self._force_close_results.pop(request.ticker)
+
+    @force_close.validator
+    def _validate_force_close(self, payload: Any) -> None:
+        try:
+            request = ForceCloseRequest.model_validate(payload)
+        except ValidationError as err:
+            raise ValueError(f"invalid force_close payload: {_validation_line(err)}") from None
+        if self.s.state in (LifecycleState.STOPPING, LifecycleState.STOPPED):
+            raise ValueError(f"trader is {self.s.state.value}; force_close refused")
+        if request.ticker in self._force_close_queue:
+            raise ValueError(f"a force_close of {request.ticker} is already queued")
+
+    def _parse(self, handler: str, model: type[Any], payload: Any) -> Any:
+        try:
+            return model.model_validate(payload if payload is not None else {})
+        except ValidationError as err:
+            self._reject(handler, _validation_line(err))
+            return None
+
+    def _reject(self, handler: str, error: str) -> None:
+        workflow.logger.warning("rejected %s payload: %s", handler, error)
+        self.s.rejected_messages.append(RejectedMessage(at=workflow.now(), handler=handler, error=error))
+        del self.s.rejected_messages[:-10]
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _retry(self) -> RetryPolicy:
+        return rest_retry_policy(self.config.activity_max_attempts)
+
+    def _should_continue_as_new(self) -> bool:
+        if self._cycles_this_run >= self.config.continue_as_new_after_cycles:
+            return True
+        return workflow.info().is_continue_as_new_suggested()
+
+    def _remember_ids(self, ids: list[str]) -> None:
+        if ids:
+            self.s.known_client_order_ids.extend(ids)
+            del self.s.known_client_order_ids[:-_KNOWN_IDS_TAIL]
+
+    def _transition(self, new_state: LifecycleState, result: str) -> None:
+        now = workflow.now()
+        previous = self.s.state
+        entered = self.s.state_entered_at or now
+        entry = StatusTransition(
+            at=now,
+            state=new_state,
+            previous_state=previous,
+            time_in_previous_s=round((now - entered).total_seconds(), 3),
+            result=result,
+        )
+        history = self.s.status_history
+        routine = {previous, new_state} == {LifecycleState.CALIBRATING, LifecycleState.TRADING}
+        # Collapse routine cycles: replace the entry two back (same direction) and count the repeat.
+        if (
+            routine
+            and len(history) >= 2
+            and history[-2].state == new_state
+            and history[-2].previous_state == previous
+            and {history[-1].state, history[-1].previous_state} == {LifecycleState.CALIBRATING, LifecycleState.TRADING}
+        ):
+            entry.repeats = history.pop(-2).repeats + 1
+        history.append(entry)
+        del history[: -self.config.status_history_size]
+        self.s.state = new_state
+        self.s.state_entered_at = now
+        if new_state != LifecycleState.PAUSED:
+            self.s.pause_reason = None if new_state != LifecycleState.STOPPING else self.s.pause_reason
+        workflow.logger.info("state %s -> %s: %s", previous.value, new_state.value, result)
+        self._publish_search_attributes()
+        self._update_details()
+
+    def _publish_search_attributes(self, force: bool = False) -> None:
+        """Upsert state/mode/env search attributes only when they change (each upsert is a history event).
+
+        ``KalshiTraderState`` shows ``trading`` during recalibration too (the flip every cycle would
+        cost two events per cycle); the ``status`` query has the exact state.
+        """
+        state = self.s.state.value
+        if self.s.state == LifecycleState.CALIBRATING and self._sa_state == LifecycleState.TRADING.value:
+            state = LifecycleState.TRADING.value
+        mode = self.s.mode.value if self.s.mode else "unknown"
+        updates = []
+        if force or state != self._sa_state:
+            updates.append(SA_STATE.value_set(state))
+        if force or mode != self._sa_mode:
+            updates.append(SA_MODE.value_set(mode))
+        if force:
+            updates.append(SA_ENV.value_set(self.config.environment.value))
+        if updates:
+            current = workflow.info().typed_search_attributes
+            if not force and current.get(SA_STATE) == state and current.get(SA_MODE) == mode:
+                self._sa_state, self._sa_mode = state, mode
+                return
+            workflow.upsert_search_attributes(updates)
+            self._sa_state, self._sa_mode = state, mode
+
+    def _update_details(self) -> None:
+        """Set the Web UI's current details: a readable status table (no history event)."""
+        workflow.set_current_details(render_details(self.config, self.s))
+
+
+def render_details(config: TraderConfig, s: CarriedState) -> str:
+    """Markdown status table for the Web UI (``workflow.set_current_details``)."""
+    cal = s.last_calibration
+    lines = [
+        f"**Kalshi trader ({config.environment.value})** - state `{s.state.value}`"
+        + (f" ({s.pause_reason})" if s.pause_reason else ""),
+        "",
+        "| field | value |",
+        "|---|---|",
+        f"| mode | {s.mode.value if s.mode else 'unknown'} |",
+        f"| cycle / generation | {s.cycle} / {s.generation} |",
+        f"| recalibration interval | {config.recalibration_interval_s:g} s |",
+        f"| cash | {_cents(cal.cash_flow.balance_cents) if cal else 'n/a'}"
+        f" (reserve {_cents(config.exits.cash_reserve_cents)}) |",
+        f"| last calibration | {cal.overall_status.value + f' in {cal.duration_ms} ms' if cal else 'n/a'} |",
+        f"| viable markets | {', '.join(cal.viable_markets) if cal and cal.viable_markets else 'none'} |",
+        f"| order group | {s.order_group_id or 'none'} |",
+        f"| orders placed / closes | {s.orders_placed_total} / {s.closes_total} |",
+    ]
+    if s.last_epoch:
+        e = s.last_epoch
+        decisions = ", ".join(f"{k} {v}" for k, v in sorted(e.decisions.items())) or "none"
+        lines.append(f"| last epoch | {e.ended_by}: {e.updates_seen} updates, {e.orders_placed} orders, {decisions} |")
+    if cal and cal.positions:
+        lines += ["", "| position | side | contracts | avg cost | mark | P&L |", "|---|---|---|---|---|---|"]
+        for p in cal.positions:
+            pnl = (
+                f"{p.unrealized_pnl_dollars:+.2f} ({p.pnl_pct * 100:+.1f}%)"
+                if p.pnl_pct is not None and p.unrealized_pnl_dollars is not None
+                else "n/a"
+            )
+            mark = p.mark_dollars if p.mark_dollars is not None else "n/a"
+            lines.append(f"| {p.ticker} | {p.side} | {p.contracts} | {p.avg_cost_dollars:.4f} | {mark} | {pnl} |")
+    if s.recent_closes:
+        lines += ["", "| close | ticker | status | contracts | avg price |", "|---|---|---|---|---|"]
+        for c in s.recent_closes[-5:]:
+            avg = c.average_price_dollars or "n/a"
+            lines.append(
+                f"| {c.tag} | {c.ticker} | {c.status.value} | {c.closed_contracts}/{c.requested_contracts} | {avg} |"
+            )
+    return "\n".join(lines)
+
+
+def _cents(cents: int | None) -> str:
+    if cents is None:
+        return "n/a"
+    return f"${Decimal(cents) / 100:,.2f}"
+
+
+def _merge_probe_results(ticker: str, results: list[CloseResult]) -> CloseResult:
+    """For a force close probed on both sides, the result of the side actually held."""
+    acted = [r for r in results if r.status != CloseStatus.ALREADY_FLAT]
+    return acted[0] if acted else results[0]
+
+
+def _error_type(err: BaseException) -> str | None:
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            return cause.type
+        cause = cause.__cause__
+    return None
+
+
+def _validation_line(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "payload"
+        parts.append(f"{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+__all__ = ["TraderWorkflow", "render_details"]
