@@ -63,6 +63,7 @@ pytest: install
 test: lint typecheck pytest
 
 bench: install
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(TEMPORAL_ENV) $(PY) -m bench
 
 clean:

@@ -13,13 +13,15 @@ Durability: the activity heartbeats every poll with its sequence number, so a re
 resumes the sequence and re-sends the same ids for the same positions in the sequence; the exchange's
 409 duplicate then makes placement idempotent. It trades until the workflow's ``deadline`` (the same
 deadline on every attempt) or until the workflow cancels it (pause, stop, recalibrate), and then
-returns an :class:`EpochSummary`. An order write already in flight when cancellation arrives is
+returns an :class:`EpochSummary`; when the worker shuts down it stops trading at once and returns
+(``ended_by="worker_shutdown"``). An order write already in flight when cancellation arrives is
 shielded and completes, so no order's outcome is left unknown by a cancel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import Counter
@@ -122,7 +124,7 @@ class _Epoch:
         if not tickers:
             self.summary.ended_by = "no_markets"
         try:
-            while tickers and not self._past_deadline():
+            while tickers and not self._past_deadline() and not self._shutting_down():
                 await self._poll_once(tickers)
                 if self.state.consecutive_errors >= self.inp.settings.max_consecutive_errors:
                     self.summary.ended_by = "circuit_breaker"
@@ -131,16 +133,28 @@ class _Epoch:
                     self.summary.ended_by = "order_group_triggered"
                     break
                 self._heartbeat()
-                await asyncio.sleep(self._sleep_s())
+                await self._pause(self._sleep_s())
             if not tickers:
                 # Nothing to trade: wait out the epoch while heartbeating, so the cycle keeps its pace.
-                while not self._past_deadline():
+                while not self._past_deadline() and not self._shutting_down():
                     self._heartbeat()
-                    await asyncio.sleep(min(self._sleep_s(), 1.0))
+                    await self._pause(min(self._sleep_s(), 1.0))
         except asyncio.CancelledError:
             self.summary.ended_by = "cancelled"
             activity.logger.info("epoch %s cancelled by the workflow", self.inp.epoch_id)
         return self._finish()
+
+    def _shutting_down(self) -> bool:
+        """The worker is shutting down: stop placing orders at once and hand the epoch back."""
+        if activity.is_worker_shutdown():
+            self.summary.ended_by = "worker_shutdown"
+            return True
+        return False
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, waking early when the worker starts shutting down."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(activity.wait_for_worker_shutdown(), timeout=seconds)
 
     def _past_deadline(self) -> bool:
         return datetime.now(UTC) >= self.inp.deadline

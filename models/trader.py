@@ -830,8 +830,8 @@ class EpochSummary(BaseModel):
     Attributes:
         epoch_id: as given.
         started_at, ended_at: exchange clock.
-        ended_by: ``duration`` | ``cancelled`` | ``circuit_breaker`` | ``order_group_triggered`` |
-            ``no_markets``.
+        ended_by: ``duration`` | ``cancelled`` | ``worker_shutdown`` | ``circuit_breaker`` |
+            ``order_group_triggered`` | ``no_markets``.
         updates_seen: order-book reads (polls x markets) processed.
         decisions: count per :class:`TradeAction`.
         orders_placed: orders accepted by the exchange.

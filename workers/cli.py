@@ -216,6 +216,15 @@ def simulator(args: tuple[str, ...]) -> None:
 # --------------------------------------------------------------------------------------- up
 
 
+@cli.command()
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None, help="Default: STATE_DIR or .state")
+def keygen(state_dir: Path | None) -> None:
+    """Generate the local simulator account's RSA key pair (idempotent; never overwrites)."""
+    settings = _settings_or_exit(**({"state_dir": state_dir} if state_dir else {}))
+    private = ensure_sim_key(settings)
+    click.echo(f"simulator key: {private} (public key in {private.parent / 'public'})")
+
+
 def ensure_sim_key(settings: Settings) -> Path:
     """Generate the local simulator account's RSA key pair under ``.state/keys`` if missing.
 
@@ -318,6 +327,8 @@ def up(speed: float | None, temporal_port: int, ui_port: int) -> None:
         _wait_http(f"http://127.0.0.1:{settings.sim_port}/sim/v1/health", sim, 60, "simulator", logs / "simulator.log")
 
         asyncio.run(_up_main(settings, ui_port))
+        click.echo("worker stopped; stopping the simulator and the Temporal dev server ...")
+    click.echo("stack stopped. The workflow stays open in .state/temporal.db: `make run` resumes it.")
 
 
 async def _up_main(settings: Settings, ui_port: int) -> None:

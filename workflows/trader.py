@@ -237,9 +237,6 @@ class TraderWorkflow:
             self.s.last_settlement_check = snapshot.exchange_time
         self.s.last_calibration = report
         self.s.mode = report.overall_status
-        workflow.metric_meter().create_histogram_timedelta(
-            "kalshi_trader_calibration_duration", "Calibration checks wall time", unit="ms"
-        ).record(timedelta(milliseconds=report.duration_ms))
         self._publish_search_attributes()
         return report
 

@@ -1,0 +1,176 @@
+"""Record the workflow histories replayed by ``tests/workflows/test_replay.py``.
+
+Run ``python -m tests.histories.record`` ONLY when a workflow changed behind ``workflow.patched`` (the
+old histories must keep replaying; add new ones next to them, never rewrite old ones silently).
+
+Each scenario runs the real worker against a fresh dev server and simulator (replaying the real
+tape), drives the trader the way an operator would, waits for every run to close (stop, or
+continue-as-new), and writes each closed run's history as JSON (the ``temporal workflow show -o json``
+format) plus an entry in ``index.json`` (file -> workflow id, type, scenario).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.metrics import AppMetrics
+from kalshi.rest import KalshiRestClient
+from kalshi.signer import RequestSigner, generate_key_pair
+from models.trader import EpochSettings, ExitRules, LifecycleState, RiskLimits
+from simulator.server import SimulatorConfig, SimulatorServer
+from tests.conftest import DATA_DIR, Account
+from tests.harness import Harness, fast_config
+from workers.devserver import find_temporal_cli
+from workflows.names import SEARCH_ATTRIBUTES, SIGNAL_PAUSE, SIGNAL_RESUME, SIGNAL_STOP
+
+HERE = Path(__file__).resolve().parent
+Scenario = Callable[[Harness], Awaitable[list[str]]]
+
+
+async def take_profit_then_stop(h: Harness) -> list[str]:
+    """A take_profit close (child workflow), a few cycles, stop with close_all."""
+    ticker, yes_bid, _ = await h.freeze_on_quoted_market()
+    await h.arrange_position(ticker, "10", (yes_bid * 10 / Decimal("1.5")).quantize(Decimal("0.01")))
+    handle = await h.start(fast_config(), workflow_id="hist-take-profit")
+    await h.wait_status(handle, lambda s: bool(s.recent_closes) and s.cycle >= 3, "a close and 3 cycles")
+    await handle.signal(SIGNAL_STOP, {"close_all": True})
+    await handle.result()
+    return [handle.id]
+
+
+async def trading_pause_resume_stop(h: Harness) -> list[str]:
+    """The epoch places orders, pause cancels it, resume, stop with close_all (closes what was opened)."""
+    await h.freeze_on_quoted_market()
+    config = fast_config(
+        recalibration_interval_s=2,
+        epoch=EpochSettings(
+            policy="imbalance", imbalance_threshold=Decimal(0), poll_interval_ms=200, heartbeat_timeout_s=2
+        ),
+        risk=RiskLimits(
+            order_size_contracts=Decimal(1),
+            max_position_contracts=Decimal(1000),
+            max_spread_dollars=Decimal("0.99"),
+            per_market_throttle_ms=0,
+            max_entry_price_dollars=Decimal("0.99"),
+        ),
+        order_group_contracts_limit=100_000,
+    )
+    handle = await h.start(config, workflow_id="hist-trading-pause")
+    await h.wait_status(
+        handle, lambda s: s.cycle >= 2 and s.last_epoch is not None and s.last_epoch.orders_placed > 0, "orders placed"
+    )
+    await handle.signal(SIGNAL_PAUSE, {"reason": "maintenance"})
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused")
+    await handle.signal(SIGNAL_RESUME)
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading again")
+    await handle.signal(SIGNAL_STOP, {"close_all": True})
+    await handle.result()
+    return [handle.id]
+
+
+async def outage_and_recovery(h: Harness) -> list[str]:
+    """A critical outage pauses the trader; backoff probes; recovery; stop."""
+    await h.freeze_on_quoted_market()
+    handle = await h.start(fast_config(degraded_backoff_s=[1, 1]), workflow_id="hist-outage")
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading")
+    await h.faults(exchange_paused=True)
+    await h.wait_status(
+        handle, lambda s: any(x.result.startswith("recovery probe #2") for x in s.status_history), "two probes"
+    )
+    await h.faults(exchange_paused=False)
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "recovered")
+    await handle.signal(SIGNAL_STOP, {})
+    await handle.result()
+    return [handle.id]
+
+
+async def continue_as_new_chain(h: Harness) -> list[str]:
+    """Three cycles per run: continue-as-new twice, then stop."""
+    ticker, yes_bid, _ = await h.freeze_on_quoted_market()
+    await h.arrange_position(ticker, "4", (yes_bid * 4 / Decimal("0.5")).quantize(Decimal("0.01")))  # stop_loss
+    handle = await h.start(
+        fast_config(continue_as_new_after_cycles=3, exits=ExitRules(cash_reserve_cents=0)), workflow_id="hist-can"
+    )
+    await h.wait_status(handle, lambda s: s.generation >= 2, "two continue-as-new")
+    await handle.signal(SIGNAL_STOP, {})
+    await handle.result()
+    return [handle.id]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "take-profit": take_profit_then_stop,
+    "trading-pause": trading_pause_resume_stop,
+    "outage": outage_and_recovery,
+    "continue-as-new": continue_as_new_chain,
+}
+
+
+async def _export(client: Client, scenario: str, root_ids: list[str], index: dict[str, Any]) -> None:
+    """Write every closed run of the scenario's workflows and their close children."""
+    query = " OR ".join(f"WorkflowId = '{wid}' OR WorkflowId STARTS_WITH '{wid}/close/'" for wid in root_ids)
+    async for wf in client.list_workflows(query):
+        if wf.status == WorkflowExecutionStatus.RUNNING:
+            raise RuntimeError(f"{wf.id} is still running; histories must be of closed runs")
+        handle = client.get_workflow_handle(wf.id, run_id=wf.run_id)
+        history = await handle.fetch_history()
+        last = history.events[-1].event_type
+        if last not in (
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+        ):
+            continue
+        name = f"{scenario}-{wf.workflow_type}-{wf.run_id[-12:]}.json"
+        (HERE / name).write_text(history.to_json())
+        index[name] = {"workflow_id": wf.id, "workflow_type": wf.workflow_type, "scenario": scenario}
+        print(f"  {name}: {wf.workflow_type} {wf.id} ({len(history.events)} events)")
+
+
+async def main(selected: list[str]) -> None:
+    cli = find_temporal_cli()
+    index_file = HERE / "index.json"
+    index: dict[str, Any] = json.loads(index_file.read_text()) if index_file.exists() else {}
+    async with await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        search_attributes=list(SEARCH_ATTRIBUTES),
+        dev_server_existing_path=str(cli) if cli else None,
+    ) as env:
+        for name in selected:
+            config = SimulatorConfig(port=0, data_dir=DATA_DIR if DATA_DIR.is_dir() else None)
+            async with SimulatorServer(config) as sim, httpx.AsyncClient(base_url=sim.base_url + "/sim/v1") as control:
+                key_id = f"hist-{uuid.uuid4().hex[:8]}"
+                private_pem, public_pem = generate_key_pair()
+                (
+                    await control.post(
+                        "/accounts",
+                        json={"key_id": key_id, "public_key_pem": public_pem.decode(), "balance_cents": 1_000_000},
+                    )
+                ).raise_for_status()
+                signer = RequestSigner.from_pem(private_pem, key_id)
+                async with KalshiRestClient(sim.rest_url, signer) as kalshi:
+                    account = Account(key_id=key_id, key_path=Path("/dev/null"), signer=signer, client=kalshi)
+                    h = Harness(env.client, account, control, f"hist-{name}", AppMetrics())
+                    await h.start_worker()
+                    try:
+                        print(f"scenario {name}")
+                        ids = await SCENARIOS[name](h)
+                        await _export(env.client, name, ids, index)
+                    finally:
+                        await h.stop_worker()
+    index_file.write_text(json.dumps(dict(sorted(index.items())), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:] or list(SCENARIOS)))
