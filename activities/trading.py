@@ -26,7 +26,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from temporalio import activity
 
@@ -295,8 +295,9 @@ class _Epoch:
         self.state.positions[intent.ticker] = self.state.positions.get(intent.ticker, Decimal(0)) + filled * sign
         cash = filled * price
         fee = taker_fee_dollars(filled, price)
-        delta_cents = int(((-cash if intent.action == "buy" else cash) - fee) * 100)
-        self.state.balance_cents += delta_cents
+        # Floor: never believe in more free cash than there is (the reserve check relies on it).
+        delta = ((-cash if intent.action == "buy" else cash) - fee) * 100
+        self.state.balance_cents += int(delta.to_integral_value(rounding=ROUND_FLOOR))
         activity.logger.info(
             "epoch order %s: %s %s %s @ %s filled %s",
             ack.client_order_id,

@@ -45,6 +45,8 @@ from models.trader import (
     CancelOrdersInput,
     CancelOrdersResult,
     CarriedState,
+    CloseQuote,
+    CloseQuoteInput,
     CloseRequest,
     CloseResult,
     CloseStatus,
@@ -64,6 +66,7 @@ from models.trader import (
     RejectedMessage,
     RiskLimits,
     RiskLimitsUpdate,
+    Side,
     StatusTransition,
     StopRequest,
     TraderConfig,
@@ -76,6 +79,7 @@ from workflows.names import (
     CALIBRATION_SNAPSHOT,
     CANCEL_RESTING_ORDERS,
     ENSURE_ORDER_GROUP,
+    GET_CLOSE_QUOTE,
     QUERY_STATUS,
     RESET_ORDER_GROUP,
     RUN_TRADING_EPOCH,
@@ -136,6 +140,16 @@ class TraderWorkflow:
         if self.s.state == LifecycleState.INITIALIZING:
             self._transition(LifecycleState.CALIBRATING, "start-up")
 
+        try:
+            return await self._loop()
+        except asyncio.CancelledError:
+            # `temporal workflow cancel`: cancel resting orders (positions are left as they are), record
+            # the stop, then let the cancellation complete the workflow as cancelled.
+            if self.s.state not in (LifecycleState.STOPPING, LifecycleState.STOPPED):
+                await self._stop(StopRequest(close_all=False, reason="workflow cancelled"))
+            raise
+
+    async def _loop(self) -> TraderStatus:
         while True:
             if self._stop_request is not None:
                 await self._stop(self._stop_request)
@@ -343,47 +357,70 @@ class TraderWorkflow:
         await self._process_force_closes()
 
     async def _process_force_closes(self) -> None:
-        """Run closes asked for by the ``force_close`` update, resolving each waiting update."""
+        """Run closes asked for by the ``force_close`` update, resolving each waiting update.
+
+        The live position is read first (``get_close_quote``): the last calibration may predate it.
+        """
         while self._force_close_queue:
             ticker = self._force_close_queue.pop(0)
-            view = None
-            if self.s.last_calibration is not None:
-                view = next((p for p in self.s.last_calibration.positions if p.ticker == ticker), None)
-            side = view.side if view else "yes"
-            contracts = view.contracts if view else Decimal(0)
-            decision = ExitDecision(ticker=ticker, side=side, contracts=contracts, reason=ExitReason.FORCE_CLOSE)
-            if view is None:
-                # Not in the last calibration: let the close read the live position (maybe NO side).
-                results = await self._run_closes(
-                    [decision, decision.model_copy(update={"side": "no"})], probe_both_sides=True
-                )
-            else:
-                results = await self._run_closes([decision])
-            best = _merge_probe_results(ticker, results)
-            self._force_close_results[ticker] = best
+            self._force_close_results[ticker] = await self._force_close(ticker)
 
-    async def _run_closes(self, decisions: list[ExitDecision], probe_both_sides: bool = False) -> list[CloseResult]:
+    async def _force_close(self, ticker: str) -> CloseResult:
+        def result(status: CloseStatus, error: str | None = None) -> CloseResult:
+            return CloseResult(
+                ticker=ticker,
+                side="yes",
+                reason=ExitReason.FORCE_CLOSE,
+                tag=f"close_position:{ExitReason.FORCE_CLOSE.value}",
+                requested_contracts=Decimal(0),
+                status=status,
+                error=error,
+                at=workflow.now(),
+            )
+
+        try:
+            quote: CloseQuote = await workflow.execute_activity(
+                GET_CLOSE_QUOTE,
+                CloseQuoteInput(ticker=ticker),
+                result_type=CloseQuote,
+                start_to_close_timeout=timedelta(seconds=self.config.activity_timeout_s),
+                retry_policy=self._retry(),
+                summary=f"force close: read {ticker}",
+            )
+        except ActivityError as err:
+            failed = result(CloseStatus.FAILED, _one_line(err))
+            self._record_close(failed)
+            return failed
+        if quote.position_contracts == 0:
+            return result(CloseStatus.ALREADY_FLAT)
+        side: Side = "yes" if quote.position_contracts > 0 else "no"
+        decision = ExitDecision(
+            ticker=ticker, side=side, contracts=abs(quote.position_contracts), reason=ExitReason.FORCE_CLOSE
+        )
+        [closed] = await self._run_closes([decision])
+        return closed
+
+    async def _run_closes(self, decisions: list[ExitDecision]) -> list[CloseResult]:
         """Start one ``ClosePositionWorkflow`` child per decision (at most 10 at once) and record results."""
         results: list[CloseResult] = []
         for start in range(0, len(decisions), _MAX_PARALLEL_CLOSES):
             batch = decisions[start : start + _MAX_PARALLEL_CLOSES]
-            tasks = [asyncio.create_task(self._close_one(d, probe_both_sides)) for d in batch]
+            tasks = [asyncio.create_task(self._close_one(d)) for d in batch]
             for task in tasks:
                 results.append(await task)
         return results
 
-    async def _close_one(self, decision: ExitDecision, probe: bool) -> CloseResult:
+    async def _close_one(self, decision: ExitDecision) -> CloseResult:
         info = workflow.info()
         self._close_seq += 1
         child_id = (
             f"{info.workflow_id}/close/{decision.ticker}/{decision.side}/c{self.s.cycle}"
             f"/g{self.s.generation}/{decision.reason.value}/{self._close_seq}"
         )
-        contracts = decision.contracts if decision.contracts > 0 else Decimal("1000000")
         request = CloseRequest(
             ticker=decision.ticker,
             side=decision.side,
-            contracts=contracts,
+            contracts=decision.contracts,
             reason=decision.reason,
             settings=self.config.close,
             client_order_id_prefix=child_id,
@@ -411,8 +448,7 @@ class TraderWorkflow:
                 workflow_id=child_id,
             )
         self._remember_ids(result.client_order_ids)
-        if not (probe and result.status == CloseStatus.ALREADY_FLAT):
-            self._record_close(result)
+        self._record_close(result)
         if result.closed_contracts > 0 and result.remaining_contracts <= 0:
             self.s.positions_opened_at.pop(decision.ticker, None)
         return result
@@ -491,6 +527,7 @@ class TraderWorkflow:
         )
 
     def _enter_operator_pause(self, request: PauseRequest) -> None:
+        self._resume_requested = False
         self._pause(request.reason, operator=True)
 
     def _pause(self, reason: str, *, operator: bool) -> None:
@@ -503,18 +540,20 @@ class TraderWorkflow:
 
     async def _wait_while_paused(self) -> None:
         """Wait in ``paused``: for an operator resume, or a durable backoff timer before the next probe."""
+        operator = self.s.paused_by_operator
 
         def wake() -> bool:
             return (
                 self._stop_request is not None
                 or self._resume_requested
-                or self._recalibrate_requested
+                or (self._recalibrate_requested and not operator)  # probe now; never un-pauses an operator
                 or bool(self._force_close_queue)
-                or (self._pause_request is not None and not self.s.paused_by_operator)
+                or (self._pause_request is not None and not operator)
             )
 
-        if self.s.paused_by_operator:
+        if operator:
             await workflow.wait_condition(wake)
+            self._recalibrate_requested = False
         else:
             steps = self.config.degraded_backoff_s
             delay = steps[min(self.s.backoff_step, len(steps) - 1)]
@@ -581,12 +620,16 @@ class TraderWorkflow:
 
     @workflow.signal(name=SIGNAL_RESUME, description="Resume trading after a pause (recalibrates first).")
     def resume(self, payload: Any = None) -> None:
-        """Resume from any pause; the trader recalibrates before trading."""
+        """Resume from any pause; the trader recalibrates before trading. Ignored when not paused."""
         if payload not in (None, {}, ""):
             self._reject(SIGNAL_RESUME, "resume takes no input")
             return
-        self._resume_requested = True
-        self._pause_request = None
+        if self._pause_request is not None:
+            self._pause_request = None  # a pause and its resume in the same task cancel out
+        elif self.s.state == LifecycleState.PAUSED:
+            self._resume_requested = True
+        else:
+            workflow.logger.info("resume ignored: the trader is %s, not paused", self.s.state.value)
 
     @workflow.signal(name=SIGNAL_STOP, description='Stop the trader: {"close_all": true} flattens positions first.')
     def stop(self, payload: Any = None) -> None:
@@ -801,12 +844,6 @@ def _cents(cents: int | None) -> str:
     if cents is None:
         return "n/a"
     return f"${Decimal(cents) / 100:,.2f}"
-
-
-def _merge_probe_results(ticker: str, results: list[CloseResult]) -> CloseResult:
-    """For a force close probed on both sides, the result of the side actually held."""
-    acted = [r for r in results if r.status != CloseStatus.ALREADY_FLAT]
-    return acted[0] if acted else results[0]
 
 
 def _error_type(err: BaseException) -> str | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
 
 from activities.metrics import AppMetrics
 from kalshi.errors import KalshiAuthError
@@ -118,3 +119,45 @@ async def test_web_ui_metadata_search_attributes_and_details(harness: Harness) -
     meta = await handle.query("__temporal_workflow_metadata")
     details = meta.current_details if hasattr(meta, "current_details") else meta["currentDetails"]
     assert "| mode | fully_operational |" in details and "Kalshi trader (sim)" in details
+
+
+async def test_operator_pause_is_not_undone_by_stale_resume_or_recalibrate(harness: Harness) -> None:
+    await harness.freeze_on_quoted_market()
+    handle = await harness.start(fast_config(recalibration_interval_s=2))
+    await harness.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading")
+    await handle.signal("resume")  # not paused: ignored, must not pre-empt the next pause
+    await handle.signal(SIGNAL_PAUSE, {"reason": "desk review"})
+    await harness.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused")
+    await handle.signal("recalibrate")  # probes a degraded trader, but never resumes an operator pause
+    cycle = (await harness.status(handle)).cycle
+    await asyncio.sleep(3)  # a negative check spanning more than one cycle length
+    st = await harness.status(handle)
+    assert st.state == LifecycleState.PAUSED and st.pause_reason == "desk review" and st.cycle == cycle
+    await handle.signal("resume")
+    await harness.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading after resume")
+
+
+async def test_workflow_cancel_cancels_resting_orders_and_ends_cancelled(harness: Harness) -> None:
+    ticker, yes_bid, _ = await harness.freeze_on_quoted_market()
+    handle = await harness.start(fast_config(recalibration_interval_s=30, cancel_resting_on_start=False))
+    await harness.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading")
+    from models.kalshi import CreateOrderRequest
+
+    resting = await harness.account.client.create_order(
+        CreateOrderRequest(
+            ticker=ticker,
+            side="yes",
+            action="buy",
+            count_fp=Decimal(1),
+            price_dollars=Decimal("0.01"),
+            client_order_id="manual-resting-1",
+        )
+    )
+    assert resting.status == "resting"
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    order = await harness.account.client.get_order(resting.order_id)
+    assert order.status == "canceled"
+    desc = await handle.describe()
+    assert desc.status == WorkflowExecutionStatus.CANCELED
