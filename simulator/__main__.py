@@ -41,7 +41,8 @@ async def _serve(config: SimulatorConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     ctx = server.ctx
     click.echo(
-        f"kalshi-sim listening on {server.base_url} (REST {server.rest_url}, control {server.control_url}; "
+        f"kalshi-sim listening on {server.base_url} (REST {server.rest_url}, WebSocket {server.ws_url}, "
+        f"control {server.control_url}; "
         f"{ctx.catalog.description}; speed {ctx.clock.speed}{', paused' if ctx.clock.paused else ''})",
     )
     try:
@@ -61,6 +62,14 @@ async def _serve(config: SimulatorConfig) -> None:
     default=None,
     help="Recorded tape directory (kalshi-gold15m layout). Default: ../shared/data/kalshi-gold15m "
     "if present, else the synthetic generator.",
+)
+@click.option(
+    "--default-data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="SIM_DEFAULT_DATA_DIR",
+    help="Where to look for the tape when --data-dir is not given (env SIM_DEFAULT_DATA_DIR); the synthetic "
+    "generator is used when it is absent.",
 )
 @click.option("--synthetic", is_flag=True, help="Use the synthetic generator even if a tape is available.")
 @click.option("--seed", "synthetic_seed", default=0, show_default=True, type=int, help="Synthetic generator seed.")
@@ -113,6 +122,31 @@ async def _serve(config: SimulatorConfig) -> None:
 )
 @click.option("--determination-delay-s", default=None, help="Close -> determined delay (tape s); default as recorded.")
 @click.option("--settlement-timer-s", default=None, help="Determined -> finalized delay (tape s); default per market.")
+@click.option(
+    "--ws-ping-interval-s",
+    default="10",
+    show_default=True,
+    help="Seconds between WebSocket keep-alive pings (payload 'heartbeat').",
+)
+@click.option(
+    "--ws-max-missed-pongs",
+    default=3,
+    show_default=True,
+    type=int,
+    help="Unanswered pings after which a WebSocket client is dropped.",
+)
+@click.option(
+    "--ws-subscription-buffer",
+    default=50_000,
+    show_default=True,
+    type=int,
+    help="Frames a WebSocket subscription may have unsent before it ends with error 25 (overflow).",
+)
+@click.option(
+    "--ws-public-orderbook",
+    is_flag=True,
+    help="Let unauthenticated WebSocket connections subscribe to orderbook_delta (private on Kalshi).",
+)
 @click.option(
     "--log-level",
     default="info",

@@ -49,6 +49,13 @@ class SimulatorConfig(BaseModel):
         fractional_trading_enabled: override every market's flag; None = metadata (True for the gold
             tape, which has fractional sizes; False for synthetic markets).
         log_requests: log one DEBUG line per request.
+        ws_ping_interval_s: seconds between the WebSocket server's keep-alive pings (payload ``heartbeat``,
+            kalshi-api.md §6.1; Decimal > 0, default 10).
+        ws_max_missed_pongs: consecutive unanswered pings after which a WebSocket client is dropped (3).
+        ws_subscription_buffer: frames one WebSocket subscription may have waiting to be written before it
+            ends with error 25 "subscription buffer overflow" (§6.3).
+        ws_public_orderbook: let unauthenticated WebSocket connections subscribe to ``orderbook_delta``
+            (Kalshi lists it as private, §6.5; default False: error 9 without auth).
 
     """
 
@@ -75,6 +82,10 @@ class SimulatorConfig(BaseModel):
     taker_fee_multiplier: ExactDecimal = Field(default=Decimal("0.07"), ge=0, le=1)
     fractional_trading_enabled: bool | None = None
     log_requests: bool = True
+    ws_ping_interval_s: ExactDecimal = Field(default=Decimal(10), gt=0, le=3600)
+    ws_max_missed_pongs: int = Field(default=3, ge=1, le=1000)
+    ws_subscription_buffer: int = Field(default=50_000, ge=1, le=10_000_000)
+    ws_public_orderbook: bool = False
 
     @field_validator("start")
     @classmethod

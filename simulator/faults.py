@@ -11,12 +11,22 @@ Controlled through ``GET/PUT /sim/v1/faults``:
   the delay: the window in which a client crash or timeout leaves a write's outcome unknown.
 * ``trading_paused`` / ``exchange_paused``: exchange-wide pauses (§3.1), reflected by
   ``GET /exchange/status``.
-* ``ws_handshake_503`` / ``drop_ws``: reserved for the WebSocket server (stored and reported only).
+* ``ws_handshake_503``: while true, the WebSocket upgrade (``/trade-api/ws/v2``) is answered with HTTP 503
+  (Kalshi once served that for days); existing connections are not touched.
+* ``drop_ws``: a **one-shot action**: ``true`` aborts every open WebSocket connection now (TCP transport closed
+  without a close frame, like a network failure) and reads back as ``false``; ``ws_drops`` counts the
+  connections dropped so far. Combine with ``ws_handshake_503`` in one request to take the socket down and
+  keep it down.
+* ``ws_skip_seq``: the next N ``orderbook_delta`` frames (any connection) each skip one ``seq`` number, so a
+  client sees a gap as if one message was lost (kalshi-api.md §6.4); reads back the remaining count.
+* ``ws_inject``: a one-shot list of frames sent to every open WebSocket connection (strings verbatim, objects
+  as JSON; an object with a ``sid`` of that connection and no ``seq`` gets the sid's next seq), to test
+  clients against malformed or unknown frames. See :meth:`simulator.ws.WsServer.inject`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -68,10 +78,28 @@ class FaultsUpdate(BaseModel):
     exchange_paused: bool | None = None
     ws_handshake_503: bool | None = None
     drop_ws: bool | None = None
+    ws_skip_seq: int | None = Field(default=None, ge=0, le=1_000_000)
+    ws_inject: list[str | dict[str, Any]] | None = Field(default=None, max_length=1000)
+
+
+class WsFaultHooks(Protocol):
+    """What the WebSocket server offers the one-shot faults (implemented by :class:`simulator.ws.WsServer`)."""
+
+    def drop_all(self) -> int:
+        """Abort every open connection; return how many."""
+        ...
+
+    def inject(self, frames: list[str | dict[str, Any]]) -> int:
+        """Send ``frames`` to every open connection; return how many connections."""
+        ...
 
 
 class Faults:
-    """The current fault configuration (pauses are mirrored into the exchange by the server)."""
+    """The current fault configuration (pauses are mirrored into the exchange by the server).
+
+    ``ws_hooks`` is set by the server once its WebSocket endpoint exists; the one-shot WebSocket faults
+    (``drop_ws``, ``ws_inject``) act through it.
+    """
 
     def __init__(self, latency_ms: int = 0) -> None:
         self.latency_ms = latency_ms
@@ -79,16 +107,23 @@ class Faults:
         self.trading_paused = False
         self.exchange_paused = False
         self.ws_handshake_503 = False
-        self.drop_ws = False
+        self.ws_skip_seq = 0
+        self.ws_drops = 0
+        self.ws_hooks: WsFaultHooks | None = None
 
     def apply(self, update: FaultsUpdate) -> None:
-        """Merge a ``PUT`` body into the configuration."""
-        for name in ("latency_ms", "trading_paused", "exchange_paused", "ws_handshake_503", "drop_ws"):
+        """Merge a ``PUT`` body into the configuration, then run the one-shot WebSocket actions."""
+        for name in ("latency_ms", "trading_paused", "exchange_paused", "ws_handshake_503", "ws_skip_seq"):
             value = getattr(update, name)
             if value is not None:
                 setattr(self, name, value)
         if update.fail_next is not None:
             self.fail_next = [rule.model_copy() for rule in update.fail_next]
+        if self.ws_hooks is not None:
+            if update.ws_inject:
+                self.ws_hooks.inject(update.ws_inject)
+            if update.drop_ws:
+                self.ws_drops += self.ws_hooks.drop_all()
 
     def take(self, method: str, path: str) -> FailRule | None:
         """Consume one use of the first rule matching the request; return it (or None)."""
@@ -108,7 +143,9 @@ class Faults:
             "trading_paused": self.trading_paused,
             "exchange_paused": self.exchange_paused,
             "ws_handshake_503": self.ws_handshake_503,
-            "drop_ws": self.drop_ws,
+            "drop_ws": False,
+            "ws_drops": self.ws_drops,
+            "ws_skip_seq": self.ws_skip_seq,
         }
 
 

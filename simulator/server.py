@@ -5,8 +5,7 @@ the exchange, the replay engine, key registry, rate limiter and fault state, and
 
 * the Kalshi Trade API at ``/trade-api/v2`` (:mod:`simulator.rest`),
 * the control API at ``/sim/v1`` (:mod:`simulator.control`),
-* (reserved) the WebSocket API at ``/trade-api/ws/v2`` for a later issue; subscribe to
-  :attr:`SimulatorServer.bus` for its events.
+* the WebSocket API at ``/trade-api/ws/v2`` (:mod:`simulator.ws`), fed by :attr:`SimulatorServer.bus`.
 
 Every response carries an HTTP ``Date`` header in **served** time (the exchange clock shifted to the
 present, see :mod:`simulator.clock`), which clients use to estimate the exchange clock.
@@ -43,6 +42,7 @@ from simulator.rest import make_api_app
 from simulator.synthetic import build_synthetic_catalog
 from simulator.tape import Catalog, CatalogError, load_recorded_catalog
 from simulator.timeutil import iso_ms
+from simulator.ws import WsServer
 
 __all__ = ["SimulatorConfig", "SimulatorError", "SimulatorServer"]
 
@@ -91,6 +91,7 @@ class SimulatorServer:
         self._replay_task: asyncio.Task[None] | None = None
         self._port: int | None = None
         self.context: SimContext | None = None
+        self.ws: WsServer | None = None
 
     # -- properties ------------------------------------------------------------------------------
     @property
@@ -117,7 +118,7 @@ class SimulatorServer:
 
     @property
     def ws_url(self) -> str:
-        """The (reserved) WebSocket URL ``ws://HOST:PORT/trade-api/ws/v2``."""
+        """The WebSocket URL ``ws://HOST:PORT/trade-api/ws/v2``."""
         return "ws" + self.base_url[len("http") :] + WS_PATH
 
     @property
@@ -189,6 +190,10 @@ class SimulatorServer:
         app = web.Application(middlewares=[self._root_middleware])
         app.add_subapp(API_PREFIX, make_api_app(ctx))
         app.add_subapp(CONTROL_PREFIX, make_control_app(ctx))
+        ws = self.ws = WsServer(ctx)
+        ctx.faults.ws_hooks = ws
+        app.router.add_get(WS_PATH, ws.handle)
+        app.on_shutdown.append(ws.close_all)
         return app
 
     @web.middleware
@@ -202,7 +207,7 @@ class SimulatorServer:
                 {"error": {"code": code, "message": exc.reason, "details": request.path}}, status=exc.status
             )
         ctx = self.context
-        if ctx is not None:
+        if ctx is not None and not response.prepared:
             response.headers["Date"] = formatdate(ctx.served_now_ms() // 1000, usegmt=True)
         if self.config.log_requests and access_log.isEnabledFor(logging.DEBUG):
             took_us = (time.perf_counter_ns() - started) // 1000
@@ -259,6 +264,8 @@ class SimulatorServer:
         if self.context is not None:
             self.context.engine.close()
             self.context.trade_log.close()
+            self.context.faults.ws_hooks = None
+        self.ws = None
         self._port = None
 
     async def __aenter__(self) -> SimulatorServer:

@@ -138,7 +138,7 @@ async def test_operator_pause_is_not_undone_by_stale_resume_or_recalibrate(harne
 
 
 async def test_workflow_cancel_cancels_resting_orders_and_ends_cancelled(harness: Harness) -> None:
-    ticker, yes_bid, _ = await harness.freeze_on_quoted_market()
+    ticker, _, _ = await harness.freeze_on_quoted_market()
     handle = await harness.start(fast_config(recalibration_interval_s=30, cancel_resting_on_start=False))
     await harness.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading")
     from models.kalshi import CreateOrderRequest
