@@ -26,6 +26,7 @@ from activities.metrics import AppMetrics
 from kalshi.errors import KalshiError, KalshiNotFoundError, KalshiRateLimitedError, KalshiRejectedError
 from kalshi.rest import KalshiRestClient
 from models.kalshi import CreateOrderRequest, Market, Orderbook
+from models.market_data import MarketDataHealth
 from models.trader import (
     BookTop,
     CalibrationInput,
@@ -112,11 +113,13 @@ class KalshiActivities:
     Args:
         client: an open :class:`KalshiRestClient` (signed; secrets stay in the worker process).
         metrics: application metrics to record into.
+        recorder: the worker's write-behind recorder (orders of closes are persisted), or None.
     """
 
-    def __init__(self, client: KalshiRestClient, metrics: AppMetrics) -> None:
+    def __init__(self, client: KalshiRestClient, metrics: AppMetrics, recorder: Any | None = None) -> None:
         self.client = client
         self.metrics = metrics
+        self.recorder = recorder
 
     # ---------------------------------------------------------------- calibration
 
@@ -161,7 +164,14 @@ class KalshiActivities:
                 out[cid] = order.status if order is not None else "missing"
             return out
 
-        status, balance, positions, resting, settlements, markets, group, lookup = await snap.run(
+        async def market_data() -> MarketDataHealth | None:
+            if inp.market_data is None:
+                return None
+            from activities.market_data import locate_market_data
+
+            return await locate_market_data(activity.client(), inp.market_data)
+
+        status, balance, positions, resting, settlements, markets, group, lookup, md = await snap.run(
             ("exchange_status", c.get_exchange_status),
             ("balance", c.get_balance),
             ("positions", c.get_positions),
@@ -170,6 +180,7 @@ class KalshiActivities:
             ("markets", markets_for_series),
             ("order_group", order_group),
             ("pending_lookup", pending),
+            ("market_data_ws", market_data),
         )
 
         discovered = {m.ticker: m for m in markets or []}
@@ -244,6 +255,7 @@ class KalshiActivities:
             order_group_exists=group[0] if group is not None and inp.order_group_id else None,
             order_group_triggered=group[1] if group is not None else None,
             pending_lookup=lookup,
+            market_data=md,
         )
         mode = "parallel" if inp.parallel else "sequential"
         self.metrics.calibration_seconds.labels(mode).observe(snapshot.duration_ms / 1000)
@@ -287,13 +299,15 @@ class KalshiActivities:
         except KalshiRejectedError as err:
             self.metrics.orders.labels(origin, inp.side, inp.action, "rejected").inc()
             activity.logger.warning("order %s rejected: %s", inp.client_order_id, err)
-            return OrderOutcome(
+            rejected = OrderOutcome(
                 order_id="",
                 client_order_id=inp.client_order_id,
                 remaining_contracts=inp.count_contracts,
                 rejected_code=err.code or str(err.status),
                 rejected_detail=err.details or err.message,
             )
+            self._record_order(inp, rejected, origin)
+            return rejected
         except KalshiError as err:
             self.metrics.orders.labels(origin, inp.side, inp.action, "error").inc()
             raise to_application_error(err) from err
@@ -310,7 +324,7 @@ class KalshiActivities:
             ack.remaining_count_fp,
             " (already existed)" if ack.already_existed else "",
         )
-        return OrderOutcome(
+        outcome = OrderOutcome(
             order_id=ack.order_id,
             client_order_id=ack.client_order_id,
             filled_contracts=ack.fill_count_fp,
@@ -318,6 +332,22 @@ class KalshiActivities:
             average_fill_price_dollars=ack.average_fill_price_dollars,
             status=ack.status,
             already_existed=ack.already_existed,
+        )
+        self._record_order(inp, outcome, origin)
+        return outcome
+
+    def _record_order(self, inp: PlaceOrderInput, outcome: OrderOutcome, origin: str) -> None:
+        """Persist the order's outcome (never raises, never blocks: the recorder's queue may drop)."""
+        if self.recorder is None:
+            return
+        self.recorder.record_order(
+            outcome,
+            event="rejected" if outcome.rejected_code else "acknowledged",
+            origin=origin,
+            origin_id=activity.info().workflow_id,
+            ticker=inp.ticker,
+            side=inp.side,
+            action=inp.action,
         )
 
     @activity.defn(name=GET_CLOSE_QUOTE)

@@ -9,9 +9,90 @@ Names follow Prometheus conventions: ``_total`` counters, ``_seconds`` histogram
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+_WS_COUNTERS = {
+    "connects": "WebSocket connections established",
+    "reconnects": "WebSocket reconnects",
+    "connect_failures": "WebSocket connection attempts that failed",
+    "handshake_503s": "WebSocket handshakes answered 503 (exchange WebSocket unavailable)",
+    "auth_failures": "WebSocket handshakes refused for authentication",
+    "silence_timeouts": "Reconnects because nothing arrived for the silence timeout",
+    "gaps": "Sequence gaps detected (per sid)",
+    "resyncs": "Resyncs performed after a gap or a bad book",
+    "resubscribes": "Subscriptions re-made after terminal errors or reconnects",
+    "frames": "WebSocket frames received",
+    "malformed_frames": "Malformed WebSocket frames (counted, logged, never crash ingestion)",
+    "unknown_messages": "WebSocket messages of an unknown type",
+}
+_FEED_COUNTERS = {
+    "deltas_applied": "Order-book deltas applied (rate() = updates per second)",
+    "snapshots_applied": "Order-book snapshots applied",
+    "deltas_dropped_untrusted": "Deltas dropped while their book awaited a snapshot",
+    "integrity_errors": "Deltas or snapshots that would make a book negative, crossed or off-grid",
+    "unknown_market_deltas": "Deltas for markets without a book",
+}
+_RECORDER_COUNTERS = {
+    "enqueued": "Rows accepted by the write-behind queue",
+    "written": "Rows committed to the database",
+    "dropped": "Rows dropped because the queue was full (drop-newest backpressure)",
+    "write_errors": "Failed database writes (retried with backoff)",
+}
+
+
+class LiveCollector(Collector):
+    """Reads the worker's live market data and recorder counters at scrape time (no hot-path cost).
+
+    Counters restart when an ingestion run restarts (a new WebSocket client); Prometheus' ``rate()``
+    handles the reset.
+    """
+
+    def __init__(self) -> None:
+        self.hub: Any | None = None
+        self.recorder: Any | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield WebSocket, feed and recorder metrics when those components exist."""
+        hub = self.hub
+        client = getattr(hub, "client", None)
+        feed = getattr(hub, "feed", None)
+        if client is not None and feed is not None:
+            yield GaugeMetricFamily(
+                "kalshi_ws_connected", "1 when the WebSocket is connected", value=int(client.connected)
+            )
+            for name, doc in _WS_COUNTERS.items():
+                yield CounterMetricFamily(f"kalshi_ws_{name}", doc, value=getattr(client.counters, name))
+            for name, doc in _FEED_COUNTERS.items():
+                yield CounterMetricFamily(f"kalshi_feed_{name}", doc, value=getattr(feed.counters, name))
+            age = feed.counters.last_delta_age_ms
+            if age is not None:
+                yield GaugeMetricFamily(
+                    "kalshi_feed_delta_age_ms", "Receipt time minus exchange ts of the last delta (ms)", value=age
+                )
+            m = feed.metrics()
+            yield GaugeMetricFamily(
+                "kalshi_feed_books_trusted", "Order books usable", value=m["feed_books_trusted"] or 0
+            )
+            yield GaugeMetricFamily(
+                "kalshi_feed_books_untrusted", "Order books awaiting a snapshot", value=m["feed_books_untrusted"] or 0
+            )
+        recorder = self.recorder
+        if recorder is not None:
+            st = recorder.stats()
+            for name, doc in _RECORDER_COUNTERS.items():
+                yield CounterMetricFamily(f"kalshi_recorder_{name}", doc, value=getattr(st, name))
+            yield GaugeMetricFamily("kalshi_recorder_queue_depth", "Rows waiting to be written", value=st.queue_depth)
+            yield GaugeMetricFamily(
+                "kalshi_recorder_last_write_seconds",
+                "Duration of the last committed batch",
+                value=st.last_write_latency_s,
+            )
 
 
 @dataclass
@@ -30,6 +111,9 @@ class AppMetrics:
         cash_cents: free cash at the last calibration, in cents.
         exposure_dollars: total cost of open positions at the last calibration, in dollars.
         epoch_updates: order-book updates processed by trading epochs.
+        live: WebSocket connected/reconnects/gaps/resyncs/malformed frames, deltas applied (updates
+            per second via rate()), delta age, trusted books, and the recorder's queue depth, drops and
+            writes, read at scrape time (:meth:`watch`).
     """
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -71,3 +155,10 @@ class AppMetrics:
         self.epoch_updates = Counter(
             "kalshi_trader_epoch_updates_total", "Order-book updates processed by trading epochs", registry=r
         )
+        self.live = LiveCollector()
+        r.register(self.live)
+
+    def watch(self, *, hub: Any | None = None, recorder: Any | None = None) -> None:
+        """Export the live WebSocket/feed counters of ``hub`` and the ``recorder``'s queue at each scrape."""
+        self.live.hub = hub
+        self.live.recorder = recorder

@@ -27,6 +27,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any, Literal
 
 from temporalio import activity
 
@@ -42,9 +43,9 @@ from kalshi.errors import (
 from kalshi.rest import KalshiRestClient
 from models.kalshi import CreateOrderRequest, OrderAck
 from models.money import taker_fee_dollars
-from models.trader import EpochInput, EpochSummary, TradeAction
+from models.trader import BookTop, EpochInput, EpochSummary, TradeAction
 from rl.policy import HoldPolicy, ImbalancePolicy, Policy, build_observation
-from rl.pretrade import OrderIntent, PretradeState, check, intent_for
+from rl.pretrade import OrderIntent, PretradeState, check, fill_cash_delta_dollars, intent_for
 from workflows.close import CLIENT_ORDER_ID_NAMESPACE
 from workflows.names import RUN_TRADING_EPOCH
 
@@ -72,12 +73,20 @@ class TradingEpochActivities:
         client: an open, signed :class:`KalshiRestClient`.
         metrics: application metrics.
         policy: the decision policy; defaults to the baseline per epoch settings.
+        recorder: the worker's write-behind recorder, or None.
     """
 
-    def __init__(self, client: KalshiRestClient, metrics: AppMetrics, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        client: KalshiRestClient,
+        metrics: AppMetrics,
+        policy: Policy | None = None,
+        recorder: Any | None = None,
+    ) -> None:
         self.client = client
         self.metrics = metrics
         self.policy = policy
+        self.recorder = recorder
 
     @activity.defn(name=RUN_TRADING_EPOCH)
     async def run_trading_epoch(self, inp: EpochInput) -> EpochSummary:
@@ -88,18 +97,46 @@ class TradingEpochActivities:
                 exchange error is counted; ``max_consecutive_errors`` in a row end the epoch early
                 (``ended_by="circuit_breaker"``).
         """
-        epoch = _Epoch(self, inp)
+        epoch = _PollingEpoch(self.client, self.metrics, inp, self.policy, recorder=self.recorder)
         return await epoch.run()
 
 
-class _Epoch:
-    """State of one epoch attempt (kept out of the activity object so epochs never share state)."""
+class EpochCore:
+    """The transport-independent part of one epoch attempt: the pipeline, execution and the summary.
 
-    def __init__(self, owner: TradingEpochActivities, inp: EpochInput) -> None:
-        self.client = owner.client
-        self.metrics = owner.metrics
+    Drivers feed it order-book updates: the REST polling epoch below, and the WebSocket actor loop
+    (:mod:`activities.market_data`). State is per attempt, never shared between epochs.
+
+    Args:
+        client: signed REST client (orders always go over REST).
+        metrics: application metrics.
+        inp: the epoch input (deadline, markets, starting positions and cash, limits).
+        policy: override of the configured policy.
+        origin: metric label (``epoch`` for polling, ``actor`` for the WebSocket loop).
+        fills_from_acks: update positions and cash from order acknowledgements (REST mode); the actor
+            loop takes them from the ``fill`` and ``market_positions`` channels instead.
+        recorder: the worker's write-behind recorder (orders, the epoch summary and the workflow's
+            record batch are persisted), or None.
+    """
+
+    def __init__(
+        self,
+        client: KalshiRestClient,
+        metrics: AppMetrics,
+        inp: EpochInput,
+        policy: Policy | None = None,
+        *,
+        origin: str = "epoch",
+        fills_from_acks: bool = True,
+        recorder: Any | None = None,
+    ) -> None:
+        self.client = client
+        self.recorder = recorder
+        self.metrics = metrics
         self.inp = inp
-        self.policy: Policy = owner.policy or (
+        self.origin = origin
+        self.fills_from_acks = fills_from_acks
+        self.policy: Policy = policy or (
             HoldPolicy()
             if inp.settings.policy == "hold"
             else ImbalancePolicy(inp.settings.imbalance_threshold, inp.risk.max_spread_dollars)
@@ -109,61 +146,55 @@ class _Epoch:
         self.sequence: int = int(resumed.get("sequence", 0))
         self.resumed = activity.info().attempt > 1
         self.resume_sequence = self.sequence
-        self.summary = EpochSummary(epoch_id=inp.epoch_id, started_at=self.client.exchange_now())
+        self.summary = EpochSummary(
+            epoch_id=inp.epoch_id,
+            driver="actor" if origin == "actor" else "polling",
+            started_at=self.client.exchange_now(),
+        )
         if resumed:
             self.summary.orders_placed = int(resumed.get("orders_placed", 0))
             self.summary.client_order_ids = list(resumed.get("client_order_ids", []))
         self.decisions: Counter[str] = Counter()
         self.rejects: Counter[str] = Counter()
         self.latencies_ms: list[float] = []
+        self.ack_latencies_ms: list[float] = []
         self.state = PretradeState(positions=dict(inp.positions), balance_cents=inp.balance_cents)
         self.close_times = {m.ticker: m.close_time for m in inp.markets}
+        if recorder is not None and inp.record is not None and activity.info().attempt == 1:
+            batch = inp.record
+            if batch.report is not None:
+                recorder.record_calibration(batch.report, workflow_id=batch.workflow_id)
+            for transition in batch.transitions:
+                recorder.record_status(transition, workflow_id=batch.workflow_id)
+            for close in batch.closes:
+                recorder.record_close(close)
 
-    async def run(self) -> EpochSummary:
-        tickers = sorted(self.close_times)
-        if not tickers:
-            self.summary.ended_by = "no_markets"
-        try:
-            while tickers and not self._past_deadline() and not self._shutting_down():
-                await self._poll_once(tickers)
-                if self.state.consecutive_errors >= self.inp.settings.max_consecutive_errors:
-                    self.summary.ended_by = "circuit_breaker"
-                    break
-                if self.state.order_group_triggered:
-                    self.summary.ended_by = "order_group_triggered"
-                    break
-                self._heartbeat()
-                await self._pause(self._sleep_s())
-            if not tickers:
-                # Nothing to trade: wait out the epoch while heartbeating, so the cycle keeps its pace.
-                while not self._past_deadline() and not self._shutting_down():
-                    self._heartbeat()
-                    await self._pause(min(self._sleep_s(), 1.0))
-        except asyncio.CancelledError:
-            self.summary.ended_by = "cancelled"
-            activity.logger.info("epoch %s cancelled by the workflow", self.inp.epoch_id)
-        return self._finish()
+    # ---------------------------------------------------------------- loop plumbing
 
-    def _shutting_down(self) -> bool:
-        """The worker is shutting down: stop placing orders at once and hand the epoch back."""
+    def stopping(self) -> bool:
+        """Whether the epoch must end now (deadline, worker shutdown, circuit breaker, order group)."""
         if activity.is_worker_shutdown():
             self.summary.ended_by = "worker_shutdown"
             return True
-        return False
-
-    async def _pause(self, seconds: float) -> None:
-        """Sleep ``seconds``, waking early when the worker starts shutting down."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(activity.wait_for_worker_shutdown(), timeout=seconds)
-
-    def _past_deadline(self) -> bool:
+        if self.state.consecutive_errors >= self.inp.settings.max_consecutive_errors:
+            self.summary.ended_by = "circuit_breaker"
+            return True
+        if self.state.order_group_triggered:
+            self.summary.ended_by = "order_group_triggered"
+            return True
         return datetime.now(UTC) >= self.inp.deadline
 
-    def _sleep_s(self) -> float:
-        remaining = (self.inp.deadline - datetime.now(UTC)).total_seconds()
-        return max(0.0, min(self.inp.settings.poll_interval_ms / 1000, remaining))
+    async def pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, waking early when the worker starts shutting down."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(activity.wait_for_worker_shutdown(), timeout=max(seconds, 0.0))
 
-    def _heartbeat(self) -> None:
+    def seconds_left(self) -> float:
+        """Seconds until the deadline (>= 0)."""
+        return max(0.0, (self.inp.deadline - datetime.now(UTC)).total_seconds())
+
+    def heartbeat(self) -> None:
+        """Heartbeat the resume point (sequence) and what was placed (temporal.md §3 heartbeats)."""
         activity.heartbeat(
             {
                 "sequence": self.sequence,
@@ -172,59 +203,64 @@ class _Epoch:
             }
         )
 
-    async def _poll_once(self, tickers: list[str]) -> None:
-        read_at = time.monotonic()
-        try:
-            books = await self.client.get_orderbooks(tickers)
-        except (KalshiAuthError, KalshiCredentialsError) as err:
-            raise to_application_error(err) from err
-        except KalshiError as err:
-            self._error(err)
-            return
-        self.state.consecutive_errors = 0
-        now = self.client.exchange_now()
-        for ticker in tickers:
-            book = books.get(ticker)
-            if book is None:
-                continue
-            self.summary.updates_seen += 1
-            self.metrics.epoch_updates.inc()
-            close_time = self.close_times.get(ticker)
-            obs = build_observation(
-                ticker,
-                book_top(book),
-                self.state.positions.get(ticker, Decimal(0)),
-                self.state.balance_cents,
-                (close_time - now).total_seconds() if close_time else None,
-                book_age_ms=(time.monotonic() - read_at) * 1000,
-            )
-            action = self.policy.select_action(obs)
-            self.decisions[action.value] += 1
-            self.metrics.decisions.labels(action.value).inc()
-            if action == TradeAction.HOLD:
-                continue
-            intent = intent_for(action, obs, self.inp.risk)
-            reason = (
-                "no_liquidity"
-                if intent is None
-                else check(
-                    intent,
-                    obs,
-                    self.state,
-                    self.inp.risk,
-                    self.inp.exits,
-                    time.monotonic() * 1000,
-                    max_consecutive_errors=self.inp.settings.max_consecutive_errors,
-                )
-            )
-            if reason is not None or intent is None:
-                self._reject(reason or "no_liquidity")
-                continue
-            await self._execute(intent, decided_at=time.perf_counter())
-            if self.state.order_group_triggered:
-                return
+    # ---------------------------------------------------------------- pipeline
 
-    async def _execute(self, intent: OrderIntent, decided_at: float) -> None:
+    async def decide(
+        self,
+        ticker: str,
+        top: BookTop,
+        now: datetime,
+        received_at: float,
+        book_age_ms: float = 0.0,
+        max_book_age_ms: float | None = None,
+    ) -> None:
+        """Run the pipeline for one order-book update of ``ticker``.
+
+        Args:
+            ticker: the market.
+            top: its top of book (dollars, contracts).
+            now: the exchange clock.
+            received_at: ``time.perf_counter()`` when the update arrived (decision latency starts here).
+            book_age_ms: age of the book, milliseconds.
+            max_book_age_ms: freshness limit: never act on an older book (None = no limit).
+        """
+        self.summary.updates_seen += 1
+        self.metrics.epoch_updates.inc()
+        close_time = self.close_times.get(ticker)
+        obs = build_observation(
+            ticker,
+            top,
+            self.state.positions.get(ticker, Decimal(0)),
+            self.state.balance_cents,
+            (close_time - now).total_seconds() if close_time else None,
+            book_age_ms=book_age_ms,
+        )
+        action = self.policy.select_action(obs)
+        self.decisions[action.value] += 1
+        self.metrics.decisions.labels(action.value).inc()
+        if action == TradeAction.HOLD:
+            return
+        intent = intent_for(action, obs, self.inp.risk)
+        reason = (
+            "no_liquidity"
+            if intent is None
+            else check(
+                intent,
+                obs,
+                self.state,
+                self.inp.risk,
+                self.inp.exits,
+                time.monotonic() * 1000,
+                max_consecutive_errors=self.inp.settings.max_consecutive_errors,
+                max_book_age_ms=max_book_age_ms,
+            )
+        )
+        if reason is not None or intent is None:
+            self.reject(reason or "no_liquidity")
+            return
+        await self._execute(intent, received_at)
+
+    async def _execute(self, intent: OrderIntent, received_at: float) -> None:
         self.sequence += 1
         client_order_id = epoch_client_order_id(self.inp.epoch_id, self.sequence)
         request = CreateOrderRequest(
@@ -239,35 +275,41 @@ class _Epoch:
             order_group_id=self.inp.order_group_id,
         )
         self.state.last_order_ms[intent.ticker] = time.monotonic() * 1000
-        # A write in flight must finish even if the workflow cancels us: its outcome must be known.
         # On a retried attempt the orders right after the resumed sequence may already exist (even
         # executed, which Kalshi's 409 does not cover): look them up before sending.
         lookup_first = self.resumed and self.sequence <= self.resume_sequence + len(self.close_times) + 1
+        sent_at = time.perf_counter()
+        self.latencies_ms.append((sent_at - received_at) * 1000)
+        # A write in flight must finish even if the workflow cancels us: its outcome must be known.
         placing = asyncio.ensure_future(self.client.create_order(request, lookup_first=lookup_first))
         try:
             ack = await asyncio.shield(placing)
         except asyncio.CancelledError:
             late = await self._finish_in_flight(placing, client_order_id)
             if late is not None:
-                self._apply_fill(intent, late, decided_at)
+                self._accepted(intent, late, sent_at)
             raise
         except (KalshiAuthError, KalshiCredentialsError) as err:
             raise to_application_error(err) from err
         except KalshiRejectedError as err:
             code = err.code or "rejected"
-            self.metrics.orders.labels("epoch", intent.side, intent.action, "rejected").inc()
-            self._reject(f"exchange:{code}")
+            self.metrics.orders.labels(self.origin, intent.side, intent.action, "rejected").inc()
+            self.reject(f"exchange:{code}")
+            if self.recorder is not None:
+                self.recorder.record_order(
+                    request, event="rejected", origin=self.origin, origin_id=self.inp.epoch_id, detail=str(err)
+                )
             if code in _ORDER_GROUP_CODES:
                 self.state.order_group_triggered = True
             return
         except KalshiOutcomeUnknownError as err:
             self.summary.unresolved_client_order_ids.append(client_order_id)
-            self._error(err)
+            self.error(err)
             return
         except KalshiError as err:
-            self._error(err)
+            self.error(err)
             return
-        self._apply_fill(intent, ack, decided_at)
+        self._accepted(intent, ack, sent_at)
 
     async def _finish_in_flight(self, placing: asyncio.Future[OrderAck], client_order_id: str) -> OrderAck | None:
         try:
@@ -278,28 +320,38 @@ class _Epoch:
             activity.logger.warning("in-flight order %s at cancel: %s", client_order_id, err)
             return None
 
-    def _apply_fill(self, intent: OrderIntent, ack: OrderAck, decided_at: float) -> None:
+    def _accepted(self, intent: OrderIntent, ack: OrderAck, sent_at: float) -> None:
         self.state.consecutive_errors = 0
-        latency_ms = (time.perf_counter() - decided_at) * 1000
-        self.latencies_ms.append(latency_ms)
-        self.metrics.order_latency_seconds.labels("epoch").observe(latency_ms / 1000)
-        self.metrics.orders.labels("epoch", intent.side, intent.action, "accepted").inc()
+        ack_ms = (time.perf_counter() - sent_at) * 1000
+        self.ack_latencies_ms.append(ack_ms)
+        self.metrics.order_latency_seconds.labels(self.origin).observe(ack_ms / 1000)
+        self.metrics.orders.labels(self.origin, intent.side, intent.action, "accepted").inc()
         self.summary.orders_placed += 1
         self.summary.client_order_ids.append(ack.client_order_id)
+        if self.recorder is not None:
+            self.recorder.record_order(
+                ack,
+                event="acknowledged",
+                origin=self.origin,
+                origin_id=self.inp.epoch_id,
+                ticker=intent.ticker,
+                side=intent.side,
+                action=intent.action,
+            )
         filled = ack.fill_count_fp
-        if filled <= 0:
-            return
-        self.summary.contracts_filled += filled
-        price = ack.average_fill_price_dollars or intent.price_dollars
-        sign = 1 if intent.signed_delta > 0 else -1
-        self.state.positions[intent.ticker] = self.state.positions.get(intent.ticker, Decimal(0)) + filled * sign
-        cash = filled * price
-        fee = taker_fee_dollars(filled, price)
-        # Floor: never believe in more free cash than there is (the reserve check relies on it).
-        delta = ((-cash if intent.action == "buy" else cash) - fee) * 100
-        self.state.balance_cents += int(delta.to_integral_value(rounding=ROUND_FLOOR))
+        if filled > 0:
+            self.summary.contracts_filled += filled
+            if self.fills_from_acks:
+                price = ack.average_fill_price_dollars or intent.price_dollars
+                yes_price = price if intent.side == "yes" else Decimal(1) - price
+                book_side: Literal["bid", "ask"] = "bid" if intent.signed_delta > 0 else "ask"
+                before = self.state.positions.get(intent.ticker, Decimal(0))
+                fee = taker_fee_dollars(filled, price)
+                self.add_cash(fill_cash_delta_dollars(book_side, filled, yes_price, before, fee))
+                self.state.positions[intent.ticker] = before + (filled if book_side == "bid" else -filled)
         activity.logger.info(
-            "epoch order %s: %s %s %s @ %s filled %s",
+            "%s order %s: %s %s %s @ %s filled %s",
+            self.origin,
             ack.client_order_id,
             intent.action,
             intent.count_contracts,
@@ -308,21 +360,76 @@ class _Epoch:
             filled,
         )
 
-    def _reject(self, reason: str) -> None:
+    def add_cash(self, delta_dollars: Decimal) -> None:
+        """Add a fill's cash effect (signed dollars) to the free-cash estimate (cents).
+
+        Floored, so the estimate never overstates cash (the reserve check relies on it).
+        """
+        self.state.balance_cents += int((delta_dollars * 100).to_integral_value(rounding=ROUND_FLOOR))
+
+    def reject(self, reason: str) -> None:
+        """Count a pre-trade or exchange rejection by reason."""
         self.rejects[reason] += 1
         self.metrics.pretrade_rejects.labels(reason).inc()
 
-    def _error(self, err: BaseException) -> None:
+    def error(self, err: BaseException) -> None:
+        """Count an exchange error (the circuit breaker trips after ``max_consecutive_errors`` in a row)."""
         self.summary.errors += 1
         self.state.consecutive_errors += 1
         activity.logger.warning("epoch %s: exchange error: %s", self.inp.epoch_id, err)
 
-    def _finish(self) -> EpochSummary:
+    def finish(self) -> EpochSummary:
+        """The summary: counts, rejects, latency percentiles (update -> order sent; order -> ack)."""
         s = self.summary
         s.ended_at = self.client.exchange_now()
         s.decisions = dict(self.decisions)
         s.rejects = dict(self.rejects)
         s.latency_ms_p50 = percentile(self.latencies_ms, 50)
         s.latency_ms_p99 = percentile(self.latencies_ms, 99)
+        s.ack_latency_ms_p50 = percentile(self.ack_latencies_ms, 50)
+        s.ack_latency_ms_p99 = percentile(self.ack_latencies_ms, 99)
         s.client_order_ids = s.client_order_ids[-500:]
+        if self.recorder is not None:
+            self.recorder.record_epoch(s)
         return s
+
+
+class _PollingEpoch(EpochCore):
+    """The REST polling driver: every ``poll_interval_ms`` read every viable market's book at once."""
+
+    async def run(self) -> EpochSummary:
+        tickers = sorted(self.close_times)
+        if not tickers:
+            self.summary.ended_by = "no_markets"
+        try:
+            while not self.stopping():
+                if tickers:
+                    await self._poll_once(tickers)
+                self.heartbeat()
+                if self.stopping():
+                    break
+                await self.pause(min(self.inp.settings.poll_interval_ms / 1000, self.seconds_left()))
+        except asyncio.CancelledError:
+            self.summary.ended_by = "cancelled"
+            activity.logger.info("epoch %s cancelled by the workflow", self.inp.epoch_id)
+        return self.finish()
+
+    async def _poll_once(self, tickers: list[str]) -> None:
+        read_at = time.perf_counter()
+        try:
+            books = await self.client.get_orderbooks(tickers)
+        except (KalshiAuthError, KalshiCredentialsError) as err:
+            raise to_application_error(err) from err
+        except KalshiError as err:
+            self.error(err)
+            return
+        self.state.consecutive_errors = 0
+        now = self.client.exchange_now()
+        for ticker in tickers:
+            book = books.get(ticker)
+            if book is None:
+                continue
+            age_ms = (time.perf_counter() - read_at) * 1000
+            await self.decide(ticker, book_top(book), now, read_at, book_age_ms=age_ms)
+            if self.state.order_group_triggered:
+                return

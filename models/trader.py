@@ -17,19 +17,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.common import Environment
+from models.market_data import LocateInput, MarketDataHealth, MarketDataInput
 from models.money import Contracts, Dollars
 
 # --------------------------------------------------------------------------------------------
 # Enumerations (their string values are a public interface: CLI inputs, search attributes, JSON)
 # --------------------------------------------------------------------------------------------
-
-
-class Environment(StrEnum):
-    """Which exchange the trader talks to: our simulator, the Kalshi demo, or Kalshi production."""
-
-    SIM = "sim"
-    DEMO = "demo"
-    PROD = "prod"
 
 
 class LifecycleState(StrEnum):
@@ -142,7 +136,7 @@ class RiskLimits(_Strict):
     max_position_contracts: Decimal = Field(default=Decimal("20"), gt=0)
     max_open_positions: int = Field(default=5, ge=1)
     max_spread_dollars: Decimal = Field(default=Decimal("0.05"), gt=0, lt=1)
-    per_market_throttle_ms: int = Field(default=5_000, ge=0)
+    per_market_throttle_ms: int = Field(default=250, ge=0)
     max_entry_price_dollars: Decimal = Field(default=Decimal("0.90"), gt=0, lt=1)
 
 
@@ -158,6 +152,12 @@ class EpochSettings(_Strict):
             (pause/stop) reaches the activity within about 0.8x this (temporal.md §3).
         max_consecutive_errors: circuit breaker: the epoch ends early after this many REST errors
             in a row.
+        max_book_age_ms: freshness: the actor loop never acts on a book whose last change is older
+            than this (ms).
+        max_connection_idle_ms: the actor loop never acts while the WebSocket has been silent longer
+            than this (ms; the exchange pings every 10 s).
+        use_websocket: trade from the WebSocket actor loop when market data is healthy (else, and as
+            the fallback, the REST polling epoch).
 
     """
 
@@ -166,6 +166,9 @@ class EpochSettings(_Strict):
     imbalance_threshold: Decimal = Field(default=Decimal("0.35"), ge=0, le=1)
     heartbeat_timeout_s: float = Field(default=4.0, ge=1)
     max_consecutive_errors: int = Field(default=5, ge=1)
+    max_book_age_ms: int = Field(default=5_000, ge=1)
+    max_connection_idle_ms: int = Field(default=15_000, ge=1)
+    use_websocket: bool = True
 
 
 class CloseSettings(_Strict):
@@ -207,6 +210,9 @@ class TraderConfig(_Strict):
         recent_closes_size: how many closes are kept (tail).
         activity_timeout_s: start-to-close timeout of REST activities (seconds).
         activity_max_attempts: bounded retries of REST activities inside the loop.
+        market_data: how the market-data workflow is started when missing (default: this environment
+            and these series, default ingestion settings); used when ``epoch.use_websocket``.
+        market_data_workflow_id: its workflow id (default ``kalshi-md-<environment>``).
 
     """
 
@@ -227,6 +233,8 @@ class TraderConfig(_Strict):
     recent_closes_size: int = Field(default=25, ge=1)
     activity_timeout_s: float = Field(default=20.0, gt=0)
     activity_max_attempts: int = Field(default=3, ge=1)
+    market_data: MarketDataInput | None = None
+    market_data_workflow_id: str | None = None
 
     @field_validator("degraded_backoff_s")
     @classmethod
@@ -373,6 +381,7 @@ class CalibrationInput(BaseModel):
         order_group_id: the order group to check (None = none yet).
         pending_client_order_ids: client order ids whose outcome the trader does not know yet; each
             is looked up at the exchange.
+        market_data: ensure and inspect the market-data workflow (None: WebSocket market data off).
         parallel: run the checks concurrently (True in production; False only for benchmarks).
 
     """
@@ -382,6 +391,7 @@ class CalibrationInput(BaseModel):
     settlements_since: datetime | None = None
     order_group_id: str | None = None
     pending_client_order_ids: list[str] = Field(default_factory=list)
+    market_data: LocateInput | None = None
     parallel: bool = True
 
 
@@ -407,6 +417,7 @@ class CalibrationSnapshot(BaseModel):
         order_group_triggered: the simulator's extra field / None when the exchange does not say.
         pending_lookup: for each pending client order id, the order's status at the exchange
             (``resting``/``canceled``/``executed``) or ``missing``; None when the lookup failed.
+        market_data: WebSocket ingestion health (None when not checked).
 
     """
 
@@ -425,6 +436,7 @@ class CalibrationSnapshot(BaseModel):
     order_group_exists: bool | None = None
     order_group_triggered: bool | None = None
     pending_lookup: dict[str, str] | None = None
+    market_data: MarketDataHealth | None = None
 
 
 class MarketViability(BaseModel):
@@ -563,6 +575,8 @@ class CalibrationReport(BaseModel):
         errors: per-check errors from the snapshot.
         order_group_exists: whether the trader's order group exists at the exchange (None = unknown).
         order_group_triggered: whether it is triggered (None = the exchange does not say).
+        market_data: WebSocket ingestion health: where the books are (the worker queue the actor loop
+            runs on) and whether they can be traded from.
 
     """
 
@@ -582,6 +596,7 @@ class CalibrationReport(BaseModel):
     errors: dict[str, str] = Field(default_factory=dict)
     order_group_exists: bool | None = None
     order_group_triggered: bool | None = None
+    market_data: MarketDataHealth | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -796,6 +811,22 @@ class EpochMarket(BaseModel):
     tick_size_dollars: Dollars = Decimal("0.01")
 
 
+class RecordBatch(BaseModel):
+    """What the workflow hands to the worker's recorder with each epoch (persistence has no history cost).
+
+    Attributes:
+        workflow_id: the trader's workflow id.
+        report: the calibration report of this cycle.
+        transitions: status transitions since the last batch.
+        closes: closes since the last batch.
+    """
+
+    workflow_id: str
+    report: CalibrationReport | None = None
+    transitions: list[StatusTransition] = Field(default_factory=list)
+    closes: list[CloseResult] = Field(default_factory=list)
+
+
 class EpochInput(BaseModel):
     """Input of the ``run_trading_epoch`` activity.
 
@@ -810,6 +841,7 @@ class EpochInput(BaseModel):
         exits: exit thresholds (closing window and cash reserve are pre-trade checks too).
         settings: epoch settings (poll interval, policy threshold, circuit breaker).
         order_group_id: order group every order carries.
+        record: calibration report, transitions and closes for the worker's database (if it has one).
 
     """
 
@@ -822,6 +854,7 @@ class EpochInput(BaseModel):
     exits: ExitRules
     settings: EpochSettings
     order_group_id: str | None = None
+    record: RecordBatch | None = None
 
 
 class EpochSummary(BaseModel):
@@ -829,6 +862,7 @@ class EpochSummary(BaseModel):
 
     Attributes:
         epoch_id: as given.
+        driver: ``polling`` (REST order books every poll interval) or ``actor`` (every WebSocket update).
         started_at, ended_at: exchange clock.
         ended_by: ``duration`` | ``cancelled`` | ``worker_shutdown`` | ``circuit_breaker`` |
             ``order_group_triggered`` | ``no_markets``.
@@ -841,11 +875,14 @@ class EpochSummary(BaseModel):
         client_order_ids: ids of every order the exchange acknowledged.
         unresolved_client_order_ids: ids whose outcome stayed unknown (looked up at the next
             calibration).
-        latency_ms_p50, latency_ms_p99: decision -> order acknowledged, milliseconds.
+        latency_ms_p50, latency_ms_p99: order-book update received -> order request sent, milliseconds
+            (the decision latency).
+        ack_latency_ms_p50, ack_latency_ms_p99: order request sent -> exchange acknowledgement, ms.
 
     """
 
     epoch_id: str
+    driver: Literal["polling", "actor"] = "polling"
     started_at: datetime | None = None
     ended_at: datetime | None = None
     ended_by: str = "duration"
@@ -859,6 +896,8 @@ class EpochSummary(BaseModel):
     unresolved_client_order_ids: list[str] = Field(default_factory=list)
     latency_ms_p50: float | None = None
     latency_ms_p99: float | None = None
+    ack_latency_ms_p50: float | None = None
+    ack_latency_ms_p99: float | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -956,6 +995,7 @@ class CarriedState(BaseModel):
         orders_placed_total, closes_total, cycles_since_start: counters across runs.
         rejected_messages: last rejected signal/update payloads.
         last_settlement_check: exchange time of the last settlement read.
+        recorded_until: the last status transition / close handed to the recorder (workflow clock).
 
     """
 
@@ -983,6 +1023,7 @@ class CarriedState(BaseModel):
     closes_total: int = 0
     rejected_messages: list[RejectedMessage] = Field(default_factory=list)
     last_settlement_check: datetime | None = None
+    recorded_until: datetime | None = None
 
 
 class TraderInput(BaseModel):

@@ -150,3 +150,40 @@ def check(
     if state.balance_cents - cost_cents < exits.cash_reserve_cents:
         return "cash_reserve"
     return None
+
+
+def fill_cash_delta_dollars(
+    book_side: Literal["bid", "ask"],
+    contracts: Decimal,
+    yes_price_dollars: Decimal,
+    position_before: Decimal,
+    fee_dollars: Decimal = Decimal(0),
+) -> Decimal:
+    """Change of free cash (dollars) caused by one fill, under Kalshi's net-position model (kalshi-api.md §8).
+
+    A ``bid`` fill buys YES at ``p`` and pays ``p`` per contract; an ``ask`` fill buys NO at ``1 - p`` (the same
+    thing as selling YES at ``p``) and pays ``1 - p``. Each contract that nets against an opposite position
+    (a YES bought while short NO, a NO bought while long YES) redeems a YES+NO pair for $1. The fee is
+    subtracted.
+
+    Args:
+        book_side: ``bid`` (buy YES / sell NO) or ``ask`` (sell YES / buy NO).
+        contracts: contracts filled (> 0).
+        yes_price_dollars: the fill's YES price in dollars.
+        position_before: signed position before the fill (+ YES / - NO), contracts.
+        fee_dollars: the fill's fee in dollars.
+
+    Returns:
+        Signed dollars: negative when cash went out.
+
+    Examples:
+        Buying 10 YES at $0.40 while flat: -4.00. Selling those 10 (an ask at $0.45): pays 10 x 0.55 for
+        NO and redeems 10 pairs: +4.50.
+    """
+    if book_side == "bid":
+        paid = contracts * yes_price_dollars
+        netted = min(contracts, -position_before) if position_before < 0 else Decimal(0)
+    else:
+        paid = contracts * (Decimal(1) - yes_price_dollars)
+        netted = min(contracts, position_before) if position_before > 0 else Decimal(0)
+    return netted - paid - fee_dollars

@@ -110,7 +110,9 @@ async def eventually(fn, *, timeout_s: float = 60.0, interval_s: float = 0.25, w
 
 
 @pytest_asyncio.fixture
-async def harness(temporal_env: WorkflowEnvironment, account: Account, control: httpx.AsyncClient):
+async def harness(
+    temporal_env: WorkflowEnvironment, sim: SimulatorServer, account: Account, control: httpx.AsyncClient
+):
     """A started in-process worker for one test (unique task queue) with its account and control API."""
     from activities.metrics import AppMetrics
     from tests.harness import Harness
@@ -121,6 +123,7 @@ async def harness(temporal_env: WorkflowEnvironment, account: Account, control: 
         control=control,
         task_queue=f"kalshi-trader-test-{uuid.uuid4().hex[:8]}",
         metrics=AppMetrics(),
+        ws_url=sim.ws_url,
     )
     await h.start_worker()
     try:

@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import Worker
 
 from activities.metrics import AppMetrics
 from models.trader import (
@@ -29,7 +28,7 @@ from models.trader import (
     TraderStatus,
 )
 from tests.conftest import Account, eventually
-from workers.worker import build_worker
+from workers.worker import Workers, build_workers
 from workflows.names import QUERY_STATUS
 from workflows.trader import TraderWorkflow
 
@@ -40,7 +39,7 @@ def fast_config(**overrides: Any) -> TraderConfig:
     """A trader config for tests: 1 s cycles, no entries unless asked, quick closes."""
     base: dict[str, Any] = {
         "recalibration_interval_s": 1,
-        "epoch": EpochSettings(policy="hold", poll_interval_ms=200, heartbeat_timeout_s=2),
+        "epoch": EpochSettings(policy="hold", poll_interval_ms=200, heartbeat_timeout_s=2, use_websocket=False),
         "close": CloseSettings(max_attempts=3, retry_delay_s=0.2),
         "exits": ExitRules(max_hold_time_s=3600, market_closing_window_s=120, cash_reserve_cents=0),
         "risk": RiskLimits(),
@@ -60,23 +59,33 @@ class Harness:
     control: httpx.AsyncClient
     task_queue: str
     metrics: AppMetrics
-    worker: Worker | None = None
+    ws_url: str | None = None
+    recorder: Any | None = None
+    workers: Workers | None = None
     _worker_task: asyncio.Task[None] | None = None
     handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
 
     # ---------------------------------------------------------------- worker
 
     async def start_worker(self) -> None:
-        """Start (or restart) the in-process worker on this harness's task queue."""
-        self.worker = build_worker(self.client, self.account.client, self.metrics, self.task_queue)
-        self._worker_task = asyncio.create_task(self.worker.run())
+        """Start (or restart) the in-process workers: the shared queue and this process's market-data queue."""
+        self.workers = build_workers(
+            self.client,
+            self.account.client,
+            self.metrics,
+            self.task_queue,
+            ws_url=self.ws_url,
+            signer=self.account.signer,
+            recorder=self.recorder,
+        )
+        self._worker_task = asyncio.create_task(self.workers.run())
 
     async def stop_worker(self) -> None:
-        """Shut the in-process worker down gracefully."""
-        if self.worker is not None and self._worker_task is not None:
-            await self.worker.shutdown()
+        """Shut the in-process workers down gracefully."""
+        if self.workers is not None and self._worker_task is not None:
+            await self.workers.shutdown()
             await self._worker_task
-        self.worker = None
+        self.workers = None
         self._worker_task = None
 
     # ---------------------------------------------------------------- trader

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     * ``TEMPORAL_ADDRESS`` (``localhost:7233``), ``TEMPORAL_NAMESPACE`` (``default``),
       ``TRADER_TASK_QUEUE`` (``kalshi-trader``), ``TRADER_WORKFLOW_ID`` (``kalshi-trader-<env>``).
     * ``METRICS_PORT``: the worker's Prometheus port (9464; 0 disables).
+    * ``DATABASE_URL``: where the worker records market data, orders, fills, calibration reports and
+      status history (``sqlite:///.state/recording.db`` by default; ``postgresql+psycopg://...``;
+      ``off`` disables recording).
     * ``STATE_DIR``: where local state lives (``.state``: dev-server database, generated keys).
     * Trader thresholds: ``TRADER_SERIES`` (comma list, ``KXGOLD15M``),
       ``TRADER_RECALIBRATION_INTERVAL_S`` (60), ``TRADER_TAKE_PROFIT_PCT`` (0.20),
@@ -80,6 +83,7 @@ class Settings(BaseSettings):
     task_queue: str = Field(default=TASK_QUEUE, alias="TRADER_TASK_QUEUE")
     workflow_id: str | None = Field(default=None, alias="TRADER_WORKFLOW_ID")
     metrics_port: int = Field(default=9464, ge=0, le=65535, alias="METRICS_PORT")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
     state_dir: Path = Field(default=DEFAULT_STATE_DIR, alias="STATE_DIR")
 
     series: str = Field(default="KXGOLD15M", alias="TRADER_SERIES")
@@ -122,6 +126,13 @@ class Settings(BaseSettings):
     def trader_workflow_id(self) -> str:
         """``TRADER_WORKFLOW_ID`` or ``kalshi-trader-<env>``."""
         return self.workflow_id or default_workflow_id(self.kalshi_env)
+
+    @property
+    def recording_url(self) -> str | None:
+        """The recorder's database URL (None when ``DATABASE_URL=off``)."""
+        if self.database_url is not None and self.database_url.strip().lower() in ("off", "none", ""):
+            return None
+        return self.database_url or f"sqlite:///{self.state_dir / 'recording.db'}"
 
     @property
     def sim_key_path(self) -> Path:

@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -26,18 +28,22 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.kalshi_activities import KalshiActivities
+from activities.market_data import MarketDataActivities, MarketDataHub
 from activities.metrics import AppMetrics
+from activities.recorder import Recorder
 from activities.trading import TradingEpochActivities
 from kalshi.rest import KalshiRestClient
+from kalshi.signer import RequestSigner
 from workers.metrics import MetricsServer, build_runtime, free_port
 from workers.settings import Settings
 from workflows.close import ClosePositionWorkflow
+from workflows.market_data import MarketDataWorkflow
 from workflows.names import SEARCH_ATTRIBUTES
 from workflows.trader import TraderWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS: Sequence[type] = (TraderWorkflow, ClosePositionWorkflow)
+WORKFLOWS: Sequence[type] = (TraderWorkflow, ClosePositionWorkflow, MarketDataWorkflow)
 """Every workflow this project registers (also what the replay tests replay)."""
 
 
@@ -73,6 +79,109 @@ async def ensure_search_attributes(client: Client, namespace: str = "default") -
     return missing
 
 
+def worker_queue_name(task_queue: str) -> str:
+    """A process-unique task queue: ``<task_queue>-<hostname>-<8 hex>`` (temporal.md §3 worker-specific queues)."""
+    return f"{task_queue}-{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Workers:
+    """What one worker process polls: the shared queue, and its own queue for market data.
+
+    Attributes:
+        shared: workflows and REST activities on the shared task queue (``kalshi-trader``).
+        market_data: ingestion and the actor loop on this process's queue (None without WebSocket).
+        hub: this process's market data (books in memory), None without WebSocket.
+    """
+
+    shared: Worker
+    market_data: Worker | None = None
+    hub: MarketDataHub | None = None
+    _task: asyncio.Future[None] | None = field(default=None, init=False, repr=False)
+
+    async def run(self) -> None:
+        """Poll until :meth:`shutdown`; if one worker fails, the other is shut down and the error raised."""
+        runs = [asyncio.ensure_future(w.run()) for w in self._all()]
+        try:
+            await asyncio.gather(*runs)
+        except BaseException:
+            await self.shutdown()
+            raise
+
+    async def shutdown(self) -> None:
+        """Shut both workers down gracefully (activities get ``graceful_shutdown_timeout`` to finish)."""
+        # Safe before a worker has started: its run() sees the marker and shuts down at once.
+        await asyncio.gather(*(w.shutdown() for w in self._all()), return_exceptions=True)
+
+    async def __aenter__(self) -> Workers:
+        self._task = asyncio.ensure_future(self.run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+
+    def _all(self) -> list[Worker]:
+        return [self.shared] + ([self.market_data] if self.market_data is not None else [])
+
+
+def build_workers(
+    client: Client,
+    kalshi: KalshiRestClient,
+    metrics: AppMetrics,
+    task_queue: str,
+    *,
+    ws_url: str | None = None,
+    signer: RequestSigner | None = None,
+    recorder: Any | None = None,
+    **worker_kwargs: Any,
+) -> Workers:
+    """The workers of one process.
+
+    Args:
+        client: connected Temporal client (pydantic data converter).
+        kalshi: open, signed Kalshi REST client shared by all activities.
+        metrics: application metrics.
+        task_queue: the shared queue, usually ``kalshi-trader``; tests use a unique queue.
+        ws_url: the Kalshi WebSocket URL; None disables WebSocket market data on this process.
+        signer: signs the WebSocket handshake.
+        recorder: write-behind recorder for frames and orders (None: nothing is persisted).
+        worker_kwargs: extra :class:`Worker` options for both workers.
+    """
+    rest = KalshiActivities(kalshi, metrics, recorder)
+    epoch = TradingEpochActivities(kalshi, metrics, recorder=recorder)
+    options: dict[str, Any] = {
+        "graceful_shutdown_timeout": timedelta(seconds=10),
+        "workflow_runner": workflow_runner(),
+    }
+    options.update(worker_kwargs)
+    activities: list[Callable[..., Any]] = [
+        rest.calibration_snapshot,
+        rest.place_order,
+        rest.get_close_quote,
+        rest.cancel_resting_orders,
+        rest.ensure_order_group,
+        rest.reset_order_group,
+        epoch.run_trading_epoch,
+    ]
+    hub = md_worker = None
+    if ws_url is not None:
+        hub = MarketDataHub(worker_queue_name(task_queue))
+        md = MarketDataActivities(kalshi, ws_url, signer, metrics, hub, recorder)
+        activities.append(md.queue_activity())
+        md_options = {k: v for k, v in options.items() if k != "workflow_runner"}
+        md_worker = Worker(
+            client,
+            task_queue=hub.queue,
+            activities=[md.ingest_market_data, md.run_actor_epoch],
+            **md_options,
+        )
+    shared = Worker(client, task_queue=task_queue, workflows=list(WORKFLOWS), activities=activities, **options)
+    return Workers(shared=shared, market_data=md_worker, hub=hub)
+
+
 def build_worker(
     client: Client,
     kalshi: KalshiRestClient,
@@ -80,37 +189,8 @@ def build_worker(
     task_queue: str,
     **worker_kwargs: Any,
 ) -> Worker:
-    """A worker for the trader's workflows and REST activities on ``task_queue``.
-
-    Args:
-        client: connected Temporal client (pydantic data converter).
-        kalshi: open, signed Kalshi REST client shared by all activities.
-        metrics: application metrics.
-        task_queue: usually ``kalshi-trader``; tests use a unique queue.
-        worker_kwargs: extra :class:`Worker` options.
-    """
-    rest = KalshiActivities(kalshi, metrics)
-    epoch = TradingEpochActivities(kalshi, metrics)
-    options: dict[str, Any] = {
-        "graceful_shutdown_timeout": timedelta(seconds=10),
-        "workflow_runner": workflow_runner(),
-    }
-    options.update(worker_kwargs)
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=list(WORKFLOWS),
-        activities=[
-            rest.calibration_snapshot,
-            rest.place_order,
-            rest.get_close_quote,
-            rest.cancel_resting_orders,
-            rest.ensure_order_group,
-            rest.reset_order_group,
-            epoch.run_trading_epoch,
-        ],
-        **options,
-    )
+    """The shared-queue worker alone (workflows and REST activities, no WebSocket market data)."""
+    return build_workers(client, kalshi, metrics, task_queue, **worker_kwargs).shared
 
 
 @dataclass
@@ -120,7 +200,7 @@ class WorkerProcess:
     client: Client
     kalshi: KalshiRestClient
     metrics_server: MetricsServer
-    worker: Worker
+    workers: Workers
 
 
 @contextlib.asynccontextmanager
@@ -139,12 +219,23 @@ async def worker_process(settings: Settings) -> AsyncIterator[WorkerProcess]:
     metrics = AppMetrics()
     server = MetricsServer(metrics.registry, sdk_port, port=settings.metrics_port)
     await server.start()
+    recorder = None
+    if settings.recording_url is not None:
+        recorder = Recorder(
+            settings.recording_url, source_url=endpoints.ws_url, environment=settings.kalshi_env, label="worker"
+        ).start()
+        log.info("recording to %s (session %d)", recorder.url.render_as_string(hide_password=True), recorder.session_id)
     async with KalshiRestClient(endpoints.rest_base_url, signer) as kalshi:
-        worker = build_worker(client, kalshi, metrics, settings.task_queue)
+        workers = build_workers(
+            client, kalshi, metrics, settings.task_queue, ws_url=endpoints.ws_url, signer=signer, recorder=recorder
+        )
+        metrics.watch(hub=workers.hub, recorder=recorder)
         try:
-            yield WorkerProcess(client=client, kalshi=kalshi, metrics_server=server, worker=worker)
+            yield WorkerProcess(client=client, kalshi=kalshi, metrics_server=server, workers=workers)
         finally:
             await server.stop()
+            if recorder is not None:
+                await recorder.aclose()
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -160,17 +251,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             loop.add_signal_handler(sig, stop.set)
     async with worker_process(settings) as proc:
         log.info(
-            "worker polling task queue %s on %s (Kalshi %s at %s)",
+            "worker polling task queues %s and %s on %s (Kalshi %s at %s)",
             settings.task_queue,
+            proc.workers.hub.queue if proc.workers.hub else "-",
             settings.temporal_address,
             settings.kalshi_env,
             settings.endpoints().rest_base_url,
         )
-        run = asyncio.create_task(proc.worker.run())
+        run = asyncio.create_task(proc.workers.run())
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({run, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper in done:
             log.info("shutting down the worker (waiting up to 10 s for activities)")
-            await proc.worker.shutdown()
+            await proc.workers.shutdown()
         stopper.cancel()
         await run

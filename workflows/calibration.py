@@ -4,10 +4,12 @@ The ``calibration_snapshot`` activity runs the exchange checks in parallel and r
 module decides what they mean (ARCHITECTURE.md "Workflows" - calibration):
 
 * components: ``exchange_rest`` (critical: exchange status and market discovery), ``order_tracking``
-  (critical: balance, positions, resting orders), ``market_data`` (optional: order books; fallback:
-  no new entries, closes price from the last book), ``settlements`` (optional: fallback: settlement
-  reconciliation deferred), ``order_group`` (optional: fallback: entries rely on the per-market
-  throttle and position limits only);
+  (critical: balance, positions, resting orders), ``market_data`` (optional: REST order books;
+  fallback: no new entries, closes price from the last book), ``settlements`` (optional: fallback:
+  settlement reconciliation deferred), ``order_group`` (optional: fallback: entries rely on the
+  per-market throttle and position limits only), and when WebSocket market data is on,
+  ``orderbook_ws`` (optional: fallback: the REST polling epoch), ``fill_ws`` and ``position_ws``
+  (optional: fallback: positions and cash from REST at calibration and from order acknowledgements);
 * ``overall_status``: ``paused`` if a critical component is down, ``degraded`` if an optional one
   is, else ``fully_operational``; ``can_trade`` = no critical component down and the exchange's
   trading is active;
@@ -41,6 +43,8 @@ _FALLBACKS = {
     "market_data": "no new entries; closes price from the last book read",
     "settlements": "settlement reconciliation deferred to the next calibration",
     "order_group": "entries rely on the per-market throttle and position limits only",
+    "orderbook_ws": "the trading epoch polls order books over REST",
+    "portfolio_ws": "positions and cash from REST at calibration and from order acknowledgements",
 }
 
 _CHECKS_BY_COMPONENT: dict[str, tuple[ComponentCategory, tuple[str, ...]]] = {
@@ -117,8 +121,51 @@ def build_report(
         errors=dict(snapshot.errors),
         order_group_exists=snapshot.order_group_exists,
         order_group_triggered=snapshot.order_group_triggered,
+        market_data=snapshot.market_data,
     )
     return report, new_opened
+
+
+def _ws_components(snapshot: CalibrationSnapshot) -> list[ComponentHealth]:
+    """``orderbook_ws``, ``fill_ws``, ``position_ws`` from the ingestion heartbeat (when checked)."""
+    md = snapshot.market_data
+    if md is None and "market_data_ws" not in snapshot.errors:
+        return []
+    if md is None:
+        problem: str | None = snapshot.errors["market_data_ws"]
+    elif not md.workflow_running or md.queue is None:
+        problem = md.error or "no ingestion running"
+    elif not md.connected:
+        problem = md.error or "WebSocket disconnected"
+    else:
+        problem = None
+    books = None
+    if problem is None and md is not None and md.markets and md.books_trusted == 0:
+        books = f"no trusted order book yet ({md.books_untrusted} awaiting a snapshot)"
+    private = None if problem is None and md is not None and md.private_channels else (problem or "not subscribed")
+    age = md.heartbeat_age_s if md is not None and md.heartbeat_age_s is not None else 0.0
+    latency = round(age * 1000)
+    return [
+        ComponentHealth(
+            name="orderbook_ws",
+            category=ComponentCategory.OPTIONAL,
+            healthy=problem is None and books is None,
+            latency_ms=latency,
+            error=problem or books,
+            fallback=None if problem is None and books is None else _FALLBACKS["orderbook_ws"],
+        ),
+        *(
+            ComponentHealth(
+                name=name,
+                category=ComponentCategory.OPTIONAL,
+                healthy=private is None,
+                latency_ms=latency,
+                error=private,
+                fallback=None if private is None else _FALLBACKS["portfolio_ws"],
+            )
+            for name in ("fill_ws", "position_ws")
+        ),
+    ]
 
 
 def _components(snapshot: CalibrationSnapshot) -> list[ComponentHealth]:
@@ -142,7 +189,7 @@ def _components(snapshot: CalibrationSnapshot) -> list[ComponentHealth]:
                 fallback=None if healthy else _FALLBACKS.get(name),
             )
         )
-    return out
+    return out + _ws_components(snapshot)
 
 
 def _viability(market: MarketSnapshot, now: datetime, closing_window_s: float) -> MarketViability:

@@ -14,6 +14,7 @@ TASK_QUEUE = "kalshi-trader"
 
 TRADER_WORKFLOW = "TraderWorkflow"
 CLOSE_POSITION_WORKFLOW = "ClosePositionWorkflow"
+MARKET_DATA_WORKFLOW = "MarketDataWorkflow"
 
 
 def default_workflow_id(environment: str) -> str:
@@ -29,6 +30,12 @@ CANCEL_RESTING_ORDERS = "cancel_resting_orders"
 GET_CLOSE_QUOTE = "get_close_quote"
 PLACE_ORDER = "place_order"
 RUN_TRADING_EPOCH = "run_trading_epoch"
+LOCATE_MARKET_DATA = "locate_market_data"
+
+# Activity types on a worker-specific queue (they need that process's WebSocket and order books)
+GET_WORKER_QUEUE = "get_worker_queue"
+INGEST_MARKET_DATA = "ingest_market_data"
+RUN_ACTOR_EPOCH = "run_actor_epoch"
 
 # Handlers (CLI: temporal workflow signal/query/update --name <name>)
 SIGNAL_PAUSE = "pause"

@@ -38,6 +38,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
 
+from models.market_data import LocateInput, MarketDataInput
 from models.trader import (
     CalibrationInput,
     CalibrationReport,
@@ -63,6 +64,7 @@ from models.trader import (
     OrderGroupState,
     OverallStatus,
     PauseRequest,
+    RecordBatch,
     RejectedMessage,
     RiskLimits,
     RiskLimitsUpdate,
@@ -75,6 +77,7 @@ from models.trader import (
 )
 from workflows.calibration import build_report
 from workflows.close import _one_line, rest_retry_policy
+from workflows.market_data import market_data_workflow_id
 from workflows.names import (
     CALIBRATION_SNAPSHOT,
     CANCEL_RESTING_ORDERS,
@@ -82,6 +85,7 @@ from workflows.names import (
     GET_CLOSE_QUOTE,
     QUERY_STATUS,
     RESET_ORDER_GROUP,
+    RUN_ACTOR_EPOCH,
     RUN_TRADING_EPOCH,
     SA_ENV,
     SA_MODE,
@@ -224,6 +228,7 @@ class TraderWorkflow:
                     settlements_since=self.s.last_settlement_check,
                     order_group_id=self.s.order_group_id,
                     pending_client_order_ids=list(self.s.pending_client_order_ids),
+                    market_data=self._market_data_locator(),
                 ),
                 result_type=CalibrationSnapshot,
                 start_to_close_timeout=timedelta(seconds=self.config.activity_timeout_s),
@@ -253,6 +258,16 @@ class TraderWorkflow:
         self.s.mode = report.overall_status
         self._publish_search_attributes()
         return report
+
+    def _market_data_locator(self) -> LocateInput | None:
+        """What the calibration needs to ensure and inspect the market-data workflow (None when off)."""
+        if not self.config.epoch.use_websocket:
+            return None
+        start = self.config.market_data or MarketDataInput(
+            environment=self.config.environment, series_tickers=self.config.series_tickers
+        )
+        wid = self.config.market_data_workflow_id or market_data_workflow_id(self.config.environment.value)
+        return LocateInput(workflow_id=wid, task_queue=workflow.info().task_queue, start=start)
 
     def _failed_report(self, error: str) -> CalibrationReport:
         """A report for a calibration whose activity failed outright: the exchange is unreachable."""
@@ -470,7 +485,12 @@ class TraderWorkflow:
     # ------------------------------------------------------------------ trading epoch
 
     async def _trading_epoch(self, report: CalibrationReport) -> EpochSummary | None:
-        """Run the trading epoch activity until the next recalibration or an interrupting signal."""
+        """Trade until the next recalibration or an interrupting signal.
+
+        With healthy WebSocket market data the reactive actor loop runs on the worker queue that holds
+        the books (``run_actor_epoch``); otherwise, or when that worker cannot take it, the REST polling
+        epoch runs on the shared queue for the rest of the cycle.
+        """
         info = workflow.info()
         deadline = workflow.now() + timedelta(seconds=self.config.recalibration_interval_s)
         viable = {v.ticker: v for v in report.markets if v.viable}
@@ -484,23 +504,65 @@ class TraderWorkflow:
             exits=self.config.exits,
             settings=self.config.epoch,
             order_group_id=self.s.order_group_id,
+            record=self._record_batch(report),
         )
+        md = report.market_data
+        if (
+            self.config.epoch.use_websocket
+            and md is not None
+            and md.queue is not None
+            and md.connected
+            and viable
+            and workflow.patched("ws-actor-epoch")
+        ):
+            summary = await self._run_epoch(
+                RUN_ACTOR_EPOCH, epoch, md.queue, f"react to {len(viable)} markets on {md.queue}"
+            )
+            if summary is None or summary.ended_by != "no_market_data" or self._interrupted():
+                return summary
+            workflow.logger.warning("no market data on %s: polling over REST for the rest of the cycle", md.queue)
+            epoch.epoch_id += ":rest"
+        return await self._run_epoch(
+            RUN_TRADING_EPOCH, epoch, None, f"poll {len(viable)} markets for {self.config.recalibration_interval_s:g}s"
+        )
+
+    def _record_batch(self, report: CalibrationReport) -> RecordBatch:
+        """The report, transitions and closes not yet handed to the worker's recorder (see EpochInput)."""
+        since = self.s.recorded_until
+        batch = RecordBatch(
+            workflow_id=workflow.info().workflow_id,
+            report=report,
+            transitions=[t for t in self.s.status_history if since is None or t.at > since],
+            closes=[c for c in self.s.recent_closes if c.at is not None and (since is None or c.at > since)],
+        )
+        self.s.recorded_until = workflow.now()
+        return batch
+
+    async def _run_epoch(
+        self, activity_type: str, epoch: EpochInput, queue: str | None, summary: str
+    ) -> EpochSummary | None:
+        """Run one epoch activity (on ``queue``, or the workflow's), cancelling it on interrupting signals."""
+        on_worker_queue = queue is not None
         self._epoch_running = True
         task = asyncio.ensure_future(
             workflow.execute_activity(
-                RUN_TRADING_EPOCH,
+                activity_type,
                 epoch,
                 result_type=EpochSummary,
+                task_queue=queue,
+                # A worker-specific queue whose worker died would never start it: notice within 10 s.
+                schedule_to_start_timeout=timedelta(seconds=10) if on_worker_queue else None,
                 start_to_close_timeout=timedelta(seconds=self.config.recalibration_interval_s + 60),
                 heartbeat_timeout=timedelta(seconds=self.config.epoch.heartbeat_timeout_s),
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=1),
                     maximum_interval=timedelta(seconds=5),
-                    maximum_attempts=3,
+                    # On a worker queue a retry would go to the same (maybe dead) worker: one attempt.
+                    maximum_attempts=1 if on_worker_queue else 3,
                     non_retryable_error_types=["KalshiAuthError", "KalshiCredentialsError"],
                 ),
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                summary=f"trade {len(viable)} markets for {self.config.recalibration_interval_s:g}s",
+                summary=summary,
             )
         )
         try:
@@ -819,7 +881,8 @@ def render_details(config: TraderConfig, s: CarriedState) -> str:
     if s.last_epoch:
         e = s.last_epoch
         decisions = ", ".join(f"{k} {v}" for k, v in sorted(e.decisions.items())) or "none"
-        lines.append(f"| last epoch | {e.ended_by}: {e.updates_seen} updates, {e.orders_placed} orders, {decisions} |")
+        counts = f"{e.updates_seen} updates, {e.orders_placed} orders"
+        lines.append(f"| last epoch | {e.driver}, {e.ended_by}: {counts}, {decisions} |")
     if cal and cal.positions:
         lines += ["", "| position | side | contracts | avg cost | mark | P&L |", "|---|---|---|---|---|---|"]
         for p in cal.positions:

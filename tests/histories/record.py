@@ -57,7 +57,11 @@ async def trading_pause_resume_stop(h: Harness) -> list[str]:
     config = fast_config(
         recalibration_interval_s=2,
         epoch=EpochSettings(
-            policy="imbalance", imbalance_threshold=Decimal(0), poll_interval_ms=200, heartbeat_timeout_s=2
+            policy="imbalance",
+            imbalance_threshold=Decimal(0),
+            poll_interval_ms=200,
+            heartbeat_timeout_s=2,
+            use_websocket=False,
         ),
         risk=RiskLimits(
             order_size_contracts=Decimal(1),

@@ -106,3 +106,19 @@ def test_sells_skip_entry_limits_but_not_the_closing_window() -> None:
     o = obs(position="3")
     assert run_check(o, held, action=TradeAction.SELL_YES) is None  # no cash needed; reduce-only passes the group
     assert run_check(obs(position="3", closes_in=10), held, action=TradeAction.SELL_YES) == "market_closing"
+
+
+@pytest.mark.parametrize(
+    ("book_side", "count", "price", "before", "fee", "expected"),
+    [
+        ("bid", "10", "0.40", "0", "0.17", "-4.17"),  # buy 10 YES flat
+        ("ask", "10", "0.45", "10", "0", "4.50"),  # sell 10 YES held: pay 5.50 for NO, redeem 10 pairs
+        ("ask", "10", "0.45", "0", "0", "-5.50"),  # buy 10 NO flat at 0.55
+        ("bid", "4", "0.70", "-10", "0", "1.20"),  # buy 4 YES while short 10 NO: pay 2.80, redeem 4
+        ("bid", "12", "0.70", "-10", "0", "1.60"),  # 10 net, 2 open: pay 8.40, redeem 10
+    ],
+)
+def test_fill_cash_delta_follows_the_net_position_model(book_side, count, price, before, fee, expected) -> None:
+    from rl.pretrade import fill_cash_delta_dollars
+
+    assert fill_cash_delta_dollars(book_side, D(count), D(price), D(before), D(fee)) == D(expected)

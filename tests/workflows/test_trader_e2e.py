@@ -112,7 +112,11 @@ def _trading_config(**overrides):
     return fast_config(
         **overrides,
         epoch=EpochSettings(
-            policy="imbalance", imbalance_threshold=Decimal(0), poll_interval_ms=200, heartbeat_timeout_s=2
+            policy="imbalance",
+            imbalance_threshold=Decimal(0),
+            poll_interval_ms=200,
+            heartbeat_timeout_s=2,
+            use_websocket=False,
         ),
         risk=RiskLimits(
             order_size_contracts=Decimal(1),
