@@ -121,7 +121,7 @@ class MarketDataHub:
         self.markets: dict[str, Market] = {}
         self._streams: set[UpdateStream] = set()
         self._private: set[Callable[[Any], None]] = set()
-        self._lifecycle = asyncio.Event()
+        self.lifecycle = asyncio.Event()
         self._remove_listener: Callable[[], None] | None = None
 
     def attach(self, client: KalshiWebSocketClient, feed: MarketDataFeed) -> None:
@@ -167,7 +167,149 @@ class MarketDataHub:
                 except Exception:  # a consumer's bug must not break ingestion
                     log.exception("private event handler failed on %r", event)
         elif isinstance(event, MarketLifecycle):
-            self._lifecycle.set()
+            self.lifecycle.set()
+
+
+class IngestionLoop:
+    """One ingestion run: the WebSocket, the books, market discovery and recording (no Temporal inside).
+
+    Used by the ``ingest_market_data`` activity (``on_tick`` = heartbeat) and by ``kalshi-trader record``
+    (``on_tick`` = progress line). Subscribes ``orderbook_delta`` (through the feed) and ``trade`` for
+    the markets discovered, ``market_lifecycle_v2`` for every market, and the private ``fill``,
+    ``market_positions`` and ``order_group_updates`` channels when signed.
+
+    Args:
+        rest: REST client for discovery (open markets of the series, held positions, definitions).
+        ws_url: the WebSocket URL.
+        signer: signs the handshake (None: public channels only, no private channels).
+        hub: where the client and the feed are published for the actor loop.
+        recorder: write-behind recorder of frames, fills, positions and market definitions, or None.
+        inp: series, extra tickers and settings.
+    """
+
+    def __init__(
+        self,
+        rest: KalshiRestClient,
+        ws_url: str,
+        signer: RequestSigner | None,
+        hub: MarketDataHub,
+        recorder: Any | None,
+        inp: IngestInput,
+    ) -> None:
+        self.rest = rest
+        self.ws_url = ws_url
+        self.signer = signer
+        self.hub = hub
+        self.recorder = recorder if inp.settings.record else None
+        self.inp = inp
+
+    async def run(
+        self, on_tick: Callable[[dict[str, Any]], None] | None = None, should_stop: Callable[[], bool] | None = None
+    ) -> IngestSummary:
+        """Ingest until ``max_run_s``, ``should_stop()`` or cancellation; returns the summary.
+
+        Raises:
+            KalshiAuthError: the exchange refused the credentials (REST or WebSocket).
+        """
+        settings = self.inp.settings
+        started = time.monotonic()
+        summary = IngestSummary(queue=self.hub.queue)
+        client = KalshiWebSocketClient(self.ws_url, self.signer, silence_timeout_s=settings.silence_timeout_s)
+        async with client:
+            feed = MarketDataFeed(client)
+            self.hub.attach(client, feed)
+            remove_recorder = client.add_listener(self._record) if self.recorder is not None else None
+            try:
+                subs = client.new_subscriptions("market_lifecycle_v2")
+                if self.signer is not None:
+                    subs += client.new_subscriptions(list(PRIVATE_CHANNELS))
+                trades = client.new_subscriptions("trade", [])
+                await client.activate([*subs, *trades])
+                next_discovery = 0.0
+                while True:
+                    if time.monotonic() - started >= settings.max_run_s:
+                        summary.ended_by = "max_run"
+                        break
+                    if should_stop is not None and should_stop():
+                        summary.ended_by = "worker_shutdown"
+                        break
+                    client.raise_if_failed()
+                    if time.monotonic() >= next_discovery or self.hub.lifecycle.is_set():
+                        self.hub.lifecycle.clear()
+                        await self._discover(feed, trades[0])
+                        next_discovery = time.monotonic() + settings.discovery_interval_s
+                    if on_tick is not None:
+                        on_tick(self._details(client, feed))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.hub.lifecycle.wait(), timeout=settings.heartbeat_interval_s)
+            except asyncio.CancelledError:
+                summary.ended_by = "cancelled"
+            finally:
+                if remove_recorder is not None:
+                    remove_recorder()
+                summary.markets = list(feed.markets)
+                summary.connected = client.connected
+                summary.counters = feed.metrics()
+                self.hub.detach()
+        return summary
+
+    async def _discover(self, feed: MarketDataFeed, trades: Subscription) -> None:
+        """Subscribe new open markets of the series and held positions; drop finished ones."""
+        try:
+            wanted: dict[str, Market] = {}
+            for series in self.inp.series_tickers:
+                for m in await self.rest.get_markets(series_ticker=series, status="open"):
+                    wanted[m.ticker] = m
+            held = set()
+            if self.signer is not None:
+                held = {p.ticker for p in await self.rest.get_positions() if p.position_fp != 0}
+            missing = sorted((held | set(self.inp.extra_tickers)) - wanted.keys())
+            if missing:
+                for m in await self.rest.get_markets(tickers=missing):
+                    wanted[m.ticker] = m
+            current = set(feed.markets)
+            gone = sorted(current - wanted.keys())
+            finished = await self.rest.get_markets(tickers=gone) if gone and self.recorder is not None else []
+        except KalshiAuthError:
+            raise
+        except KalshiError as err:
+            log.warning("market discovery failed (keeping the current set): %s", err)
+            return
+        self.hub.markets.update(wanted)
+        new = [wanted[t] for t in sorted(wanted.keys() - current)]
+        if self.recorder is not None:
+            # Definitions (open/close times, result) make recordings exportable as replayable tapes.
+            for m in [*new, *finished]:
+                self.recorder.record_market(m, source_url=self.rest.base_url)
+        if new:
+            await feed.add_markets(new)
+            await feed.client.update_subscription(trades, "add_markets", [m.ticker for m in new])
+            log.info("subscribed %s", ", ".join(m.ticker for m in new))
+        if gone:
+            await feed.remove_markets(gone)
+            await feed.client.update_subscription(trades, "delete_markets", gone)
+            log.info("unsubscribed %s", ", ".join(gone))
+
+    def _details(self, client: KalshiWebSocketClient, feed: MarketDataFeed) -> dict[str, Any]:
+        return {
+            "queue": self.hub.queue,
+            "connected": client.connected,
+            "state": str(client.state),
+            "markets": list(feed.markets),
+            "private_channels": any(s.sid is not None for s in client.subscriptions if s.channel == "fill"),
+            **feed.metrics(),
+        }
+
+    def _record(self, event: Any, raw: bytes | None, recv_ms: int) -> None:
+        """Hand every received frame to the recorder (never blocks); fills and positions also as rows."""
+        recorder = self.recorder
+        if raw is None or recorder is None:
+            return
+        recorder.record_frame(raw, event, recv_ms)
+        if isinstance(event, Fill):
+            recorder.record_fill(event, recv_ms=recv_ms)
+        elif isinstance(event, MarketPositionUpdate):
+            recorder.record_position(event, at_ms=recv_ms)
 
 
 class MarketDataActivities:
@@ -224,101 +366,13 @@ class MarketDataActivities:
         Raises:
             ApplicationError: non-retryable ``KalshiAuthError`` on bad credentials.
         """
-        settings = inp.settings
-        started = time.monotonic()
-        summary = IngestSummary(queue=self.hub.queue)
-        client = KalshiWebSocketClient(self.ws_url, self.signer, silence_timeout_s=settings.silence_timeout_s)
-        async with client:
-            feed = MarketDataFeed(client)
-            self.hub.attach(client, feed)
-            remove_recorder = None
-            if self.recorder is not None and settings.record:
-                remove_recorder = client.add_listener(self._record)
-            try:
-                private = client.new_subscriptions(list(PRIVATE_CHANNELS))
-                lifecycle = client.new_subscriptions("market_lifecycle_v2")
-                trades = client.new_subscriptions("trade", [])
-                await client.activate([*private, *lifecycle, *trades])
-                next_discovery = 0.0
-                while True:
-                    if time.monotonic() - started >= settings.max_run_s:
-                        summary.ended_by = "max_run"
-                        break
-                    if activity.is_worker_shutdown():
-                        summary.ended_by = "worker_shutdown"
-                        break
-                    client.raise_if_failed()
-                    if time.monotonic() >= next_discovery or self.hub._lifecycle.is_set():
-                        self.hub._lifecycle.clear()
-                        await self._discover(feed, trades[0], inp)
-                        next_discovery = time.monotonic() + settings.discovery_interval_s
-                    activity.heartbeat(self._details(client, feed))
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.hub._lifecycle.wait(), timeout=settings.heartbeat_interval_s)
-            except asyncio.CancelledError:
-                summary.ended_by = "cancelled"
-            except KalshiAuthError as err:
-                raise to_application_error(err) from err
-            finally:
-                if remove_recorder is not None:
-                    remove_recorder()
-                summary.markets = list(feed.markets)
-                summary.connected = client.connected
-                summary.counters = feed.metrics()
-                self.hub.detach()
+        loop = IngestionLoop(self.rest, self.ws_url, self.signer, self.hub, self.recorder, inp)
+        try:
+            summary = await loop.run(on_tick=activity.heartbeat, should_stop=activity.is_worker_shutdown)
+        except KalshiAuthError as err:
+            raise to_application_error(err) from err
         activity.logger.info("ingestion on %s ended (%s)", self.hub.queue, summary.ended_by)
         return summary
-
-    async def _discover(self, feed: MarketDataFeed, trades: Subscription, inp: IngestInput) -> None:
-        """Subscribe new open markets of the series and held positions; drop finished ones."""
-        try:
-            wanted: dict[str, Market] = {}
-            for series in inp.series_tickers:
-                for m in await self.rest.get_markets(series_ticker=series, status="open"):
-                    wanted[m.ticker] = m
-            held = {p.ticker for p in await self.rest.get_positions() if p.position_fp != 0}
-            missing = sorted((held | set(inp.extra_tickers)) - wanted.keys())
-            if missing:
-                for m in await self.rest.get_markets(tickers=missing):
-                    wanted[m.ticker] = m
-        except KalshiAuthError:
-            raise
-        except KalshiError as err:
-            activity.logger.warning("market discovery failed (keeping the current set): %s", err)
-            return
-        self.hub.markets.update(wanted)
-        current = set(feed.markets)
-        new = [wanted[t] for t in sorted(wanted.keys() - current)]
-        gone = sorted(current - wanted.keys())
-        if new:
-            await feed.add_markets(new)
-            await feed.client.update_subscription(trades, "add_markets", [m.ticker for m in new])
-            activity.logger.info("subscribed %s", ", ".join(m.ticker for m in new))
-        if gone:
-            await feed.remove_markets(gone)
-            await feed.client.update_subscription(trades, "delete_markets", gone)
-            activity.logger.info("unsubscribed %s", ", ".join(gone))
-
-    def _details(self, client: KalshiWebSocketClient, feed: MarketDataFeed) -> dict[str, Any]:
-        return {
-            "queue": self.hub.queue,
-            "connected": client.connected,
-            "state": str(client.state),
-            "markets": list(feed.markets),
-            "private_channels": any(s.sid is not None for s in client.subscriptions if s.channel == "fill"),
-            **feed.metrics(),
-        }
-
-    def _record(self, event: Any, raw: bytes | None, recv_ms: int) -> None:
-        """Hand every received frame to the recorder (never blocks); fills and positions also as rows."""
-        recorder = self.recorder
-        if raw is None or recorder is None:
-            return
-        recorder.record_frame(raw, event, recv_ms)
-        if isinstance(event, Fill):
-            recorder.record_fill(event, recv_ms=recv_ms)
-        elif isinstance(event, MarketPositionUpdate):
-            recorder.record_position(event, at_ms=recv_ms)
 
     # ---------------------------------------------------------------- actor loop
 

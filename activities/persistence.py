@@ -944,6 +944,9 @@ def _iso_ms(value: Any) -> int | None:
 
 
 def _as_json_object(value: Any, what: str) -> dict[str, Any]:
+    wire = getattr(value, "wire", None)
+    if isinstance(wire, Mapping):  # the JSON object as received (models.kalshi.Market keeps it)
+        return dict(wire)
     if isinstance(value, BaseModel):
         dumped: dict[str, Any] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
         return dumped

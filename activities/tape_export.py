@@ -702,8 +702,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     import argparse
     import sys
+    from datetime import UTC, datetime
 
-    from simulator.timeutil import iso_ms
+    def iso_ms(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     parser = argparse.ArgumentParser(prog="python -m activities.tape_export", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -40,6 +40,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     StrictInt,
     field_validator,
     model_validator,
@@ -462,6 +463,23 @@ class Market(KalshiModel):
         if self.is_on_tick(p):
             return p
         return self.tick_below(p) if direction == "down" else self.tick_above(p)
+
+    # Declared last so it is the outermost validator: it sees the JSON object exactly as received.
+    _wire: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_wire(cls, data: Any, handler: Any) -> Market:
+        """Keep the JSON object as received (``wire``), so recordings store every field, digit for digit."""
+        market: Market = handler(data)
+        if isinstance(data, dict):
+            market._wire = data
+        return market
+
+    @property
+    def wire(self) -> dict[str, Any] | None:
+        """The market's JSON object exactly as received (all fields, including ones not modelled), or None."""
+        return self._wire
 
 
 class MarketsPage(KalshiModel):

@@ -213,6 +213,110 @@ def simulator(args: tuple[str, ...]) -> None:
     sim_main.main(args=list(args), prog_name="kalshi-trader simulator")
 
 
+# --------------------------------------------------------------------------------------- record / export
+
+
+@cli.command()
+@click.option("--series", default=None, help="Comma list of series to record (default TRADER_SERIES).")
+@click.option("--ticker", "tickers", multiple=True, help="A further market to record (repeatable).")
+@click.option("--duration-s", type=float, default=None, help="Stop after this many seconds (default: Ctrl-C).")
+@click.option("--database-url", default=None, help="Default DATABASE_URL or sqlite:///.state/recording.db.")
+def record(series: str | None, tickers: tuple[str, ...], duration_s: float | None, database_url: str | None) -> None:
+    """Record the WebSocket feed of a series' open markets into the database (replayable after `export`)."""
+    overrides: dict[str, Any] = {}
+    if series:
+        overrides["series"] = series
+    if database_url:
+        overrides["database_url"] = database_url
+    settings = _settings_or_exit(**overrides)
+    url = settings.recording_url
+    if url is None:
+        click.echo("kalshi-trader: DATABASE_URL=off: nothing to record into", err=True)
+        sys.exit(2)
+    try:
+        signer = settings.signer()
+    except SettingsError as err:
+        click.echo(f"kalshi-trader: invalid settings: {err}", err=True)
+        sys.exit(2)
+    asyncio.run(_record(settings, url, signer, list(tickers), duration_s))
+
+
+async def _record(settings: Settings, url: str, signer: Any, tickers: list[str], duration_s: float | None) -> None:
+    from activities.market_data import IngestionLoop, MarketDataHub
+    from activities.recorder import Recorder
+    from kalshi.rest import KalshiRestClient
+    from models.market_data import IngestInput, IngestSettings
+
+    endpoints = settings.endpoints()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    series = settings.trader_config().series_tickers
+    recorder = Recorder(url, source_url=endpoints.ws_url, environment=settings.kalshi_env, label="record").start()
+    click.echo(f"recording {', '.join(series + tickers)} from {endpoints.ws_url} into session {recorder.session_id}")
+    last = [0.0]
+
+    def progress(details: dict[str, Any]) -> None:
+        if time.monotonic() - last[0] >= 10:
+            last[0] = time.monotonic()
+            st = recorder.stats()
+            click.echo(
+                f"  {len(details['markets'])} markets, connected={details['connected']}, "
+                f"{details.get('ws_frames', 0)} frames, {details.get('feed_deltas_applied', 0)} deltas; "
+                f"recorder written {st.written}, queued {st.queue_depth}, dropped {st.dropped}"
+            )
+
+    inp = IngestInput(
+        series_tickers=series,
+        extra_tickers=tickers,
+        settings=IngestSettings(max_run_s=duration_s or 10 * 365 * 86400.0, discovery_interval_s=15),
+    )
+    async with KalshiRestClient(endpoints.rest_base_url, signer) as rest:
+        summary = await IngestionLoop(rest, endpoints.ws_url, signer, MarketDataHub("record"), recorder, inp).run(
+            on_tick=progress, should_stop=stop.is_set
+        )
+    complete = await recorder.aclose()
+    st = recorder.stats()
+    click.echo(
+        f"session {recorder.session_id}: {st.written} rows written, {st.dropped} dropped"
+        f"{'' if complete else ' (some rows were lost at close)'}; markets {', '.join(summary.markets) or 'none'}"
+    )
+    click.echo(f"export: kalshi-trader export --session {recorder.session_id} --out <empty dir>")
+
+
+@cli.command()
+@click.option("--database-url", default=None, help="Default DATABASE_URL or sqlite:///.state/recording.db.")
+def sessions(database_url: str | None) -> None:
+    """List the recording sessions in the database."""
+    from activities.tape_export import list_sessions
+
+    settings = _settings_or_exit(**({"database_url": database_url} if database_url else {}))
+    for info in list_sessions(settings.recording_url or ""):
+        click.echo(
+            f"{info.id}  started {info.started_ms}  ended {info.ended_ms or '-'}  {info.environment}  {info.source_url}"
+        )
+
+
+@cli.command()
+@click.option("--session", "session_id", type=int, required=True, help="Session id (see `sessions`).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Empty output directory.")
+@click.option("--database-url", default=None, help="Default DATABASE_URL or sqlite:///.state/recording.db.")
+def export(session_id: int, out: Path, database_url: str | None) -> None:
+    """Export a recorded session as a tape directory the simulator replays (`kalshi-sim --data-dir OUT`)."""
+    from activities.tape_export import ExportError, export_ndjson
+
+    settings = _settings_or_exit(**({"database_url": database_url} if database_url else {}))
+    try:
+        result = export_ndjson(settings.recording_url or "", session_id, out)
+    except (ExportError, FileNotFoundError, ValueError) as err:
+        click.echo(f"kalshi-trader: export failed: {err}", err=True)
+        sys.exit(1)
+    click.echo(f"wrote {result.frames} frames in {len(result.files)} files to {result.out_dir}")
+    click.echo(f"replayable markets: {len(result.markets)}; without a result: {', '.join(result.unresolved) or 'none'}")
+    click.echo(f"replay: kalshi-sim --data-dir {result.out_dir}")
+
+
 # --------------------------------------------------------------------------------------- up
 
 
