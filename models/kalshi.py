@@ -481,6 +481,14 @@ class Market(KalshiModel):
         """The market's JSON object exactly as received (all fields, including ones not modelled), or None."""
         return self._wire
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when the modelled fields are equal (the received JSON, ``wire``, is provenance, not value)."""
+        if not isinstance(other, Market):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = KalshiModel.__hash__  # unchanged (pydantic's frozen-model hash)
+
 
 class MarketsPage(KalshiModel):
     """One page of ``GET /markets``: ``{markets, cursor}``; ``cursor`` is ``None`` on the last page (§3.0)."""
