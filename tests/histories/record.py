@@ -114,11 +114,56 @@ async def continue_as_new_chain(h: Harness) -> list[str]:
     return [handle.id]
 
 
+async def actor_loop_and_market_data(h: Harness) -> list[str]:
+    """WebSocket market data: MarketDataWorkflow ingests on this worker; the actor loop trades live updates."""
+    from models.market_data import IngestSettings, MarketDataInput
+
+    await h.freeze_on_quoted_market()
+    await h.clock(paused=False, speed="1")
+    config = fast_config(
+        recalibration_interval_s=2,
+        epoch=EpochSettings(
+            policy="imbalance", imbalance_threshold=Decimal(0), heartbeat_timeout_s=2, use_websocket=True
+        ),
+        risk=RiskLimits(
+            order_size_contracts=Decimal(1),
+            max_position_contracts=Decimal(3),
+            max_spread_dollars=Decimal("0.99"),
+            max_entry_price_dollars=Decimal("0.99"),
+        ),
+        exits=ExitRules(max_hold_time_s=2, cash_reserve_cents=0),
+        order_group_contracts_limit=100_000,
+        market_data_workflow_id="hist-md",
+        market_data=MarketDataInput(
+            series_tickers=["KXGOLD15M"],
+            settings=IngestSettings(discovery_interval_s=2, heartbeat_interval_s=0.5),
+            heartbeat_timeout_s=4,
+            schedule_to_start_timeout_s=4,
+        ),
+    )
+    handle = await h.start(config, workflow_id="hist-actor")
+    await h.wait_status(
+        handle,
+        lambda s: (
+            s.last_epoch is not None and s.last_epoch.driver == "actor" and s.cycle >= 4 and bool(s.recent_closes)
+        ),
+        "actor epochs and a close",
+        timeout_s=120,
+    )
+    await handle.signal(SIGNAL_STOP, {"close_all": True})
+    await handle.result()
+    md = h.client.get_workflow_handle("hist-md")
+    await md.signal(SIGNAL_STOP)
+    await md.result()
+    return [handle.id, md.id]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "take-profit": take_profit_then_stop,
     "trading-pause": trading_pause_resume_stop,
     "outage": outage_and_recovery,
     "continue-as-new": continue_as_new_chain,
+    "actor": actor_loop_and_market_data,
 }
 
 
@@ -165,7 +210,7 @@ async def main(selected: list[str]) -> None:
                 signer = RequestSigner.from_pem(private_pem, key_id)
                 async with KalshiRestClient(sim.rest_url, signer) as kalshi:
                     account = Account(key_id=key_id, key_path=Path("/dev/null"), signer=signer, client=kalshi)
-                    h = Harness(env.client, account, control, f"hist-{name}", AppMetrics())
+                    h = Harness(env.client, account, control, f"hist-{name}", AppMetrics(), ws_url=sim.ws_url)
                     await h.start_worker()
                     try:
                         print(f"scenario {name}")

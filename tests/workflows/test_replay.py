@@ -22,8 +22,12 @@ INDEX = json.loads((HISTORIES / "index.json").read_text())
 
 
 def test_every_scenario_and_workflow_type_is_covered() -> None:
-    assert {v["workflow_type"] for v in INDEX.values()} == {"TraderWorkflow", "ClosePositionWorkflow"}
-    assert {v["scenario"] for v in INDEX.values()} >= {"take-profit", "trading-pause", "outage", "continue-as-new"}
+    assert {v["workflow_type"] for v in INDEX.values()} == {
+        "TraderWorkflow",
+        "ClosePositionWorkflow",
+        "MarketDataWorkflow",
+    }
+    assert {v["scenario"] for v in INDEX.values()} >= {"take-profit", "trading-pause", "outage", "continue-as-new", "actor"}
     assert sorted(p.name for p in HISTORIES.glob("*.json") if p.name != "index.json") == sorted(INDEX)
 
 
