@@ -42,6 +42,7 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     StrictInt,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -490,16 +491,22 @@ class Market(KalshiModel):
     __hash__ = KalshiModel.__hash__  # unchanged (pydantic's frozen-model hash)
 
 
-class MarketsPage(KalshiModel):
+class _Page(KalshiModel):
+    """Base of the list pages: a ``null`` list reads as empty, an empty ``cursor`` as None (last page, §3.0)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _normalize(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name == "cursor":
+            return value or None
+        return [] if value is None else value
+
+
+class MarketsPage(_Page):
     """One page of ``GET /markets``: ``{markets, cursor}``; ``cursor`` is ``None`` on the last page (§3.0)."""
 
     markets: list[Market] = Field(default_factory=list)
     cursor: str | None = None
-
-    @field_validator("cursor", mode="before")
-    @classmethod
-    def _blank_cursor(cls, value: Any) -> Any:
-        return value or None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -846,22 +853,12 @@ class EventPosition(KalshiModel):
         return d
 
 
-class PositionsPage(KalshiModel):
+class PositionsPage(_Page):
     """One page of ``GET /portfolio/positions``: ``{market_positions, event_positions, cursor}``."""
 
     market_positions: list[MarketPosition] = Field(default_factory=list)
     event_positions: list[EventPosition] = Field(default_factory=list)
     cursor: str | None = None
-
-    @field_validator("market_positions", "event_positions", mode="before")
-    @classmethod
-    def _null_list(cls, value: Any) -> Any:
-        return [] if value is None else value
-
-    @field_validator("cursor", mode="before")
-    @classmethod
-    def _blank_cursor(cls, value: Any) -> Any:
-        return value or None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -940,21 +937,11 @@ class Order(KalshiModel):
         return self.taker_fees_dollars + self.maker_fees_dollars
 
 
-class OrdersPage(KalshiModel):
+class OrdersPage(_Page):
     """One page of ``GET /portfolio/orders``: ``{orders, cursor}``."""
 
     orders: list[Order] = Field(default_factory=list)
     cursor: str | None = None
-
-    @field_validator("orders", mode="before")
-    @classmethod
-    def _null_list(cls, value: Any) -> Any:
-        return [] if value is None else value
-
-    @field_validator("cursor", mode="before")
-    @classmethod
-    def _blank_cursor(cls, value: Any) -> Any:
-        return value or None
 
 
 class CreateOrderV2Response(KalshiModel):
@@ -1188,21 +1175,11 @@ class Fill(KalshiModel):
         return self.yes_price_dollars if self.side == "yes" else self.no_price_dollars
 
 
-class FillsPage(KalshiModel):
+class FillsPage(_Page):
     """One page of ``GET /portfolio/fills``: ``{fills, cursor}``."""
 
     fills: list[Fill] = Field(default_factory=list)
     cursor: str | None = None
-
-    @field_validator("fills", mode="before")
-    @classmethod
-    def _null_list(cls, value: Any) -> Any:
-        return [] if value is None else value
-
-    @field_validator("cursor", mode="before")
-    @classmethod
-    def _blank_cursor(cls, value: Any) -> Any:
-        return value or None
 
 
 class Settlement(KalshiModel):
@@ -1245,21 +1222,11 @@ class Settlement(KalshiModel):
         return cents_to_dollars(self.revenue_cents)
 
 
-class SettlementsPage(KalshiModel):
+class SettlementsPage(_Page):
     """One page of ``GET /portfolio/settlements``: ``{settlements, cursor}``."""
 
     settlements: list[Settlement] = Field(default_factory=list)
     cursor: str | None = None
-
-    @field_validator("settlements", mode="before")
-    @classmethod
-    def _null_list(cls, value: Any) -> Any:
-        return [] if value is None else value
-
-    @field_validator("cursor", mode="before")
-    @classmethod
-    def _blank_cursor(cls, value: Any) -> Any:
-        return value or None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1298,15 +1265,10 @@ class OrderGroup(KalshiModel):
         return d
 
 
-class OrderGroupsPage(KalshiModel):
+class OrderGroupsPage(_Page):
     """``GET /portfolio/order_groups``: ``{order_groups: [{id, is_auto_cancel_enabled, contracts_limit_fp?}]}``."""
 
     order_groups: list[OrderGroup] = Field(default_factory=list)
-
-    @field_validator("order_groups", mode="before")
-    @classmethod
-    def _null_list(cls, value: Any) -> Any:
-        return [] if value is None else value
 
 
 # --------------------------------------------------------------------------------------------------
