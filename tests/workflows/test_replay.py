@@ -27,7 +27,13 @@ def test_every_scenario_and_workflow_type_is_covered() -> None:
         "ClosePositionWorkflow",
         "MarketDataWorkflow",
     }
-    assert {v["scenario"] for v in INDEX.values()} >= {"take-profit", "trading-pause", "outage", "continue-as-new", "actor"}
+    assert {v["scenario"] for v in INDEX.values()} >= {
+        "take-profit",
+        "trading-pause",
+        "outage",
+        "continue-as-new",
+        "actor",
+    }
     assert sorted(p.name for p in HISTORIES.glob("*.json") if p.name != "index.json") == sorted(INDEX)
 
 
