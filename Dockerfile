@@ -10,6 +10,6 @@ COPY workers workers
 COPY kalshi kalshi
 COPY simulator simulator
 COPY rl rl
-RUN pip install . && mkdir -p /state && chown nobody:nogroup /state
+RUN pip install . && mkdir -p /state /recordings && chown nobody:nogroup /state /recordings
 USER nobody
 ENTRYPOINT ["kalshi-trader"]

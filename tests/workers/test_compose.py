@@ -79,3 +79,14 @@ def test_dockerfile_copies_every_installed_package() -> None:
     packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
     copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "Dockerfile").read_text(), re.M))
     assert {p.rstrip("*") for p in packages} == copied
+
+
+def test_the_worker_records_into_a_writable_volume() -> None:
+    env = SERVICES["worker"]["environment"]
+    url = env["DATABASE_URL"]
+    assert url.startswith("sqlite:////")
+    path = url.removeprefix("sqlite:///")
+    mounts = {v.split(":")[1]: v.split(":")[2:] for v in SERVICES["worker"]["volumes"]}
+    directory = str(Path(path).parent)
+    assert directory in mounts and mounts[directory] == [], "the recordings volume must be mounted read-write"
+    assert directory in (ROOT / "Dockerfile").read_text(), "the image creates it owned by the runtime user"
