@@ -228,7 +228,7 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(code, int) and (code & 0xFF) in _TRANSIENT_SQLITE_CODES
 
 
-def _one_line(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
 
@@ -754,7 +754,7 @@ class Recorder:
         except Exception as exc:  # bad arguments never reach the caller as an exception
             with self._records_lock:
                 self.bad_records += 1
-            log.error("recorder session %d: cannot record a %s row: %s", self.session_id, table.name, _one_line(exc))
+            log.error("recorder session %d: cannot record a %s row: %s", self.session_id, table.name, error_line(exc))
             return False
         with self._records_lock:
             if not self._accepting:
@@ -879,7 +879,7 @@ class Recorder:
                 table, row = frame_row(session_id, rec_no, recv_ms, data, event)
             except Exception as exc:  # pragma: no cover - frame_row handles every parse_frame result
                 self.rows_rejected += 1
-                self.last_error = _one_line(exc)
+                self.last_error = error_line(exc)
                 log.error("recorder session %d: cannot encode frame %d: %s", session_id, rec_no, self.last_error)
                 continue
             rows = batch.get(table)
@@ -963,7 +963,7 @@ class Recorder:
         log.warning(
             "recorder session %d: a batch was refused (%s); writing its rows one by one",
             self.session_id,
-            _one_line(cause),
+            error_line(cause),
         )
         for table, rows in batch.items():
             for row in rows:
@@ -983,7 +983,7 @@ class Recorder:
                             delay = min(delay * 2, self.config.retry_max_s)
                             continue
                         self.rows_rejected += self._user_rows(table, 1)  # the recorder's own rows: logged only
-                        self.last_error = _one_line(exc)
+                        self.last_error = error_line(exc)
                         if self.rows_rejected <= 10 or self.rows_rejected % 1000 == 0 or table.name in _INTERNAL_TABLES:
                             log.error(
                                 "recorder session %d: %s row refused (%d so far): %s",
@@ -1000,7 +1000,7 @@ class Recorder:
 
     def _failed_attempt(self, exc: BaseException) -> None:
         self.write_errors += 1
-        self.last_error = _one_line(exc)
+        self.last_error = error_line(exc)
         self._schema_ready = False  # reconnect and make sure the tables exist before the next attempt
         if not self.retrying:
             log.warning("recorder session %d: database unavailable, retrying: %s", self.session_id, self.last_error)

@@ -159,7 +159,7 @@ class ClosePositionWorkflow:
             result.remaining_contracts = _held(final.position_contracts, request.side)
         except ActivityError as err:
             result.status = CloseStatus.FAILED
-            result.error = _one_line(err)
+            result.error = error_line(err)
             result.at = workflow.now()
             return result
         if result.status != CloseStatus.ALREADY_FLAT:
@@ -185,7 +185,7 @@ def _held(position_contracts: Decimal, side: str) -> Decimal:
     return max(position_contracts, Decimal(0)) if side == "yes" else max(-position_contracts, Decimal(0))
 
 
-def _one_line(err: BaseException) -> str:
+def error_line(err: BaseException) -> str:
     """The innermost cause's message, on one line (for status and the Web UI)."""
     cause: BaseException = err
     while cause.__cause__ is not None:

@@ -29,7 +29,7 @@ from models.market_data import (
     MarketDataState,
     MarketDataStatus,
 )
-from workflows.close import _one_line
+from workflows.close import error_line
 from workflows.names import GET_WORKER_QUEUE, INGEST_MARKET_DATA, MARKET_DATA_WORKFLOW, QUERY_STATUS, SIGNAL_STOP
 
 _MOVES_TAIL = 20
@@ -75,7 +75,7 @@ class MarketDataWorkflow:
                 summary="pick a worker for ingestion",
             )
         except ActivityError as err:  # only when retries are exhausted (never with this policy)
-            await self._failed(None, _one_line(err))
+            await self._failed(None, error_line(err))
             return
         previous = self.s.queue
         if previous != queue or self.s.consecutive_failures:
@@ -116,7 +116,7 @@ class MarketDataWorkflow:
             if isinstance(err, asyncio.CancelledError) and not task.cancelled():
                 raise  # the workflow itself is being cancelled
             if not self.s.stopped:
-                await self._failed(queue, _one_line(err))
+                await self._failed(queue, error_line(err))
             return
         self._running = False
         self.s.consecutive_failures = 0

@@ -76,7 +76,7 @@ from models.trader import (
     TraderStatus,
 )
 from workflows.calibration import build_report
-from workflows.close import _one_line, rest_retry_policy
+from workflows.close import error_line, rest_retry_policy
 from workflows.market_data import market_data_workflow_id
 from workflows.names import (
     CALIBRATION_SNAPSHOT,
@@ -125,7 +125,6 @@ class TraderWorkflow:
         self._force_close_results: dict[str, CloseResult] = {}
         self._close_seq = 0
         self._cycles_this_run = 0
-        self._epoch_running = False
         self._sa_state: str | None = None
         self._sa_mode: str | None = None
 
@@ -237,8 +236,8 @@ class TraderWorkflow:
             )
         except ActivityError as err:
             if _error_type(err) == "KalshiAuthError":
-                raise _AuthFailure(_one_line(err)) from err
-            report = self._failed_report(_one_line(err))
+                raise _AuthFailure(error_line(err)) from err
+            report = self._failed_report(error_line(err))
             self.s.last_calibration = report
             self.s.mode = report.overall_status
             self._publish_search_attributes()
@@ -299,7 +298,7 @@ class TraderWorkflow:
             )
             workflow.logger.info("start-up cancelled %d resting orders", len(result.cancelled))
         except ActivityError as err:
-            workflow.logger.warning("start-up cancel of resting orders failed: %s", _one_line(err))
+            workflow.logger.warning("start-up cancel of resting orders failed: %s", error_line(err))
 
     # ------------------------------------------------------------------ order group
 
@@ -361,7 +360,7 @@ class TraderWorkflow:
             self.s.order_group_triggered_at = None
             self.s.order_group_trigger_pending = False
         except ActivityError as err:
-            workflow.logger.warning("order group management failed: %s", _one_line(err))
+            workflow.logger.warning("order group management failed: %s", error_line(err))
         return False
 
     # ------------------------------------------------------------------ exits and closes
@@ -403,7 +402,7 @@ class TraderWorkflow:
                 summary=f"force close: read {ticker}",
             )
         except ActivityError as err:
-            failed = result(CloseStatus.FAILED, _one_line(err))
+            failed = result(CloseStatus.FAILED, error_line(err))
             self._record_close(failed)
             return failed
         if quote.position_contracts == 0:
@@ -458,7 +457,7 @@ class TraderWorkflow:
                 tag=f"close_position:{decision.reason.value}",
                 requested_contracts=decision.contracts,
                 status=CloseStatus.FAILED,
-                error=_one_line(err),
+                error=error_line(err),
                 at=workflow.now(),
                 workflow_id=child_id,
             )
@@ -543,7 +542,6 @@ class TraderWorkflow:
     ) -> EpochSummary | None:
         """Run one epoch activity (on ``queue``, or the workflow's), cancelling it on interrupting signals."""
         on_worker_queue = queue is not None
-        self._epoch_running = True
         task = asyncio.ensure_future(
             workflow.execute_activity(
                 activity_type,
@@ -573,10 +571,8 @@ class TraderWorkflow:
         except (ActivityError, asyncio.CancelledError) as err:
             if isinstance(err, asyncio.CancelledError) and not task.cancelled():
                 raise
-            workflow.logger.warning("trading epoch ended without a summary: %s", _one_line(err))
+            workflow.logger.warning("trading epoch ended without a summary: %s", error_line(err))
             return None
-        finally:
-            self._epoch_running = False
 
     # ------------------------------------------------------------------ pause, stop
 
@@ -667,7 +663,7 @@ class TraderWorkflow:
                     summary=f"cancel {len(ids)} resting orders",
                 )
             except ActivityError as err:
-                workflow.logger.warning("cancel on stop failed: %s", _one_line(err))
+                workflow.logger.warning("cancel on stop failed: %s", error_line(err))
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._transition(LifecycleState.STOPPED, request.reason)
 
