@@ -687,11 +687,17 @@ class Exchange:
             )
 
     def _flush(self, state: MarketState, owner: Order | None = None) -> None:
+        """Publish the displayed-book changes since the last flush as :class:`BookDelta` events.
+
+        Removals are published before additions: a client applying them one at a time then only ever
+        sees subsets of the final book, never a crossed one (a re-snapshot's diff could otherwise add a
+        bid before removing the opposite level it would cross).
+        """
         changes = state.book.flush()
         if not changes or not self.bus.wants(BookDelta):
             return
         ts = self.now_ms + self.offset_ms
-        for side, price, delta in changes:
+        for side, price, delta in sorted(changes, key=lambda change: change[2] > 0):
             self.bus.publish(
                 BookDelta(
                     state.ticker,

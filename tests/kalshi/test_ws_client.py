@@ -443,3 +443,25 @@ def test_backoff_is_full_jitter_under_the_cap() -> None:
         assert max(values) > ceiling * 0.8  # spread over the whole range, not a fixed delay
     with pytest.raises(ValueError):
         KalshiWebSocketClient("http://example.com/trade-api/ws/v2")
+
+
+async def test_a_tape_re_snapshot_reaches_clients_without_a_crossed_book() -> None:
+    """The recorded tape re-snapshots KXGOLD15M-26AUG102130-30 at 01:16:27.242Z (a collector reconnect).
+
+    The simulator publishes the re-snapshot as per-level deltas; applied one at a time they must never
+    cross the book (removals first), so the client keeps trusting the book and never resyncs.
+    """
+    ticker = "KXGOLD15M-26AUG102130-30"
+    async with running(start="2026-08-11T01:16:20Z") as sim:
+        signer = await register(sim)
+        async with (
+            KalshiRestClient(sim.server.rest_url, signer) as rest,
+            feed_on(sim, signer) as (client, feed, _events),
+        ):
+            await feed.add_markets([await rest.get_market(ticker)])
+            await book_matches_rest(sim, client, feed, ticker)
+            for _ in range(4):
+                clock = await sim.advance("5")  # through the re-snapshot
+                assert await book_matches_rest(sim, client, feed, ticker) == fold(ticker, clock["tape_time_ms"])
+            assert feed.counters.integrity_errors == 0 and client.counters.resyncs == 0
+            assert feed.freshness(ticker).trusted
