@@ -5,7 +5,13 @@ from __future__ import annotations
 import runpy
 import sys
 
-BENCHES = ["bench.bench_orderbook", "bench.bench_calibration", "bench.bench_history"]
+BENCHES = [
+    "bench.bench_orderbook",
+    "bench.bench_calibration",
+    "bench.bench_history",
+    "bench.bench_persistence",
+    "bench.bench_market_data",
+]
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or BENCHES:
