@@ -67,8 +67,8 @@ def signing_path(path_or_url: str) -> str:
 class RequestSigner:
     """Produces Kalshi authentication headers with one RSA private key (kalshi-api.md §2).
 
-    Build it with :meth:`from_pem` or :meth:`from_pem_file` (PKCS#1 ``BEGIN RSA PRIVATE KEY`` or PKCS#8
-    ``BEGIN PRIVATE KEY``, unencrypted). ``repr()`` shows a shortened key id and a SHA-256 fingerprint of
+    Build it with :meth:`from_pem` or :meth:`from_pem_file` (a PKCS#1 ``RSA PRIVATE KEY`` or PKCS#8
+    ``PRIVATE KEY`` PEM block, unencrypted). ``repr()`` shows a shortened key id and a SHA-256 fingerprint of
     the public key, never private material.
 
     Args:
@@ -116,7 +116,7 @@ class RequestSigner:
             raise KalshiCredentialsError("Kalshi API key id is empty: set the key id that goes with the private key")
         data = pem.encode("utf-8") if isinstance(pem, str) else bytes(pem)
         if not data.strip():
-            raise KalshiCredentialsError("Kalshi private key is empty: expected a PEM 'BEGIN ... PRIVATE KEY' block")
+            raise KalshiCredentialsError("Kalshi private key is empty: expected a PEM private key block")
         try:
             key = serialization.load_pem_private_key(data, password=None)
         except TypeError:
@@ -125,8 +125,8 @@ class RequestSigner:
             ) from None
         except (ValueError, UnsupportedAlgorithm):
             raise KalshiCredentialsError(
-                "Kalshi private key is not a valid PEM private key (expected 'BEGIN RSA PRIVATE KEY' or "
-                "'BEGIN PRIVATE KEY')"
+                "Kalshi private key is not a valid PEM private key (expected a PKCS#1 'RSA PRIVATE KEY' or "
+                "PKCS#8 'PRIVATE KEY' block)"
             ) from None
         if not isinstance(key, rsa.RSAPrivateKey):
             raise KalshiCredentialsError(
@@ -232,7 +232,7 @@ def generate_key_pair(key_size: int = 2048) -> tuple[bytes, bytes]:
 
     Returns:
         ``(private_pem, public_pem)``: the private key as unencrypted PKCS#1 PEM
-        (``BEGIN RSA PRIVATE KEY``, the format Kalshi issues) and the public key as PEM
+        (a PKCS#1 ``RSA PRIVATE KEY`` block, the format Kalshi issues) and the public key as PEM
         SubjectPublicKeyInfo (``BEGIN PUBLIC KEY``).
 
     Raises:
