@@ -23,7 +23,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.metrics import AppMetrics
-from kalshi.errors import KalshiError, KalshiNotFoundError, KalshiRateLimitedError, KalshiRejectedError
+from kalshi.errors import (
+    KalshiAuthError,
+    KalshiError,
+    KalshiNotFoundError,
+    KalshiRateLimitedError,
+    KalshiRejectedError,
+)
 from kalshi.rest import KalshiRestClient
 from models.kalshi import CreateOrderRequest, Market, Orderbook
 from models.market_data import MarketDataHealth
@@ -447,7 +453,7 @@ class _SnapshotBuilder:
         try:
             return await fn()
         except KalshiError as err:
-            if type(err).__name__ == "KalshiAuthError":
+            if isinstance(err, KalshiAuthError):
                 raise to_application_error(err) from err
             self.errors[name] = str(err)
             log.warning("calibration check %s failed: %s", name, err)

@@ -711,10 +711,7 @@ class Orderbook(KalshiModel):
             ValueError: ``count_fp`` <= 0; MoneyParseError for a float.
 
         """
-        want = to_decimal(count_fp)
-        if want <= 0:
-            raise ValueError(f"count_fp must be > 0, got {want}")
-        return self._sweep(want, [(lvl.price_dollars, lvl.count_fp) for lvl in reversed(self.bids(side))])
+        return self._sweep(count_fp, [(lvl.price_dollars, lvl.count_fp) for lvl in reversed(self.bids(side))])
 
     def depth_to_buy(self, side: Side, count_fp: Decimal | str | int) -> BookSweep:
         """Sweep the asks of ``side`` for ``count_fp`` contracts: what buying them now would cost.
@@ -733,16 +730,20 @@ class Orderbook(KalshiModel):
             ValueError: ``count_fp`` <= 0; MoneyParseError for a float.
 
         """
+        other: Side = "no" if side == "yes" else "yes"
+        levels = [(ONE_DOLLAR - lvl.price_dollars, lvl.count_fp) for lvl in reversed(self.bids(other))]
+        return self._sweep(count_fp, levels)
+
+    @staticmethod
+    def _sweep(count_fp: Decimal | str | int, levels: Sequence[tuple[Decimal, Decimal]]) -> BookSweep:
+        """Walk ``levels`` (best first) until ``count_fp`` contracts are filled.
+
+        Raises:
+            ValueError: ``count_fp`` <= 0; MoneyParseError for a float.
+        """
         want = to_decimal(count_fp)
         if want <= 0:
             raise ValueError(f"count_fp must be > 0, got {want}")
-        other: Side = "no" if side == "yes" else "yes"
-        levels = [(ONE_DOLLAR - lvl.price_dollars, lvl.count_fp) for lvl in reversed(self.bids(other))]
-        return self._sweep(want, levels)
-
-    @staticmethod
-    def _sweep(want: Decimal, levels: Sequence[tuple[Decimal, Decimal]]) -> BookSweep:
-        """Walk ``levels`` (best first) until ``want`` contracts are filled."""
         filled = _ZERO
         total = _ZERO
         worst: Decimal | None = None

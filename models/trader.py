@@ -623,7 +623,6 @@ class CloseRequest(BaseModel):
         contracts: contracts to close.
         reason: exit reason; the orders' ``client_order_id`` carry it and the record keeps it.
         settings: attempts, reprice step and delay.
-        client_order_id_prefix: deterministic prefix decided by the parent (attempt number appended).
         activity_timeout_s: start-to-close timeout of each activity.
 
     """
@@ -633,7 +632,6 @@ class CloseRequest(BaseModel):
     contracts: Contracts
     reason: ExitReason
     settings: CloseSettings = Field(default_factory=CloseSettings)
-    client_order_id_prefix: str
     activity_timeout_s: float = 20.0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -98,11 +99,13 @@ async def control(sim: SimulatorServer) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def eventually(fn, *, timeout_s: float = 60.0, interval_s: float = 0.25, what: str = "condition"):
-    """Await ``fn()`` until it returns a truthy value; fail with ``what`` after ``timeout_s``."""
+    """Call ``fn()`` (sync, or async and awaited) until truthy; fail with ``what`` after ``timeout_s``."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     last = None
     while asyncio.get_running_loop().time() < deadline:
-        last = await fn()
+        last = fn()
+        if inspect.isawaitable(last):
+            last = await last
         if last:
             return last
         await asyncio.sleep(interval_s)

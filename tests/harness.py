@@ -50,6 +50,29 @@ def fast_config(**overrides: Any) -> TraderConfig:
     return TraderConfig(**base)
 
 
+def trading_config(**overrides: Any) -> TraderConfig:
+    """:func:`fast_config` with the REST polling epoch acting on every update (threshold 0), 1-contract
+    orders, no throttle and limits wide enough that orders keep flowing."""
+    return fast_config(
+        **overrides,
+        epoch=EpochSettings(
+            policy="imbalance",
+            imbalance_threshold=Decimal(0),
+            poll_interval_ms=200,
+            heartbeat_timeout_s=2,
+            use_websocket=False,
+        ),
+        risk=RiskLimits(
+            order_size_contracts=Decimal(1),
+            max_position_contracts=Decimal(1000),
+            max_spread_dollars=Decimal("0.99"),
+            per_market_throttle_ms=0,
+            max_entry_price_dollars=Decimal("0.99"),
+        ),
+        order_group_contracts_limit=100_000,
+    )
+
+
 @dataclass
 class Harness:
     """One test's trader: a worker on a unique task queue, its exchange account and the control API."""

@@ -437,7 +437,6 @@ class TraderWorkflow:
             contracts=decision.contracts,
             reason=decision.reason,
             settings=self.config.close,
-            client_order_id_prefix=child_id,
             activity_timeout_s=self.config.activity_timeout_s,
         )
         try:

@@ -32,7 +32,7 @@ from kalshi.signer import RequestSigner, generate_key_pair
 from models.trader import EpochSettings, ExitRules, LifecycleState, RiskLimits
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import DATA_DIR, Account
-from tests.harness import Harness, fast_config
+from tests.harness import Harness, fast_config, trading_config
 from workers.devserver import find_temporal_cli
 from workflows.names import SEARCH_ATTRIBUTES, SIGNAL_PAUSE, SIGNAL_RESUME, SIGNAL_STOP
 
@@ -54,24 +54,7 @@ async def take_profit_then_stop(h: Harness) -> list[str]:
 async def trading_pause_resume_stop(h: Harness) -> list[str]:
     """The epoch places orders, pause cancels it, resume, stop with close_all (closes what was opened)."""
     await h.freeze_on_quoted_market()
-    config = fast_config(
-        recalibration_interval_s=2,
-        epoch=EpochSettings(
-            policy="imbalance",
-            imbalance_threshold=Decimal(0),
-            poll_interval_ms=200,
-            heartbeat_timeout_s=2,
-            use_websocket=False,
-        ),
-        risk=RiskLimits(
-            order_size_contracts=Decimal(1),
-            max_position_contracts=Decimal(1000),
-            max_spread_dollars=Decimal("0.99"),
-            per_market_throttle_ms=0,
-            max_entry_price_dollars=Decimal("0.99"),
-        ),
-        order_group_contracts_limit=100_000,
-    )
+    config = trading_config(recalibration_interval_s=2)
     handle = await h.start(config, workflow_id="hist-trading-pause")
     await h.wait_status(
         handle, lambda s: s.cycle >= 2 and s.last_epoch is not None and s.last_epoch.orders_placed > 0, "orders placed"

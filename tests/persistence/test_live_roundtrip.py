@@ -72,7 +72,7 @@ async def test_record_export_replay_gives_identical_books(
     await control.post(f"/markets/{market.ticker}/close", json={"result": "yes"})
     await control.post("/clock/advance", json={"seconds": 120})
     await eventually(
-        lambda: _async(lambda: recorder.stats().enqueued > 0 and recorder.stats().queue_depth == 0),
+        lambda: recorder.stats().enqueued > 0 and recorder.stats().queue_depth == 0,
         timeout_s=30,
         what="the recorder to drain",
     )
@@ -96,7 +96,3 @@ async def test_record_export_replay_gives_identical_books(
             [(Decimal(p), Decimal(c)) for p, c in fp.get("no_dollars") or []],
         )
     assert replayed == book_at_t
-
-
-async def _async(fn):
-    return fn()

@@ -121,9 +121,7 @@ async def test_killing_the_ingestion_worker_moves_ingestion_and_books_recover(
     logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
     procs = [_spawn(harness, temporal_address, sim, log) for log in logs]
     try:
-        queues = await eventually(
-            lambda: _async(lambda: all(_queue_of(log) for log in logs)), timeout_s=60, what="both workers up"
-        )
+        queues = await eventually(lambda: all(_queue_of(log) for log in logs), timeout_s=60, what="both workers up")
         assert queues
         by_queue = {_queue_of(log): proc for log, proc in zip(logs, procs, strict=True)}
         config = ws_config(epoch=EpochSettings(policy="hold", heartbeat_timeout_s=2, use_websocket=True))
@@ -161,10 +159,6 @@ async def test_killing_the_ingestion_worker_moves_ingestion_and_books_recover(
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
-
-
-async def _async(fn):
-    return fn()
 
 
 async def test_the_worker_records_what_it_sees_and_does(harness: Harness, tmp_path: Path) -> None:

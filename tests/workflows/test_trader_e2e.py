@@ -12,13 +12,11 @@ from decimal import Decimal
 
 from models.trader import (
     CloseSettings,
-    EpochSettings,
     ExitRules,
     LifecycleState,
-    RiskLimits,
     TraderStatus,
 )
-from tests.harness import Harness, fast_config
+from tests.harness import Harness, fast_config, trading_config
 from workflows.names import SIGNAL_PAUSE, SIGNAL_RESUME, SIGNAL_STOP
 
 
@@ -107,28 +105,6 @@ async def test_cash_recovery_closes_when_cash_is_under_the_reserve(harness: Harn
     assert st.cash_cents is not None and st.cash_cents >= 200
 
 
-def _trading_config(**overrides):
-    """The baseline policy acting on every update (threshold 0), small size, no throttle."""
-    return fast_config(
-        **overrides,
-        epoch=EpochSettings(
-            policy="imbalance",
-            imbalance_threshold=Decimal(0),
-            poll_interval_ms=200,
-            heartbeat_timeout_s=2,
-            use_websocket=False,
-        ),
-        risk=RiskLimits(
-            order_size_contracts=Decimal(1),
-            max_position_contracts=Decimal(1000),
-            max_spread_dollars=Decimal("0.99"),
-            per_market_throttle_ms=0,
-            max_entry_price_dollars=Decimal("0.99"),
-        ),
-        order_group_contracts_limit=100_000,
-    )
-
-
 async def _epoch_orders(harness: Harness) -> int:
     acct = await harness.exchange_account()
     return sum(1 for o in acct["orders"] if o["client_order_id"].startswith("epoch:"))
@@ -137,7 +113,7 @@ async def _epoch_orders(harness: Harness) -> int:
 async def test_epoch_opens_positions_and_pause_stops_orders_until_resume(harness: Harness) -> None:
     await harness.freeze_on_quoted_market()
     # A long epoch, so the pause has to cancel it mid-flight (not wait for its end).
-    handle = await harness.start(_trading_config(recalibration_interval_s=60))
+    handle = await harness.start(trading_config(recalibration_interval_s=60))
 
     async def placed() -> int:
         return await _epoch_orders(harness)
@@ -239,7 +215,7 @@ async def test_critical_outage_pauses_and_recovers_with_backoff(harness: Harness
 
 async def test_order_group_trigger_is_reset_and_repeated_triggers_pause(harness: Harness) -> None:
     await harness.freeze_on_quoted_market()
-    config = _trading_config(order_group_window_s=1, max_group_triggers_before_pause=2)
+    config = trading_config(order_group_window_s=1, max_group_triggers_before_pause=2)
     config.order_group_contracts_limit = 2  # 1-contract orders: the 3rd fill within 15 s triggers the group
     handle = await harness.start(config)
     st = await harness.wait_status(
