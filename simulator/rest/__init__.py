@@ -15,9 +15,9 @@ from aiohttp import web
 
 from simulator.context import SimContext
 from simulator.rest import exchange_info, markets, order_groups, orders_v1, orders_v2, portfolio
-from simulator.rest.common import API_PREFIX, CTX_KEY, api_middleware, observe_responses
+from simulator.rest.common import API_PREFIX, CTX_KEY, ObservedResponse, api_middleware, observe_responses
 
-__all__ = ["API_PREFIX", "CTX_KEY", "make_api_app", "observe_responses"]
+__all__ = ["API_PREFIX", "CTX_KEY", "ObservedResponse", "make_api_app", "observe_responses"]
 
 
 def make_api_app(ctx: SimContext) -> web.Application:

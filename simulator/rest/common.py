@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -42,15 +43,37 @@ MAX_BATCH = 20
 RATE_LIMITED_CODE = "too_many_requests"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ResponseObserver = Callable[[str, str | None, int, bytes], None]
-"""``observer(method, route, status, body)``: ``route`` as registered, relative to ``/trade-api/v2``
-(``/markets/{ticker}``), or None for a path no route matched; ``body`` the raw response bytes."""
+
+
+@dataclass(frozen=True)
+class ObservedResponse:
+    """One Trade API answer as handed to response observers.
+
+    Attributes:
+        method: HTTP method of the request.
+        route: the route as registered, relative to ``/trade-api/v2`` (``/markets/{ticker}``), or None when
+            no route matched the path.
+        status: HTTP status code.
+        body: the raw response body (empty for a body-less answer).
+        legacy_market_status: the simulator serves ``settled`` for ``finalized`` (a deliberate departure
+            from the current spec, see :class:`simulator.config.SimulatorConfig`).
+
+    """
+
+    method: str
+    route: str | None
+    status: int
+    body: bytes
+    legacy_market_status: bool
+
+
+ResponseObserver = Callable[[ObservedResponse], None]
 
 _observers: list[ResponseObserver] = []
 
 
 def observe_responses(observer: ResponseObserver) -> Callable[[], None]:
-    """Call ``observer`` with every Trade API response of every simulator in this process.
+    """Call ``observer`` with every Trade API response (:class:`ObservedResponse`) of every simulator in this process.
 
     The test suite uses it to validate each body against Kalshi's generated SDK models. Observers run
     after the response is built, on the event loop; an exception in one is logged and ignored. With no
@@ -137,9 +160,10 @@ def _notify(request: web.Request, response: web.StreamResponse) -> None:
         route = route[len(API_PREFIX) :]
     payload = response.body if isinstance(response, web.Response) else None
     raw = payload if isinstance(payload, bytes) else b""
+    seen = ObservedResponse(request.method, route, response.status, raw, sim_ctx(request).config.legacy_market_status)
     for observer in list(_observers):
         try:
-            observer(request.method, route, response.status, raw)
+            observer(seen)
         except Exception:
             log.exception("response observer failed on %s %s", request.method, request.path)
 

@@ -31,7 +31,7 @@ def market_dict(ctx: SimContext, state: mk.MarketState) -> dict[str, Any]:
     """The wire Market of ``state`` with its event's category (served times)."""
     event = ctx.catalog.events.get(state.definition.event_ticker)
     category = str(event.raw_event.get("category", "")) if event else ""
-    return wire.market_json(state, ctx.clock.offset_ms, category)
+    return wire.market_json(state, ctx.clock.offset_ms, category, legacy_status=ctx.config.legacy_market_status)
 
 
 async def list_markets(request: web.Request) -> web.Response:

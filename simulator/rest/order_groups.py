@@ -58,10 +58,12 @@ def _group_json(ctx: SimContext, group: Any, *, with_id: bool) -> dict[str, Any]
 
 
 async def create_order_group(request: web.Request) -> web.Response:
-    """``POST /portfolio/order_groups/create`` -> 201 ``{order_group_id}``."""
+    """``POST /portfolio/order_groups/create`` -> 201 ``{order_group_id, subaccount, exchange_index}``."""
     ctx = sim_ctx(request)
     group = ctx.exchange.create_group(request_account(request), _limit_from(require_object(body(request))))
-    return json_response({"order_group_id": group.order_group_id}, status=201)
+    return json_response(
+        {"order_group_id": group.order_group_id, "subaccount": 0, "exchange_index": wire.EXCHANGE_INDEX}, status=201
+    )
 
 
 async def list_order_groups(request: web.Request) -> web.Response:

@@ -36,6 +36,7 @@ async def get_balance(request: web.Request) -> web.Response:
             "portfolio_value": floor_to_cents(value),
             "portfolio_value_dollars": wire.money(value),
             "updated_ts": (max(account.updated_ms, ctx.exchange.now_ms) + ctx.clock.offset_ms) // 1000,
+            "balance_breakdown": wire.indexed_balance(free),
         }
     )
 
@@ -108,7 +109,9 @@ async def list_settlements(request: web.Request) -> web.Response:
 
 
 async def total_resting_order_value(request: web.Request) -> web.Response:
-    """``GET /portfolio/summary/total_resting_order_value``: int cents."""
+    """``GET /portfolio/summary/total_resting_order_value``: int cents, plus the per-shard dollar breakdown."""
     ctx = sim_ctx(request)
     value = ctx.exchange.resting_order_value(request_account(request))
-    return json_response({"total_resting_order_value": wire.cents(value)})
+    return json_response(
+        {"total_resting_order_value": wire.cents(value), "resting_order_value_breakdown": wire.indexed_balance(value)}
+    )

@@ -479,7 +479,8 @@ async def test_v2_amend_decrease_batches_and_portfolio_filters() -> None:
         one = await trader.delete(f"/portfolio/events/orders/{first}")
         assert one.json()["reduced_by"] == "3.00"
         value = (await trader.get("/portfolio/summary/total_resting_order_value")).json()
-        assert value == {"total_resting_order_value": 0}
+        assert value["total_resting_order_value"] == 0
+        assert value["resting_order_value_breakdown"] == [{"exchange_index": 0, "balance": "0.0000"}]
         _, _, ask, _ = await best(sim)
         bought = await trader.post(
             "/portfolio/events/orders", json=v2("bid", ask, "1", time_in_force="immediate_or_cancel")
