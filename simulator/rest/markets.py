@@ -34,13 +34,23 @@ def market_dict(ctx: SimContext, state: mk.MarketState) -> dict[str, Any]:
     return wire.market_json(state, ctx.clock.offset_ms, category, legacy_status=ctx.config.legacy_market_status)
 
 
-async def list_markets(request: web.Request) -> web.Response:
-    """``GET /markets`` (§3.2) with event/series/tickers/status/time filters and cursor pagination."""
-    ctx = sim_ctx(request)
+def _status_filter(request: web.Request) -> tuple[str, ...] | None:
+    """The market statuses a ``status`` filter selects (§3.2 vocabulary), or None without a filter.
+
+    Raises:
+        ApiError: 400 ``invalid_parameters`` for a value outside ``unopened|open|paused|closed|settled``.
+
+    """
     status = q_str(request, "status")
     if status is not None and status not in mk.STATUS_FILTERS:
         raise invalid_param(f"status must be one of {', '.join(mk.STATUS_FILTERS)}")
-    wanted = mk.STATUS_FILTERS[status] if status else None
+    return mk.STATUS_FILTERS[status] if status else None
+
+
+async def list_markets(request: web.Request) -> web.Response:
+    """``GET /markets`` (§3.2) with event/series/tickers/status/time filters and cursor pagination."""
+    ctx = sim_ctx(request)
+    wanted = _status_filter(request)
     event_ticker = q_str(request, "event_ticker")
     series_ticker = q_str(request, "series_ticker")
     tickers = set(q_list(request, "tickers"))
@@ -133,10 +143,7 @@ def _event_status_ok(ctx: SimContext, tickers: tuple[str, ...], wanted: tuple[st
 async def list_events(request: web.Request) -> web.Response:
     """``GET /events``: events filtered by ``series_ticker`` and ``status``, cursor pagination."""
     ctx = sim_ctx(request)
-    status = q_str(request, "status")
-    if status is not None and status not in mk.STATUS_FILTERS:
-        raise invalid_param(f"status must be one of {', '.join(mk.STATUS_FILTERS)}")
-    wanted = mk.STATUS_FILTERS[status] if status else None
+    wanted = _status_filter(request)
     series_ticker = q_str(request, "series_ticker")
     nested = request.query.get("with_nested_markets", "false").lower() == "true"
     rows = [

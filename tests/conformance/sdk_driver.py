@@ -168,6 +168,23 @@ class Driver:
             return
         self._record(name, False, f"no {exc_type.__name__} raised")
 
+    def walk_pages(self, name: str, fetch: Callable[..., Any], items: str, key: str) -> list[str]:
+        """Follow ``cursor`` from the first page to the last, one recorded call per page.
+
+        Returns the ``key`` of every item of every page, in order (stops at a failed page).
+        """
+        seen: list[str] = []
+        cursor = None
+        for page in range(1, 50):
+            r = self.call(f"{name} page {page}", partial(fetch, cursor=cursor))
+            if r is None:
+                break
+            seen.extend(getattr(item, key) for item in getattr(r, items))
+            if not r.cursor:
+                break
+            cursor = r.cursor
+        return seen
+
     def served_status(self, status: str) -> str:
         """The REST status the simulator serves for a lifecycle status (``settled`` for ``finalized`` when
         started with ``legacy_market_status``)."""
@@ -258,16 +275,7 @@ class Driver:
             return check
 
         self.call("get_markets", lambda: api.get_markets(), same_markets(all_tickers))
-        pages: list[str] = []
-        cursor = None
-        for page in range(1, 20):
-            r = self.call(f"get_markets(limit=7) page {page}", partial(api.get_markets, limit=7, cursor=cursor))
-            if r is None:
-                break
-            pages.extend(m.ticker for m in r.markets)
-            if not r.cursor:
-                break
-            cursor = r.cursor
+        pages = self.walk_pages("get_markets(limit=7)", partial(api.get_markets, limit=7), "markets", "ticker")
         self.note(
             "get_markets pagination covers every market once",
             pages == all_tickers,
@@ -364,16 +372,7 @@ class Driver:
             lambda: api.get_events(series_ticker=self.series_ticker, status="open"),
             same_events(open_events),
         )
-        paged: list[str] = []
-        cursor = None
-        for page in range(1, 30):
-            r = self.call(f"get_events(limit=10) page {page}", partial(api.get_events, limit=10, cursor=cursor))
-            if r is None:
-                break
-            paged.extend(e.event_ticker for e in r.events)
-            if not r.cursor:
-                break
-            cursor = r.cursor
+        paged = self.walk_pages("get_events(limit=10)", partial(api.get_events, limit=10), "events", "event_ticker")
         self.note(
             "get_events pagination covers every event once",
             paged == events_in_order,
@@ -449,18 +448,7 @@ class Driver:
             lambda: self.orders_api.get_orders(ticker=self.ticker, status="resting"),
             lambda r: ensure(order_id in [o.order_id for o in r.orders], "resting order not listed"),
         )
-        ids: list[str] = []
-        cursor = None
-        for page in range(1, 10):
-            r = self.call(
-                f"get_orders(limit=1) page {page}", partial(self.orders_api.get_orders, limit=1, cursor=cursor)
-            )
-            if r is None:
-                break
-            ids.extend(o.order_id for o in r.orders)
-            if not r.cursor:
-                break
-            cursor = r.cursor
+        ids = self.walk_pages("get_orders(limit=1)", partial(self.orders_api.get_orders, limit=1), "orders", "order_id")
         held = [o["order_id"] for o in sorted(self.account()["orders"], key=lambda o: o["created_time"], reverse=True)]
         self.note(
             "get_orders pagination covers every order once",
