@@ -136,6 +136,7 @@ def summary_lines(recorder: ResponseRecorder, report: dict[str, Any] | None, ski
     head = (
         f"SDK response validation (kalshi-python-sync {report['sdk_version']}): {recorder.responses} simulator "
         f"responses, {report['validated']} distinct shapes validated, {len(failures)} problem(s)"
+        + (" -> the run fails" if failures else "")
     )
     lines = [head]
     for f in failures:
