@@ -1,8 +1,11 @@
 """JSON shapes of everything the simulator serves: the era superset (kalshi-api.md §0, §9, §10.2).
 
-Every object carries the current fixed-point fields (``*_dollars`` 4-dp strings, ``*_fp`` 2-dp count
-strings), the legacy integer fields (cents / whole contracts) that SDK 3.2.0 requires, and the direction
-fields ``outcome_side`` / ``book_side``.
+Every object carries every field the current OpenAPI models require, with their types and enum values
+(the fixed-point ``*_dollars`` 4-dp strings and ``*_fp`` 2-dp count strings among them; checked against
+the newest official SDK by ``tests/conformance``), the legacy integer fields (cents / whole contracts) that
+SDK 3.2.0 requires, and the direction fields ``outcome_side`` / ``book_side``. A legacy field is kept only
+where no current model has a field of that name with another meaning or type. Values the spec requires
+but the simulator cannot know use the spec's documented defaults (docs/simulator.md "Known differences").
 
 Legacy integers are exact where the value is representable; otherwise they are **truncated toward
 zero** (a 0.5-contract count shows ``count: 0``, a $0.005 price shows 0 cents). Money fields that can
@@ -74,6 +77,7 @@ _SHIFTED_RAW_TIMES = (
     "fee_waiver_expiration_time",
 )
 LEGACY_SETTLED = "settled"
+"""The pre-2026 name of ``finalized`` (served with ``legacy_market_status``)."""
 SETTLEMENT_BOUNDS_DEFAULT = "default"
 """The spec's ``settlement_bounds_type`` for a market without settlement bounds (the recorded markets predate
 the field; docs/simulator.md "Known differences")."""
