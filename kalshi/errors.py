@@ -11,6 +11,9 @@ Error body shapes follow kalshi-api.md §5.2:
 * normal reject: ``{"error": {"code": "invalid_order", "message": "invalid order", "details": "..."}}``,
 * unparseable request: the same fields at the top level, ``{"code": ..., "message": ..., "details": ...}``,
 * rate limited: ``{"error": "too many requests"}`` (a string, not an object).
+
+A body carrying both shapes (the spec's flat ``ErrorResponse`` fields next to ``error``, as the simulator
+sends) reads the same code and message either way.
 """
 
 from __future__ import annotations
@@ -249,7 +252,11 @@ def parse_error_body(body: bytes | str | Any) -> ErrorBody:
                 envelope=True,
             )
         if isinstance(err, str):
-            return ErrorBody(code=None, message=_str_or_none(err), details=None, envelope=True)
+            # Kalshi's 429 ``{"error": "too many requests"}``; a top-level code (the spec's flat
+            # ErrorResponse fields, which the simulator adds) is kept when present.
+            return ErrorBody(
+                code=_str_or_none(decoded.get("code")), message=_str_or_none(err), details=None, envelope=True
+            )
         if "code" in decoded or "message" in decoded:
             return ErrorBody(
                 code=_str_or_none(decoded.get("code")),

@@ -148,6 +148,11 @@ async def _serve(config: SimulatorConfig) -> None:
     help="Let unauthenticated WebSocket connections subscribe to orderbook_delta (private on Kalshi).",
 )
 @click.option(
+    "--legacy-market-status",
+    is_flag=True,
+    help="Serve a finalized market's status as 'settled' (for Kalshi SDK 3.2.0 and other pre-2026 clients).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,

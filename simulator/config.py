@@ -56,6 +56,9 @@ class SimulatorConfig(BaseModel):
             ends with error 25 "subscription buffer overflow" (§6.3).
         ws_public_orderbook: let unauthenticated WebSocket connections subscribe to ``orderbook_delta``
             (Kalshi lists it as private, §6.5; default False: error 9 without auth).
+        legacy_market_status: serve a finalized market's REST ``status`` as ``"settled"``, the name the
+            pre-2026 API and SDK 3.2.0 use (their status enum has no ``finalized``); default False serves the
+            current spec's ``finalized`` (docs/simulator.md "Kalshi SDK conformance").
 
     """
 
@@ -86,6 +89,7 @@ class SimulatorConfig(BaseModel):
     ws_max_missed_pongs: int = Field(default=3, ge=1, le=1000)
     ws_subscription_buffer: int = Field(default=50_000, ge=1, le=10_000_000)
     ws_public_orderbook: bool = False
+    legacy_market_status: bool = False
 
     @field_validator("start")
     @classmethod

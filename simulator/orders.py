@@ -232,11 +232,9 @@ def _cents_price(value: int, key: str) -> Decimal:
     return Decimal(value) / 100
 
 
-def _client_order_id(body: dict[str, Any], required: bool) -> str:
+def _client_order_id(body: dict[str, Any]) -> str:
     coid = opt_str(body, "client_order_id")
     if coid is None or coid == "":
-        if required:
-            raise invalid_order("client_order_id is required")
         return ""
     if not CLIENT_ORDER_ID.match(coid):
         raise invalid_order("client_order_id must be 1-64 characters of [A-Za-z0-9_-:+=/]")
@@ -374,7 +372,7 @@ def parse_v1_create(body: Any) -> OrderIntent:
     _subaccount(body)
     return OrderIntent(
         ticker=ticker,
-        client_order_id=_client_order_id(body, required=False),
+        client_order_id=_client_order_id(body),
         book_side=book_side,
         yes_price=yes_price,
         count=count,
@@ -396,12 +394,12 @@ def parse_v2_create(body: Any) -> OrderIntent:
     """Parse a V2 ``POST /portfolio/events/orders`` body (kalshi-api.md §3.6).
 
     ``side`` is ``bid`` (buy YES) or ``ask`` (sell YES); ``price`` is the YES price string; ``count`` an
-    fp string. ``time_in_force``, ``self_trade_prevention_type`` and ``client_order_id`` are required
-    as in spec 3.15.
+    fp string. ``time_in_force`` and ``self_trade_prevention_type`` are required; ``client_order_id`` is
+    optional as in the current spec (an order without one shows ``client_order_id: ""``).
 
     Raises:
         ApiError: ``missing_parameters`` (no ticker), ``invalid_order`` (missing/bad side, count,
-            price, time_in_force, stp, client_order_id), flat ``bad_request`` (wrong JSON types).
+            price, time_in_force, stp; a malformed client_order_id), flat ``bad_request`` (wrong JSON types).
 
     """
     body = require_object(body)
@@ -426,7 +424,7 @@ def parse_v2_create(body: Any) -> OrderIntent:
     _subaccount(body)
     return OrderIntent(
         ticker=ticker,
-        client_order_id=_client_order_id(body, required=True),
+        client_order_id=_client_order_id(body),
         book_side=side,
         yes_price=price,
         count=count,

@@ -129,7 +129,9 @@ class RateLimiter:
     def limits_json(self) -> dict[str, object]:
         """``GET /account/limits`` body: ``{usage_tier, read:{refill_rate, bucket_capacity}, write:{...}}``."""
         if self.tier is None:
-            return {"usage_tier": "off", "read": None, "write": None, "grants": []}
+            # No limit: report a budget no client can reach, so clients that pace themselves never wait.
+            unlimited = {"refill_rate": UNLIMITED_TOKENS_PER_S, "bucket_capacity": UNLIMITED_TOKENS_PER_S}
+            return {"usage_tier": "off", "read": unlimited, "write": dict(unlimited), "grants": []}
         t = self.tier
         return {
             "usage_tier": self.tier_name,
@@ -137,6 +139,10 @@ class RateLimiter:
             "write": {"refill_rate": t.write_rate, "bucket_capacity": t.write_rate * t.write_capacity_s},
             "grants": [],
         }
+
+
+UNLIMITED_TOKENS_PER_S = 1_000_000
+"""What ``GET /account/limits`` reports for both buckets with ``--rate-limit-tier off`` (100,000 requests/s)."""
 
 
 def classify(method: str, api_path: str, batch_items: int = 0) -> tuple[str, int]:

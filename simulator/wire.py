@@ -1,8 +1,11 @@
 """JSON shapes of everything the simulator serves: the era superset (kalshi-api.md §0, §9, §10.2).
 
-Every object carries the current fixed-point fields (``*_dollars`` 4-dp strings, ``*_fp`` 2-dp count
-strings), the legacy integer fields (cents / whole contracts) that SDK 3.2.0 requires, and the direction
-fields ``outcome_side`` / ``book_side``.
+Every object carries every field the current OpenAPI models require, with their types and enum values
+(the fixed-point ``*_dollars`` 4-dp strings and ``*_fp`` 2-dp count strings among them; checked against
+the newest official SDK by ``tests/conformance``), the legacy integer fields (cents / whole contracts) that
+SDK 3.2.0 requires, and the direction fields ``outcome_side`` / ``book_side``. A legacy field is kept only
+where no current model has a field of that name with another meaning or type. Values the spec requires
+but the simulator cannot know use the spec's documented defaults (docs/simulator.md "Known differences").
 
 Legacy integers are exact where the value is representable; otherwise they are **truncated toward
 zero** (a 0.5-contract count shows ``count: 0``, a $0.005 price shows 0 cents). Money fields that can
@@ -27,6 +30,8 @@ from simulator.tape import EventDefinition, SeriesDefinition
 from simulator.timeutil import iso_ms, parse_iso_ms
 
 ZERO = Decimal(0)
+EXCHANGE_INDEX = 0
+"""The exchange shard of everything here: the simulator is one shard (kalshi-api.md §3.0)."""
 _SIX = Decimal("0.000001")
 _FOUR = Decimal("0.0001")
 
@@ -71,6 +76,11 @@ _SHIFTED_RAW_TIMES = (
     "occurrence_datetime",
     "fee_waiver_expiration_time",
 )
+LEGACY_SETTLED = "settled"
+"""The pre-2026 name of ``finalized`` (served with ``legacy_market_status``)."""
+SETTLEMENT_BOUNDS_DEFAULT = "default"
+"""The spec's ``settlement_bounds_type`` for a market without settlement bounds (the recorded markets predate
+the field; docs/simulator.md "Known differences")."""
 _PASS_THROUGH = (
     "title",
     "subtitle",
@@ -92,12 +102,15 @@ _PASS_THROUGH = (
 )
 
 
-def market_json(state: MarketState, offset_ms: int, category: str = "") -> dict[str, Any]:
+def market_json(
+    state: MarketState, offset_ms: int, category: str = "", *, legacy_status: bool = False
+) -> dict[str, Any]:
     """The Market object of ``GET /markets`` and ``GET /markets/{ticker}`` (§3.2), superset form.
 
     Quotes come from the displayed book (tape + account orders): no bid shows 0 / ``"0.0000"``, no ask
     shows 100 / ``"1.0000"``. ``result``, ``settlement_value_dollars`` and ``expiration_value`` appear
-    once the market is determined; ``settlement_ts`` once it is finalized.
+    once the market is determined; ``settlement_ts`` once it is finalized. ``legacy_status`` serves
+    ``finalized`` as ``settled``, the pre-2026 name (SDK 3.2.0's status enum has no ``finalized``).
     """
     d = state.definition
     raw: Mapping[str, Any] = d.raw_market
@@ -111,6 +124,9 @@ def market_json(state: MarketState, offset_ms: int, category: str = "") -> dict[
     out.setdefault("no_sub_title", "")
     out.setdefault("market_type", "binary")
     out.setdefault("can_close_early", False)
+    out.setdefault("rules_primary", "")
+    out.setdefault("rules_secondary", "")
+    out["settlement_bounds_type"] = raw.get("settlement_bounds_type") or SETTLEMENT_BOUNDS_DEFAULT
     for key in _SHIFTED_RAW_TIMES:
         if raw.get(key):
             out[key] = iso_ms(parse_iso_ms(str(raw[key])) + offset_ms)
@@ -123,7 +139,7 @@ def market_json(state: MarketState, offset_ms: int, category: str = "") -> dict[
     out.setdefault("expiration_time", iso_ms(close_ms + offset_ms))
     out.setdefault("latest_expiration_time", iso_ms(close_ms + offset_ms))
     out["settlement_timer_seconds"] = d.settlement_timer_s
-    out["status"] = state.status
+    out["status"] = LEGACY_SETTLED if legacy_status and state.status == FINALIZED else state.status
     out["result"] = state.result
     book = state.book
     best_yes = book.best("yes")
@@ -174,7 +190,7 @@ def market_json(state: MarketState, offset_ms: int, category: str = "") -> dict[
     out["risk_limit_cents"] = 0
     out["category"] = category
     out["is_provisional"] = False
-    out["exchange_index"] = 0
+    out["exchange_index"] = EXCHANGE_INDEX
     return out
 
 
@@ -186,11 +202,17 @@ def event_json(event: EventDefinition, offset_ms: int) -> dict[str, Any]:
     out.setdefault("title", event.event_ticker)
     out.setdefault("sub_title", "")
     out.setdefault("mutually_exclusive", False)
+    out.setdefault("collateral_return_type", "MECNET" if out["mutually_exclusive"] else "")
     out.setdefault("category", "")
     if out.get("strike_date"):
         out["strike_date"] = iso_ms(parse_iso_ms(str(out["strike_date"])) + offset_ms)
     out.pop("last_updated_ts", None)
     return out
+
+
+def indexed_balance(dollars: Decimal) -> list[dict[str, Any]]:
+    """A per-shard breakdown (``IndexedBalance[]``) of a dollar amount: one entry, shard 0."""
+    return [{"exchange_index": EXCHANGE_INDEX, "balance": money(dollars)}]
 
 
 def series_json(series: SeriesDefinition) -> dict[str, Any]:
@@ -199,6 +221,7 @@ def series_json(series: SeriesDefinition) -> dict[str, Any]:
         "ticker": series.ticker,
         "title": series.title,
         "category": series.category,
+        "categories": [series.category] if series.category else [],
         "frequency": series.frequency,
         "tags": [],
         "settlement_sources": [dict(s) for s in series.settlement_sources],
@@ -279,7 +302,7 @@ def order_json(order: Order, offset_ms: int) -> dict[str, Any]:
         "order_group_id": order.order_group_id,
         "cancel_order_on_pause": order.cancel_order_on_pause,
         "subaccount_number": 0,
-        "exchange_index": 0,
+        "exchange_index": EXCHANGE_INDEX,
     }
 
 
@@ -315,7 +338,7 @@ def fill_json(fill: FillRecord, offset_ms: int) -> dict[str, Any]:
         "ts": served // 1000,
         "ts_ms": served,
         "subaccount_number": 0,
-        "exchange_index": 0,
+        "exchange_index": EXCHANGE_INDEX,
     }
 
 
@@ -335,6 +358,7 @@ def position_json(pos: Position, resting_orders: int, offset_ms: int) -> dict[st
         "total_traded_dollars": money(pos.total_traded),
         "resting_orders_count": resting_orders,
         "last_updated_ts": iso_ms(pos.last_updated_ms + offset_ms),
+        "exchange_index": EXCHANGE_INDEX,
     }
 
 
@@ -378,6 +402,7 @@ def settlement_json(s: SettlementRecord, offset_ms: int) -> dict[str, Any]:
         "value": s.value_cents,
         "fee_cost": "0.0000",
         "settled_time": iso_ms(s.ts_ms + offset_ms),
+        "exchange_index": EXCHANGE_INDEX,
     }
 
 

@@ -7,6 +7,10 @@
   synthetic generator where that folder is absent) on a free port.
 * ``account`` (function): a new exchange account with its own RSA key registered through the
   simulator's control API, and a signed :class:`KalshiRestClient` for it.
+
+Session hooks validate every Trade API body the in-process simulators served during the run against
+Kalshi's official SDK models (:mod:`tests.conformance.recorder`); a body that does not conform fails the
+session with its method, route, status and model field.
 """
 
 from __future__ import annotations
@@ -28,12 +32,42 @@ from temporalio.testing import WorkflowEnvironment
 
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
+from simulator.rest import observe_responses
 from simulator.server import SimulatorConfig, SimulatorServer
+from tests.conformance import recorder as sdk_recorder
 from workers.devserver import find_temporal_cli
 from workflows.names import SEARCH_ATTRIBUTES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "kalshi-gold15m"
+
+_SDK_CHECK = pytest.StashKey[dict]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Record every simulator response of the run (see :mod:`tests.conformance.recorder`)."""
+    if sdk_recorder.enabled():
+        rec = sdk_recorder.ResponseRecorder()
+        session.config.stash[_SDK_CHECK] = {"recorder": rec, "stop": observe_responses(rec)}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Validate the recorded bodies against the newest SDK's models; fail the session on a mismatch."""
+    state = session.config.stash.get(_SDK_CHECK, None)
+    if state is None:
+        return
+    state["stop"]()
+    report, skipped = sdk_recorder.finish(state["recorder"])
+    state["lines"] = sdk_recorder.summary_lines(state["recorder"], report, skipped)
+    if report is not None and report["failures"] and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Print the SDK response validation result (headline, and every failure)."""
+    state = config.stash.get(_SDK_CHECK, None)
+    for line in (state or {}).get("lines", []):
+        terminalreporter.write_line(line, red=line.startswith("  "))
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -50,6 +50,22 @@ def test_rate_limit_string_error() -> None:
     assert info.code is None and info.message == "too many requests" and info.envelope
 
 
+def test_both_error_shapes_in_one_body_read_the_same() -> None:
+    # What the simulator sends: the spec's flat ErrorResponse fields next to Kalshi's nested envelope.
+    fields = {"code": "invalid_order", "message": "invalid order", "details": "post only cross"}
+    info = parse_error_body(json.dumps({**fields, "error": fields}))
+    assert (info.code, info.message, info.details, info.envelope) == (
+        "invalid_order",
+        "invalid order",
+        "post only cross",
+        True,
+    )
+    limited = parse_error_body(
+        b'{"error": "too many requests", "code": "too_many_requests", "message": "too many requests"}'
+    )
+    assert (limited.code, limited.message) == ("too_many_requests", "too many requests")
+
+
 def test_auth_error_body_seen_in_the_wild() -> None:
     body = json.dumps(
         {

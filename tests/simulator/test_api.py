@@ -15,13 +15,12 @@ from tests.simulator.conftest import PREFIX, private_key, public_pem, requires_t
 pytestmark = requires_tape
 
 GOLD = "KXGOLD15M"
-AUTH_BODY_SIG = {
-    "error": {
-        "code": "authentication_error",
-        "message": "authentication_error",
-        "details": "INCORRECT_API_KEY_SIGNATURE",
-    }
+_AUTH_FIELDS = {
+    "code": "authentication_error",
+    "message": "authentication_error",
+    "details": "INCORRECT_API_KEY_SIGNATURE",
 }
+AUTH_BODY_SIG = {**_AUTH_FIELDS, "error": _AUTH_FIELDS}
 
 
 async def test_auth_good_bad_unknown_stale_and_public_unsigned() -> None:

@@ -46,7 +46,7 @@ async def test_rate_limit_429_body_and_no_retry_after() -> None:
         orders = [{"ticker": MARKET, "side": "yes", "action": "buy", "count": 1, "yes_price": 1}] * 11
         r = await trader.post("/portfolio/orders/batched", json={"orders": orders})
         assert r.status_code == 429
-        assert r.json() == {"error": "too many requests"}
+        assert r.json() == {"error": "too many requests", "code": "too_many_requests", "message": "too many requests"}
         assert "Retry-After" not in r.headers
         ok = await trader.post("/portfolio/orders/batched", json={"orders": orders[:10]})
         assert ok.status_code == 201
@@ -114,7 +114,7 @@ async def test_injected_failures_latency_and_outcome_unknown_writes() -> None:
 
         await sim.ctl("PUT", "/faults", json={"fail_next": [{"status": 429, "path_prefix": "/markets"}]})
         limited = await sim.http.get(PREFIX + "/markets")
-        assert limited.status_code == 429 and limited.json() == {"error": "too many requests"}
+        assert limited.status_code == 429 and limited.json()["error"] == "too many requests"
 
         await sim.ctl("PUT", "/faults", json={"latency_ms": 200})
         began = time.monotonic()
