@@ -473,17 +473,27 @@ def observe(
         dm0 = (last2 - m2[p0]) * _INV_2CC
         dm1 = (last2 - m2[p1]) * _INV_2CC
         dm2 = (last2 - m2[p2]) * _INV_2CC
-        v0 = min(math.sqrt(lastsq - sq[p0]) * _INV_2CC, 1.0)
-        v1 = min(math.sqrt(lastsq - sq[p1]) * _INV_2CC, 1.0)
-        v2 = min(math.sqrt(lastsq - sq[p2]) * _INV_2CC, 1.0)
+        sqrt = math.sqrt
+        v0 = sqrt(lastsq - sq[p0]) * _INV_2CC
+        v1 = sqrt(lastsq - sq[p1]) * _INV_2CC
+        v2 = sqrt(lastsq - sq[p2]) * _INV_2CC
+        v0 = v0 if v0 < 1.0 else 1.0
+        v1 = v1 if v1 < 1.0 else 1.0
+        v2 = v2 if v2 < 1.0 else 1.0
     else:
         dm0 = dm1 = dm2 = v0 = v1 = v2 = 0.0
     tc = state._trade_cum
     tlast = tc[-1]
     q0, q1, q2 = state._trade_ptr
-    f0 = _signed_log(tlast - tc[q0])
-    f1 = _signed_log(tlast - tc[q1])
-    f2 = _signed_log(tlast - tc[q2])
+    n0 = tlast - tc[q0]
+    n1 = tlast - tc[q1]
+    n2 = tlast - tc[q2]
+    f0 = log1p((n0 if n0 >= 0 else -n0) * 0.01) * _FLOW_NORM
+    f1 = log1p((n1 if n1 >= 0 else -n1) * 0.01) * _FLOW_NORM
+    f2 = log1p((n2 if n2 >= 0 else -n2) * 0.01) * _FLOW_NORM
+    f0 = (f0 if f0 < 1.0 else 1.0) if n0 >= 0 else (-f0 if f0 < 1.0 else -1.0)
+    f1 = (f1 if f1 < 1.0 else 1.0) if n1 >= 0 else (-f1 if f1 < 1.0 else -1.0)
+    f2 = (f2 if f2 < 1.0 else 1.0) if n2 >= 0 else (-f2 if f2 < 1.0 else -1.0)
 
     ttc = (state.close_ms - now_ms) / state.length_ms
     ttc = 0.0 if ttc < 0.0 else 1.0 if ttc > 1.0 else ttc
@@ -574,14 +584,6 @@ def observe(
         return np.array(values, dtype=np.float32)
     out[:] = values
     return out
-
-
-def _signed_log(lots: int) -> float:
-    if lots == 0:
-        return 0.0
-    value = math.log1p((lots if lots > 0 else -lots) / _LOTS) * _FLOW_NORM
-    value = 1.0 if value > 1.0 else value
-    return value if lots > 0 else -value
 
 
 def check_observation(obs: npt.NDArray[np.float32]) -> None:
