@@ -322,9 +322,15 @@ class MarketFeatureState:
         """Set the position after fills: signed lots (+ YES, - NO), its total cost and the cash, micro-dollars.
 
         Raises:
-            FeatureError: a negative cost, or a cost on a flat position.
+            FeatureError: a value that is not an ``int`` (a float would hide a NaN), a negative cost, or a cost on a
+                flat position.
 
         """
+        if not all(type(v) is int for v in (position_lots, cost_micro, cash_micro)):
+            raise FeatureError(
+                f"portfolio values must be integers (lots, micro-dollars), got {position_lots!r}, {cost_micro!r}, "
+                f"{cash_micro!r}"
+            )
         if cost_micro < 0 or (position_lots == 0 and cost_micro != 0):
             raise FeatureError(f"cost {cost_micro} micro-$ is impossible for a position of {position_lots} lots")
         self.position_lots = position_lots
@@ -352,46 +358,29 @@ class MarketFeatureState:
 
     def _advance(self, now_ms: int) -> None:
         """Move each horizon's pointer to the last entry at or before ``now_ms - horizon`` (amortised O(1))."""
-        ts = self._mid_ts
-        last = len(ts) - 1
-        ptrs = self._mid_ptr
-        p0, p1, p2 = ptrs
-        cut = now_ms - _H0
-        while p0 < last and ts[p0 + 1] <= cut:
-            p0 += 1
-        cut = now_ms - _H1
-        while p1 < last and ts[p1 + 1] <= cut:
-            p1 += 1
-        cut = now_ms - _H2
-        while p2 < last and ts[p2 + 1] <= cut:
-            p2 += 1
-        ptrs[0], ptrs[1], ptrs[2] = p0, p1, p2
-        ts = self._trade_ts
-        last = len(ts) - 1
-        ptrs = self._trade_ptr
-        q0, q1, q2 = ptrs
-        cut = now_ms - _H0
-        while q0 < last and ts[q0 + 1] <= cut:
-            q0 += 1
-        cut = now_ms - _H1
-        while q1 < last and ts[q1 + 1] <= cut:
-            q1 += 1
-        cut = now_ms - _H2
-        while q2 < last and ts[q2 + 1] <= cut:
-            q2 += 1
-        ptrs[0], ptrs[1], ptrs[2] = q0, q1, q2
-        if p2 >= _TRIM_AT:
-            self._trim_mids(p2)
-        if q2 >= _TRIM_AT:
-            self._trim_trades(q2)
+        cut0, cut1, cut2 = now_ms - _H0, now_ms - _H1, now_ms - _H2
+        for ts, ptrs in ((self._mid_ts, self._mid_ptr), (self._trade_ts, self._trade_ptr)):
+            last = len(ts) - 1
+            p0, p1, p2 = ptrs
+            while p0 < last and ts[p0 + 1] <= cut0:
+                p0 += 1
+            while p1 < last and ts[p1 + 1] <= cut1:
+                p1 += 1
+            while p2 < last and ts[p2 + 1] <= cut2:
+                p2 += 1
+            ptrs[0], ptrs[1], ptrs[2] = p0, p1, p2
+        if self._mid_ptr[2] >= _TRIM_AT:
+            self._trim_mids(self._mid_ptr[2])
+        if self._trade_ptr[2] >= _TRIM_AT:
+            self._trim_trades(self._trade_ptr[2])
 
     def _trim_mids(self, drop: int) -> None:
         del self._mid_ts[:drop], self._mid2[:drop], self._mid_sq[:drop]
-        self._mid_ptr = [p - drop for p in self._mid_ptr]
+        self._mid_ptr[:] = [p - drop for p in self._mid_ptr]
 
     def _trim_trades(self, drop: int) -> None:
         del self._trade_ts[:drop], self._trade_cum[:drop]
-        self._trade_ptr = [p - drop for p in self._trade_ptr]
+        self._trade_ptr[:] = [p - drop for p in self._trade_ptr]
 
 
 def _liquidation_micro(prices: Sequence[int], sizes: Mapping[int, int], lots: int) -> int:

@@ -257,6 +257,8 @@ def test_bad_state_is_refused() -> None:
     with pytest.raises(FeatureError, match="must be > 0"):
         MarketFeatureState(open_ms=0, close_ms=10, reference_capital_micro=0, position_scale_lots=1)
     state = _state()
+    with pytest.raises(FeatureError, match="integers"):
+        state.set_portfolio(position_lots=0, cost_micro=0, cash_micro=float("inf"))  # type: ignore[arg-type]
     with pytest.raises(FeatureError, match="impossible"):
         state.set_portfolio(position_lots=0, cost_micro=5, cash_micro=0)
     with pytest.raises(FeatureError, match="finer"):
