@@ -6,13 +6,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RL_STAMP := $(VENV)/.installed-rl
 TEMPORAL_CLI_VERSION := v1.5.1
 LOCAL_TEMPORAL := .tools/bin/temporal
 
 # Prefer $TEMPORAL_CLI, then a `temporal` on PATH, then the one built into .tools/bin.
 TEMPORAL_FOUND := $(or $(TEMPORAL_CLI),$(shell command -v temporal 2>/dev/null))
 
-.PHONY: install temporal-cli run test lint typecheck pytest bench clean help
+.PHONY: install install-rl temporal-cli run test lint typecheck pytest bench clean help
 
 help:
 	@echo "make run   - start the Temporal dev server, the simulator, the worker and the trader"
@@ -27,6 +28,39 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) temporal-cli
+
+# The reinforcement-learning extra (.[rl]: torch, stable-baselines3, sb3-contrib, gymnasium, numpy,
+# matplotlib) in the same virtualenv, once per pyproject.toml change (its own stamp).
+# * Cache: PyPI's Linux torch pulls its CUDA libraries (~4 GB of wheels, unused: everything runs on CPU), so
+#   the wheels are downloaded once into a wheelhouse shared by every clone on this machine ($(RL_WHEELHOUSE))
+#   and installed from there; a rebuilt venv, another worktree or a CI clone does not download them again,
+#   and an offline machine installs from the wheelhouse alone.
+# * CPU wheel: a local torch `+cpu` wheel in $(WHEELS_DIR) (pip's find-links folder) is preferred and pinned:
+#   it has no CUDA dependencies (a venv of about 1 GB instead of 5.5 GB).
+WHEELS_DIR ?= $(or $(PIP_FIND_LINKS),/opt/wheels)
+RL_WHEELHOUSE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kalshi-trader/wheels
+PY_TAG = $(shell $(PY) -c 'import sys; print("cp%d%d" % sys.version_info[:2])' 2>/dev/null)
+
+$(RL_STAMP): $(STAMP)
+	@mkdir -p $(RL_WHEELHOUSE)
+	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["rl"]))' > $(VENV)/rl-requirements.txt
+	@cpu="$$(ls -1 $(WHEELS_DIR)/torch-*+cpu-$(PY_TAG)-*.whl 2>/dev/null | sort -V | tail -n 1)"; \
+	if [ -n "$$cpu" ]; then \
+		echo "torch: using the local CPU wheel $$cpu"; \
+		cp -n "$$cpu" $(RL_WHEELHOUSE)/; \
+		echo "torch==$$(basename "$$cpu" | cut -d- -f2)" > $(VENV)/rl-constraints.txt; \
+	else \
+		echo "torch: no local CPU wheel in $(WHEELS_DIR); PyPI's (with CUDA libraries) via $(RL_WHEELHOUSE)"; \
+		: > $(VENV)/rl-constraints.txt; \
+	fi
+	$(PY) -m pip download --quiet --dest $(RL_WHEELHOUSE) --find-links $(RL_WHEELHOUSE) \
+		-r $(VENV)/rl-requirements.txt -c $(VENV)/rl-constraints.txt \
+		|| echo "warning: the package index is unreachable; installing from $(RL_WHEELHOUSE) alone"
+	$(PY) -m pip install --quiet --no-index --find-links $(RL_WHEELHOUSE) \
+		-r $(VENV)/rl-requirements.txt -c $(VENV)/rl-constraints.txt
+	touch $(RL_STAMP)
+
+install-rl: $(RL_STAMP)
 
 # The Temporal CLI (dev server with SQLite persistence and the Web UI). Later tags than v1.5.1 carry a
 # `replace` directive that `go install` refuses. Without Go or a binary, the SDK downloads one at test
@@ -54,10 +88,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(RL_STAMP)
 	$(VENV)/bin/mypy .
 
-pytest: install
+pytest: install $(RL_STAMP)
 	$(TEMPORAL_ENV) $(VENV)/bin/pytest -q
 
 test: lint typecheck pytest

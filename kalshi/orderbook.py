@@ -716,6 +716,17 @@ class OrderBook:
         px, levels = (self._yes_px, self._yes) if side == "yes" else (self._no_px, self._no)
         return [Level(p, levels[p]) for p in px]
 
+    def bid_view(self, side: Side) -> tuple[Sequence[int], Mapping[int, int]]:
+        """Zero-copy read access for per-update hot paths (the RL observation): ``side``'s BIDS.
+
+        Returns:
+            ``(prices, sizes)``: the bid prices in centi-cents, ascending (best bid last), and the map
+            price_cc -> size_lots. They are the book's live structures, typed read-only: never mutate them,
+            and read them again after each update (a snapshot replaces them).
+
+        """
+        return (self._yes_px, self._yes) if side == "yes" else (self._no_px, self._no)
+
     @property
     def level_count(self) -> int:
         """Number of price levels held (both sides)."""
