@@ -34,7 +34,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.kalshi_activities import to_application_error
-from activities.metrics import AppMetrics
 from activities.trading import EpochCore
 from kalshi.errors import KalshiAuthError, KalshiError
 from kalshi.feed import MarketDataFeed
@@ -53,6 +52,7 @@ from kalshi.wsframes import (
 from models.kalshi import Market
 from models.market_data import IngestInput, IngestSummary, LocateInput, MarketDataHealth, MarketDataStatus
 from models.trader import BookTop, EpochInput, EpochSummary
+from recording.metrics import AppMetrics
 from rl.pretrade import fill_cash_delta_dollars
 from workflows.names import GET_WORKER_QUEUE, INGEST_MARKET_DATA, QUERY_STATUS, RUN_ACTOR_EPOCH
 

@@ -24,10 +24,10 @@ import time
 import httpx
 
 from activities.kalshi_activities import KalshiActivities
-from activities.metrics import AppMetrics
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
 from models.trader import CalibrationInput
+from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import DATA_DIR
 

@@ -440,10 +440,10 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
     from temporalio.testing import ActivityEnvironment
 
     from activities.market_data import MarketDataActivities
-    from activities.metrics import AppMetrics
-    from activities.recorder import Recorder
     from models.market_data import IngestInput, IngestSettings
     from models.trader import EpochInput, EpochMarket, EpochSettings, ExitRules, RiskLimits
+    from recording.metrics import AppMetrics
+    from recording.recorder import Recorder
 
     gcw = GcWatch()
     gc.callbacks.append(gcw)

@@ -45,8 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from activities.recorder import Recorder, RecorderConfig
 from kalshi.wsframes import OrderbookDelta, WsEvent, parse_frame
+from recording.recorder import Recorder, RecorderConfig
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kalshi-gold15m"
 DEFAULT_FILE = DATA_DIR / "events" / "KXGOLD15M-26AUG102130-30" / "2026-08-11.ndjson.gz"
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args(argv)
     # expected warnings (rows never written after close(0), queue full in the overload run) are not figures
-    logging.getLogger("activities.recorder").setLevel(logging.ERROR)
+    logging.getLogger("recording.recorder").setLevel(logging.ERROR)
     if not args.file.is_file():
         print(f"tape file {args.file} not found (../shared/data is absent?)", file=sys.stderr)
         return 2

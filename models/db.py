@@ -1,4 +1,4 @@
-"""Database tables (sqlmodel) of everything the trader sees and does, written by :mod:`activities.recorder`.
+"""Database tables (sqlmodel) of everything the trader sees and does, written by :mod:`recording.recorder`.
 
 One **recording session** is one recorder lifetime (a worker process, an import of a tape file). Every other
 row belongs to a session and is keyed by ``(session_id, rec_no)``: ``rec_no`` is the recorder's arrival

@@ -243,9 +243,9 @@ def record(series: str | None, tickers: tuple[str, ...], duration_s: float | Non
 
 async def _record(settings: Settings, url: str, signer: Any, tickers: list[str], duration_s: float | None) -> None:
     from activities.market_data import IngestionLoop, MarketDataHub
-    from activities.recorder import Recorder
     from kalshi.rest import KalshiRestClient
     from models.market_data import IngestInput, IngestSettings
+    from recording.recorder import Recorder
 
     endpoints = settings.endpoints()
     stop = asyncio.Event()
@@ -289,7 +289,7 @@ async def _record(settings: Settings, url: str, signer: Any, tickers: list[str],
 @click.option("--database-url", default=None, help="Default DATABASE_URL or sqlite:///.state/recording.db.")
 def sessions(database_url: str | None) -> None:
     """List the recording sessions in the database."""
-    from activities.tape_export import list_sessions
+    from recording.tape import list_sessions
 
     settings = _settings_or_exit(**({"database_url": database_url} if database_url else {}))
     for info in list_sessions(settings.recording_url or ""):
@@ -304,7 +304,7 @@ def sessions(database_url: str | None) -> None:
 @click.option("--database-url", default=None, help="Default DATABASE_URL or sqlite:///.state/recording.db.")
 def export(session_id: int, out: Path, database_url: str | None) -> None:
     """Export a recorded session as a tape directory the simulator replays (`kalshi-sim --data-dir OUT`)."""
-    from activities.tape_export import ExportError, export_ndjson
+    from recording.tape import ExportError, export_ndjson
 
     settings = _settings_or_exit(**({"database_url": database_url} if database_url else {}))
     try:

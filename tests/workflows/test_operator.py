@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
 
-from activities.metrics import AppMetrics
 from kalshi.errors import KalshiAuthError
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
 from models.trader import CloseResult, LifecycleState, RiskLimits
+from recording.metrics import AppMetrics
 from tests.harness import Harness, fast_config
 from workers.worker import build_worker
 from workflows.names import (

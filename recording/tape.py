@@ -21,9 +21,9 @@ same row builders the live recorder uses; importing then exporting reproduces ev
 Both are synchronous, offline tools (they do I/O in the calling thread): call them from a thread or a CLI,
 never from the trading loop. Command line::
 
-    python -m activities.tape_export sessions --db sqlite:///recording.db
-    python -m activities.tape_export export --db sqlite:///recording.db --session 1786410915524123 --out tape/
-    python -m activities.tape_export import --db sqlite:///recording.db --data-dir ../shared/data/kalshi-gold15m
+    python -m recording.tape sessions --db sqlite:///recording.db
+    python -m recording.tape export --db sqlite:///recording.db --session 1786410915524123 --out tape/
+    python -m recording.tape import --db sqlite:///recording.db --data-dir ../shared/data/kalshi-gold15m
     python -m simulator --data-dir tape/          # replay the recording
 """
 
@@ -46,10 +46,10 @@ import msgspec
 from sqlalchemy import Table, func, select, union_all
 from sqlalchemy.engine import URL, Connection
 
-from activities import persistence as p
-from activities.recorder import new_session_id
 from kalshi.wsframes import FrameError, MarketLifecycle, parse_frame
 from models.db import create_schema
+from recording import database as p
+from recording.recorder import new_session_id
 
 __all__ = [
     "MARKETS_CSV_COLUMNS",
@@ -694,7 +694,7 @@ def list_sessions(database_url: str | Path | URL) -> list[SessionInfo]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``sessions``, ``export`` and ``import`` (``python -m activities.tape_export --help``).
+    """Command line: ``sessions``, ``export`` and ``import`` (``python -m recording.tape --help``).
 
     Returns:
         The exit status: 0 on success, 1 when the export/import failed (one ``error:`` line on stderr).
@@ -707,7 +707,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def iso_ms(ms: int) -> str:
         return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
-    parser = argparse.ArgumentParser(prog="python -m activities.tape_export", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m recording.tape", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("sessions", help="list the recording sessions of a database")
     s.add_argument("--db", required=True, help="sqlite:///path.db, a file path, or postgresql+psycopg://...")

@@ -3,7 +3,7 @@
 The hot path (the WebSocket reader, the trading loop, activities) calls ``record_*`` methods that only append
 to a bounded in-memory queue and return at once: no I/O, no await, no lock wait on the frames lane. A
 dedicated writer thread takes batches off the queues and writes them with one transaction per batch through
-a synchronous SQLAlchemy engine (tables of :mod:`models.db`, rows built by :mod:`activities.persistence`)::
+a synchronous SQLAlchemy engine (tables of :mod:`models.db`, rows built by :mod:`recording.database`)::
 
     recorder = Recorder("sqlite:///var/kalshi/recording.db", source_url=ws_url, environment="prod")
     recorder.start()
@@ -18,7 +18,7 @@ a synchronous SQLAlchemy engine (tables of :mod:`models.db`, rows built by :mod:
 
 Why a thread and a sync engine (not an async driver): the database work then never runs on the event loop
 that holds the order books. ``sqlite3`` releases the GIL inside every SQLite step, and rows are sent as plain
-tuples through one pre-compiled ``executemany`` (:class:`~activities.persistence.BulkInserter`), so the
+tuples through one pre-compiled ``executemany`` (:class:`~recording.database.BulkInserter`), so the
 writer holds the GIL for little more than building tuples. An async driver (aiosqlite, asyncpg) would put
 row encoding and protocol parsing on the trading loop itself, and aiosqlite uses a thread anyway. The same
 code serves SQLite and PostgreSQL (psycopg 3); the thread can block on a dead server without consequence.
@@ -83,9 +83,9 @@ from sqlalchemy import Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine
 
-from activities import persistence as p
 from kalshi.wsframes import FrameError, WsEvent, parse_frame
 from models.db import create_schema
+from recording import database as p
 
 __all__ = ["Recorder", "RecorderConfig", "RecorderStats", "new_session_id"]
 
@@ -253,7 +253,7 @@ class Recorder:
 
     Args:
         database_url: ``sqlite:///path.db`` (or a bare path), or ``postgresql+psycopg://user:pw@host/db``
-            (default :data:`activities.persistence.DEFAULT_DATABASE_URL`, a SQLite file under ``.state/``).
+            (default :data:`recording.database.DEFAULT_DATABASE_URL`, a SQLite file under ``.state/``).
         config: tuning (:class:`RecorderConfig`).
         source_url: where the data comes from (stored on the session row).
         environment: ``sim`` | ``demo`` | ``prod`` | free text (stored on the session row).
@@ -263,7 +263,7 @@ class Recorder:
 
     Raises:
         ValueError: an invalid or unsupported database URL (see
-            :func:`activities.persistence.normalize_database_url`). Nothing else raises: an unreachable
+            :func:`recording.database.normalize_database_url`). Nothing else raises: an unreachable
             database is an outage, handled by retrying.
 
     Attributes (counters; writer-side ones are written only by the writer thread):
@@ -615,7 +615,7 @@ class Recorder:
         Args:
             order: a ``CreateOrderRequest`` / ``PlaceOrderInput`` (intent), ``OrderAck`` / ``OrderOutcome``
                 (result), REST ``Order``, WS ``UserOrderUpdate``, or a mapping of columns (see
-                :func:`activities.persistence.order_row`).
+                :func:`recording.database.order_row`).
             event: ``submitted`` | ``acknowledged`` | ``rejected`` | ``update`` | ``canceled`` | ... (default
                 from the object's type).
             origin: what issued it (``epoch`` | ``close`` | ``manual``).
