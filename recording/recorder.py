@@ -3,7 +3,7 @@
 The hot path (the WebSocket reader, the trading loop, activities) calls ``record_*`` methods that only append
 to a bounded in-memory queue and return at once: no I/O, no await, no lock wait on the frames lane. A
 dedicated writer thread takes batches off the queues and writes them with one transaction per batch through
-a synchronous SQLAlchemy engine (tables of :mod:`models.db`, rows built by :mod:`recording.database`)::
+a synchronous SQLAlchemy engine (tables of :mod:`models.db`, rows built by :mod:`recording.rows`)::
 
     recorder = Recorder("sqlite:///var/kalshi/recording.db", source_url=ws_url, environment="prod")
     recorder.start()
@@ -35,7 +35,7 @@ Backpressure policy: **drop newest**. When a lane is full the incoming record is
 ``False`` and counts it (``frames_dropped`` / ``records_dropped``); nothing ever waits. Why newest rather than
 oldest: what is stored (database + queue) then stays a gap-free prefix of what was received up to the moment
 the queue filled, followed by one gap, followed by everything after the writer caught up; the book at the
-start of the gap is exactly known, and the gap is recorded as a :class:`models.db.RecordingGap` row (lane,
+start of the gap is exactly known, and the gap is recorded as a :class:`models.rdb.RecordingGap` row (lane,
 first/last receive time, count) as soon as the lane accepts again, so a replay or a training job knows where
 the tape is incomplete (a replayed book is untrustworthy from the gap until the market's next snapshot).
 Dropping oldest would also leave one gap per episode, but would need the producer to pop items the writer may
@@ -85,7 +85,8 @@ from sqlalchemy.engine import URL, Engine
 
 from kalshi.wsframes import FrameError, WsEvent, parse_frame
 from models.db import create_schema
-from recording import database as p
+from recording import database as rdb
+from recording import rows as rb
 
 __all__ = ["Recorder", "RecorderConfig", "RecorderStats", "new_session_id"]
 
@@ -97,7 +98,7 @@ _FrameItem: TypeAlias = tuple[int, int, Any, WsEvent | None]
 _RecordItem: TypeAlias = tuple[Table, tuple[Any, ...]]
 """(table, row tuple in column order)."""
 
-_INTERNAL_TABLES: Final = frozenset({p.SESSION.name, p.GAP.name})
+_INTERNAL_TABLES: Final = frozenset({rdb.SESSION.name, rdb.GAP.name})
 """Rows the recorder writes for itself (not counted in enqueued/written)."""
 
 
@@ -278,7 +279,7 @@ class Recorder:
 
     def __init__(
         self,
-        database_url: str | Path | URL = p.DEFAULT_DATABASE_URL,
+        database_url: str | Path | URL = rdb.DEFAULT_DATABASE_URL,
         *,
         config: RecorderConfig | None = None,
         source_url: str = "",
@@ -288,11 +289,11 @@ class Recorder:
         session_id: int | None = None,
     ) -> None:
         self.config = config or RecorderConfig()
-        self.url = p.normalize_database_url(database_url)
-        self._sqlite_file = p.sqlite_path(self.url)
+        self.url = rdb.normalize_database_url(database_url)
+        self._sqlite_file = rdb.sqlite_path(self.url)
         if self._sqlite_file is not None:
             try:
-                p.ensure_parent_dir(self.url)
+                rdb.ensure_parent_dir(self.url)
             except OSError as exc:  # an outage like any other: the writer will count and retry
                 log.warning("cannot create the directory of %s: %s", self._sqlite_file, exc)
         self.started_ms = _now_ms()
@@ -326,7 +327,7 @@ class Recorder:
         self._frames_done = 0
         self._records_done = 0
         self._engine: Engine | None = None
-        self._inserter: p.BulkInserter | None = None
+        self._inserter: rdb.BulkInserter | None = None
         self._schema_ready = False
         self._sqlite_identity: tuple[int, int] | None = None
         self._close_result: bool | None = None
@@ -350,7 +351,7 @@ class Recorder:
         self.last_error: str | None = None
         self.retrying = False
 
-        self._append_internal(p.SESSION, self._session_row(ended_ms=None))
+        self._append_internal(rdb.SESSION, self._session_row(ended_ms=None))
 
     # ------------------------------------------------------------------------------------------
     # Lifecycle
@@ -438,7 +439,7 @@ class Recorder:
             if self._closing:
                 return False
             self._accepting = False
-            self._append_internal(p.SESSION, self._session_row(ended_ms=_now_ms()))
+            self._append_internal(rdb.SESSION, self._session_row(ended_ms=_now_ms()))
             self._closing = True
         timeout = self.config.close_timeout_s if timeout_s is None else timeout_s
         thread = self._thread
@@ -558,7 +559,7 @@ class Recorder:
         if recv_ms is None:
             recv_ms = time.time_ns() // 1_000_000
         if type(raw) is not bytes and type(raw) is not str:
-            raw = p.raw_bytes(raw)
+            raw = rb.raw_bytes(raw)
         frames.append((self._next_no(), recv_ms, raw, event))
         self.frames_enqueued += 1
         if self._frame_gap is not None:
@@ -615,7 +616,7 @@ class Recorder:
         Args:
             order: a ``CreateOrderRequest`` / ``PlaceOrderInput`` (intent), ``OrderAck`` / ``OrderOutcome``
                 (result), REST ``Order``, WS ``UserOrderUpdate``, or a mapping of columns (see
-                :func:`recording.database.order_row`).
+                :func:`recording.rows.order_row`).
             event: ``submitted`` | ``acknowledged`` | ``rejected`` | ``update`` | ``canceled`` | ... (default
                 from the object's type).
             origin: what issued it (``epoch`` | ``close`` | ``manual``).
@@ -630,8 +631,8 @@ class Recorder:
         """
         when = _now_ms() if at_ms is None else at_ms
         return self._put_record(
-            p.ORDER,
-            lambda rec_no: p.order_row(
+            rdb.ORDER,
+            lambda rec_no: rb.order_row(
                 self.session_id,
                 rec_no,
                 order,
@@ -658,7 +659,7 @@ class Recorder:
         """
         when = _now_ms() if recv_ms is None else recv_ms
         return self._put_record(
-            p.TRADER_FILL, lambda rec_no: p.fill_row(self.session_id, rec_no, fill, recv_ms=when), when
+            rdb.TRADER_FILL, lambda rec_no: rb.fill_row(self.session_id, rec_no, fill, recv_ms=when), when
         )
 
     def record_position(self, position: Any, *, at_ms: int | None = None) -> bool:
@@ -675,7 +676,7 @@ class Recorder:
         """
         when = _now_ms() if at_ms is None else at_ms
         return self._put_record(
-            p.POSITION, lambda rec_no: p.position_row(self.session_id, rec_no, position, at_ms=when), when
+            rdb.POSITION, lambda rec_no: rb.position_row(self.session_id, rec_no, position, at_ms=when), when
         )
 
     def record_calibration(self, report: Any, *, workflow_id: str | None = None) -> bool:
@@ -686,8 +687,8 @@ class Recorder:
 
         """
         return self._put_record(
-            p.CALIBRATION,
-            lambda rec_no: p.calibration_row(self.session_id, rec_no, report, workflow_id=workflow_id),
+            rdb.CALIBRATION,
+            lambda rec_no: rb.calibration_row(self.session_id, rec_no, report, workflow_id=workflow_id),
             None,
         )
 
@@ -699,8 +700,8 @@ class Recorder:
 
         """
         return self._put_record(
-            p.STATUS,
-            lambda rec_no: p.status_row(self.session_id, rec_no, transition, workflow_id=workflow_id),
+            rdb.STATUS,
+            lambda rec_no: rb.status_row(self.session_id, rec_no, transition, workflow_id=workflow_id),
             None,
         )
 
@@ -711,7 +712,7 @@ class Recorder:
             ``True`` if queued; ``False`` if refused.
 
         """
-        return self._put_record(p.EPOCH, lambda rec_no: p.epoch_row(self.session_id, rec_no, summary), None)
+        return self._put_record(rdb.EPOCH, lambda rec_no: rb.epoch_row(self.session_id, rec_no, summary), None)
 
     def record_close(self, result: Any) -> bool:
         """Queue a :class:`models.trader.CloseResult` (``close_result``). Never raises.
@@ -720,7 +721,7 @@ class Recorder:
             ``True`` if queued; ``False`` if refused.
 
         """
-        return self._put_record(p.CLOSE, lambda rec_no: p.close_row(self.session_id, rec_no, result), None)
+        return self._put_record(rdb.CLOSE, lambda rec_no: rb.close_row(self.session_id, rec_no, result), None)
 
     def record_market(
         self, market: Mapping[str, Any] | Any, *, event: Any = None, fetched_ms: int | None = None, source_url: str = ""
@@ -742,8 +743,8 @@ class Recorder:
         """
         when = _now_ms() if fetched_ms is None else fetched_ms
         return self._put_record(
-            p.MARKET,
-            lambda _rec_no: p.market_row(self.session_id, market, event=event, fetched_ms=when, source_url=source_url),
+            rdb.MARKET,
+            lambda _rec_no: rb.market_row(self.session_id, market, event=event, fetched_ms=when, source_url=source_url),
             when,
         )
 
@@ -791,7 +792,7 @@ class Recorder:
     def _append_gap(self, lane: str, gap: _Gap) -> None:
         """Queue a gap row (caller holds ``_records_lock``); bypasses capacity (one per drop episode)."""
         self._append_internal(
-            p.GAP, p.gap_row(self.session_id, self._next_no(), lane, gap.first_ms, gap.last_ms, gap.count)
+            rdb.GAP, rb.gap_row(self.session_id, self._next_no(), lane, gap.first_ms, gap.last_ms, gap.count)
         )
 
     def _append_internal(self, table: Table, row: tuple[Any, ...]) -> None:
@@ -800,7 +801,7 @@ class Recorder:
 
     def _session_row(self, *, ended_ms: int | None) -> tuple[Any, ...]:
         f = self._session_fields
-        return p.session_row(
+        return rb.session_row(
             self.session_id,
             started_ms=f["started_ms"],
             ended_ms=ended_ms,
@@ -877,10 +878,10 @@ class Recorder:
                 batch[table] = rows = []
             rows.append(row)
         session_id = self.session_id
-        frame_row = p.frame_row
+        frame_row = rb.frame_row
         for rec_no, recv_ms, raw, event in frames:
             try:
-                data = raw if type(raw) is bytes else p.raw_bytes(raw)
+                data = raw if type(raw) is bytes else rb.raw_bytes(raw)
                 if event is None:
                     event = parse_frame(data)
                 if type(event) is FrameError:
@@ -902,15 +903,15 @@ class Recorder:
             self._frames_done += len(frames)
             self._progress.notify_all()
 
-    def _ready_engine(self) -> tuple[Engine, p.BulkInserter]:
+    def _ready_engine(self) -> tuple[Engine, rdb.BulkInserter]:
         """The engine, (re)created and with the schema in place; SQLite file identity checked."""
         if self._engine is None or self._inserter is None:
-            self._engine = p.make_engine(
+            self._engine = rdb.make_engine(
                 self.url,
                 sqlite_busy_timeout_ms=self.config.sqlite_busy_timeout_ms,
                 connect_timeout_s=self.config.connect_timeout_s,
             )
-            self._inserter = p.BulkInserter(self._engine)
+            self._inserter = rdb.BulkInserter(self._engine)
             self._schema_ready = False
         engine = self._engine
         if self._sqlite_file is not None:

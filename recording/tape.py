@@ -48,7 +48,8 @@ from sqlalchemy.engine import URL, Connection
 
 from kalshi.wsframes import FrameError, MarketLifecycle, parse_frame
 from models.db import create_schema
-from recording import database as p
+from recording import database as rdb
+from recording import rows as rb
 from recording.recorder import new_session_id
 
 __all__ = [
@@ -88,9 +89,9 @@ MARKETS_CSV_COLUMNS: Final = (
 """Columns of ``MARKETS.csv`` (as in kalshi-gold15m; ``window`` is the market ticker)."""
 
 _TYPED_TABLES: Final[dict[str, Table]] = {
-    "orderbook_snapshot": p.BOOK_SNAPSHOT,
-    "orderbook_delta": p.BOOK_DELTA,
-    "trade": p.MARKET_TRADE,
+    "orderbook_snapshot": rdb.BOOK_SNAPSHOT,
+    "orderbook_delta": rdb.BOOK_DELTA,
+    "trade": rdb.MARKET_TRADE,
 }
 _DAY_MS: Final = 86_400_000
 _EPOCH_DAY: Final = date(1970, 1, 1)
@@ -190,7 +191,7 @@ def _frames_query(session_id: int, ticker: str, frame_types: Sequence[str]) -> A
             )
     others = [t for t in frame_types if t not in _TYPED_TABLES]
     if others:
-        ws = p.WS_FRAME
+        ws = rdb.WS_FRAME
         parts.append(
             select(ws.c.rec_no, ws.c.recv_ms, ws.c.raw).where(
                 ws.c.session_id == session_id, ws.c.ticker == ticker, ws.c.type.in_(others), ws.c.error.is_(None)
@@ -207,7 +208,7 @@ def _tickers(conn: Connection, session_id: int, frame_types: Sequence[str]) -> l
             found.update(conn.scalars(select(table.c.ticker).distinct().where(table.c.session_id == session_id)))
     others = [t for t in frame_types if t not in _TYPED_TABLES]
     if others:
-        ws = p.WS_FRAME
+        ws = rdb.WS_FRAME
         found.update(
             t
             for t in conn.scalars(
@@ -261,7 +262,7 @@ def _write_ticker(
 
 def _determined_result(conn: Connection, session_id: int, ticker: str) -> str:
     """The result of the last recorded ``market_lifecycle_v2`` ``determined`` frame of ``ticker``, else ``""``."""
-    ws = p.WS_FRAME
+    ws = rdb.WS_FRAME
     rows = conn.execute(
         select(ws.c.raw)
         .where(
@@ -329,10 +330,10 @@ def export_ndjson(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(f"{out} exists and is not an empty directory")
     wanted = None if tickers is None else set(tickers)
-    engine = p.make_engine(database_url)
+    engine = rdb.make_engine(database_url)
     try:
         with engine.connect() as conn:
-            session = conn.execute(select(p.SESSION).where(p.SESSION.c.id == session_id)).mappings().first()
+            session = conn.execute(select(rdb.SESSION).where(rdb.SESSION.c.id == session_id)).mappings().first()
             names = [t for t in _tickers(conn, session_id, frame_types) if wanted is None or t in wanted]
             if session is None and not names:
                 raise ExportError(f"no recording session {session_id} in the database")
@@ -345,13 +346,13 @@ def export_ndjson(
                 reencoded += changed
             metadata = [
                 dict(row)
-                for row in conn.execute(select(p.MARKET).where(p.MARKET.c.session_id == session_id)).mappings()
+                for row in conn.execute(select(rdb.MARKET).where(rdb.MARKET.c.session_id == session_id)).mappings()
             ]
             markets, unresolved, meta_files = _write_markets(conn, session_id, metadata, names, wanted, out)
             gaps = tuple(
                 (g.lane, g.first_recv_ms, g.last_recv_ms, g.dropped)
                 for g in conn.execute(
-                    select(p.GAP).where(p.GAP.c.session_id == session_id).order_by(p.GAP.c.rec_no)
+                    select(rdb.GAP).where(rdb.GAP.c.session_id == session_id).order_by(rdb.GAP.c.rec_no)
                 ).all()
             )
     finally:
@@ -531,8 +532,8 @@ def import_ndjson(
     started_ms = _wall_ms()
     sid = session_id if session_id is not None else new_session_id(started_ms)
     markets_rows = _market_rows(root, sid, wanted, started_ms)
-    engine = p.make_engine(database_url)
-    inserter = p.BulkInserter(engine)
+    engine = rdb.make_engine(database_url)
+    inserter = rdb.BulkInserter(engine)
     frames = files = reencoded = bad = 0
     try:
         create_schema(engine)
@@ -544,8 +545,8 @@ def import_ndjson(
             "label": "",
         }
         with engine.begin() as conn:
-            inserter.insert(conn, p.SESSION, [p.session_row(sid, ended_ms=None, **session_fields)])
-            inserter.insert(conn, p.MARKET, markets_rows)
+            inserter.insert(conn, rdb.SESSION, [rb.session_row(sid, ended_ms=None, **session_fields)])
+            inserter.insert(conn, rdb.MARKET, markets_rows)
         rec_no = 0
         for folder in ticker_dirs:
             paths = sorted(folder.glob("*.ndjson.gz"))
@@ -567,7 +568,7 @@ def import_ndjson(
                         event = parse_frame(raw)
                 reencoded += changed
                 rec_no += 1
-                table, row = p.frame_row(sid, rec_no, recv_ms, raw, event)
+                table, row = rb.frame_row(sid, rec_no, recv_ms, raw, event)
                 batch.setdefault(table, []).append(row)
                 pending += 1
                 if pending >= batch_rows:
@@ -577,7 +578,7 @@ def import_ndjson(
             _flush(engine, inserter, batch)
             frames += pending
         with engine.begin() as conn:
-            inserter.insert(conn, p.SESSION, [p.session_row(sid, ended_ms=_wall_ms(), **session_fields)])
+            inserter.insert(conn, rdb.SESSION, [rb.session_row(sid, ended_ms=_wall_ms(), **session_fields)])
     finally:
         engine.dispose()
     return ImportResult(
@@ -585,7 +586,7 @@ def import_ndjson(
     )
 
 
-def _flush(engine: Any, inserter: p.BulkInserter, batch: Mapping[Table, list[tuple[Any, ...]]]) -> None:
+def _flush(engine: Any, inserter: rdb.BulkInserter, batch: Mapping[Table, list[tuple[Any, ...]]]) -> None:
     if batch:
         with engine.begin() as conn:
             for table, rows in batch.items():
@@ -621,7 +622,7 @@ def _market_rows(root: Path, sid: int, wanted: set[str] | None, now_ms: int) -> 
             if market is None:
                 market = _csv_market(csv_row)
             market.setdefault("event_ticker", event_ticker)
-            rows.append(p.market_row(sid, market, event=event, fetched_ms=fetched_ms, source_url=url))
+            rows.append(rb.market_row(sid, market, event=event, fetched_ms=fetched_ms, source_url=url))
     return rows
 
 
@@ -633,14 +634,14 @@ def session_frame_counts(database_url: str | Path | URL, session_id: int) -> dic
         sqlalchemy.exc.SQLAlchemyError: the database could not be read.
 
     """
-    engine = p.make_engine(database_url)
+    engine = rdb.make_engine(database_url)
     try:
         with engine.connect() as conn:
             return {
                 table.name: int(
                     conn.scalar(select(func.count()).select_from(table).where(table.c.session_id == session_id)) or 0
                 )
-                for table in (p.BOOK_SNAPSHOT, p.BOOK_DELTA, p.MARKET_TRADE, p.WS_FRAME)
+                for table in (rdb.BOOK_SNAPSHOT, rdb.BOOK_DELTA, rdb.MARKET_TRADE, rdb.WS_FRAME)
             }
     finally:
         engine.dispose()
@@ -673,10 +674,10 @@ def list_sessions(database_url: str | Path | URL) -> list[SessionInfo]:
         sqlalchemy.exc.SQLAlchemyError: the database could not be read (e.g. it has no recorder tables).
 
     """
-    engine = p.make_engine(database_url)
+    engine = rdb.make_engine(database_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(select(p.SESSION).order_by(p.SESSION.c.started_ms, p.SESSION.c.id)).mappings()
+            rows = conn.execute(select(rdb.SESSION).order_by(rdb.SESSION.c.started_ms, rdb.SESSION.c.id)).mappings()
             return [
                 SessionInfo(
                     id=r["id"],
