@@ -256,6 +256,7 @@ class BulkInserter:
         if rows:
             conn.exec_driver_sql(self.sql(table), list(rows))
 
+
 def ensure_parent_dir(url: URL) -> None:
     """Create the directory of a SQLite database file if it is missing (configuration time only).
 
