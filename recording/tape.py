@@ -19,12 +19,12 @@ exported (they stay in ``ws_frame`` with their reason).
 same row builders the live recorder uses; importing then exporting reproduces every frame line byte for byte.
 
 Both are synchronous, offline tools (they do I/O in the calling thread): call them from a thread or a CLI,
-never from the trading loop. Command line::
+never from the trading loop. Command line (:mod:`workers.cli`)::
 
-    python -m recording.tape sessions --db sqlite:///recording.db
-    python -m recording.tape export --db sqlite:///recording.db --session 1786410915524123 --out tape/
-    python -m recording.tape import --db sqlite:///recording.db --data-dir ../shared/data/kalshi-gold15m
-    python -m simulator --data-dir tape/          # replay the recording
+    kalshi-trader sessions --db sqlite:///recording.db
+    kalshi-trader export --db sqlite:///recording.db --session 1786410915524123 --out tape/
+    kalshi-trader import --db sqlite:///recording.db --data-dir ../shared/data/kalshi-gold15m
+    kalshi-sim --data-dir tape/          # replay the recording
 """
 
 from __future__ import annotations
@@ -63,7 +63,6 @@ __all__ = [
     "export_ndjson",
     "import_ndjson",
     "list_sessions",
-    "main",
     "session_frame_counts",
 ]
 
@@ -692,62 +691,3 @@ def list_sessions(database_url: str | Path | URL) -> list[SessionInfo]:
             ]
     finally:
         engine.dispose()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``sessions``, ``export`` and ``import`` (``python -m recording.tape --help``).
-
-    Returns:
-        The exit status: 0 on success, 1 when the export/import failed (one ``error:`` line on stderr).
-
-    """
-    import argparse
-    import sys
-    from datetime import UTC, datetime
-
-    def iso_ms(ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-    parser = argparse.ArgumentParser(prog="python -m recording.tape", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("sessions", help="list the recording sessions of a database")
-    s.add_argument("--db", required=True, help="sqlite:///path.db, a file path, or postgresql+psycopg://...")
-    e = sub.add_parser("export", help="write a session as a kalshi-gold15m tape directory")
-    e.add_argument("--db", required=True)
-    e.add_argument("--session", type=int, required=True)
-    e.add_argument("--out", type=Path, required=True, help="output directory (created; must be empty)")
-    e.add_argument("--ticker", action="append", help="only this market (repeatable)")
-    e.add_argument("--type", action="append", dest="types", help="frame type to export (repeatable)")
-    i = sub.add_parser("import", help="read a kalshi-gold15m tape directory into a new session")
-    i.add_argument("--db", required=True)
-    i.add_argument("--data-dir", type=Path, required=True)
-    i.add_argument("--ticker", action="append", help="only this market (repeatable)")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "sessions":
-            for info in list_sessions(args.db):
-                end = iso_ms(info.ended_ms) if info.ended_ms is not None else "(open)"
-                print(f"{info.id}  {iso_ms(info.started_ms)} .. {end}  {info.environment or '-'}  {info.source_url}")
-        elif args.command == "export":
-            result = export_ndjson(
-                args.db, args.session, args.out, tickers=args.ticker, frame_types=tuple(args.types or TAPE_FRAME_TYPES)
-            )
-            print(f"wrote {result.frames} frames in {len(result.files)} files to {result.out_dir}")
-            print(
-                f"MARKETS.csv: {len(result.markets)} markets; not replayable (no definition/result): "
-                f"{', '.join(result.unresolved) or 'none'}; recording gaps: {len(result.gaps)}"
-            )
-        else:
-            imported = import_ndjson(args.db, args.data_dir, tickers=args.ticker)
-            print(
-                f"session {imported.session_id}: {imported.frames} frames from {imported.files} files, "
-                f"{imported.markets} markets, {imported.bad_lines} bad lines"
-            )
-    except (ExportError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

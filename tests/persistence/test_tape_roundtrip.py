@@ -19,10 +19,11 @@ import pytest
 
 from kalshi.wsframes import parse_frame
 from recording.recorder import Recorder, RecorderConfig
-from recording.tape import ExportError, export_ndjson, import_ndjson, main, session_frame_counts
+from recording.tape import ExportError, export_ndjson, import_ndjson, session_frame_counts
 from simulator.server import SimulatorConfig, SimulatorServer
 from simulator.timeutil import iso_ms, parse_iso_ms
 from tests.persistence.conftest import DATA_DIR, requires_tape, split_line, tape_lines
+from workers.cli import run as main
 
 TICKER = "KXGOLD15M-26AUG102130-30"  # 197,896 frames, 4 snapshots (re-snapshots after reconnects)
 EVENT = "KXGOLD15M-26AUG102130"
