@@ -29,8 +29,8 @@ from kalshi.errors import (
     KalshiRateLimitedError,
     KalshiRejectedError,
 )
+from kalshi.models import CreateOrderRequest, Market, Orderbook
 from kalshi.rest import KalshiRestClient
-from models.kalshi import CreateOrderRequest, Market, Orderbook
 from models.market_data import MarketDataHealth
 from models.trader import (
     BookTop,

@@ -37,6 +37,7 @@ from activities.kalshi_activities import to_application_error
 from activities.trading import EpochCore
 from kalshi.errors import KalshiAuthError, KalshiError
 from kalshi.feed import MarketDataFeed
+from kalshi.models import Market
 from kalshi.orderbook import OrderBook
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
@@ -49,7 +50,6 @@ from kalshi.wsframes import (
     OrderbookSnapshot,
     OrderGroupUpdate,
 )
-from models.kalshi import Market
 from models.market_data import IngestInput, IngestSummary, LocateInput, MarketDataHealth, MarketDataStatus
 from models.trader import BookTop, EpochInput, EpochSummary
 from recording.metrics import AppMetrics

@@ -39,8 +39,8 @@ from kalshi.errors import (
     KalshiOutcomeUnknownError,
     KalshiRejectedError,
 )
+from kalshi.models import CreateOrderRequest, OrderAck
 from kalshi.rest import KalshiRestClient
-from models.kalshi import CreateOrderRequest, OrderAck
 from models.money import taker_fee_dollars
 from models.trader import BookTop, EpochInput, EpochSummary, TradeAction
 from recording.metrics import AppMetrics

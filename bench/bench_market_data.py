@@ -100,11 +100,11 @@ from typing import Any
 import httpx
 
 from activities.market_data import MarketDataHub, UpdateStream
+from kalshi.models import CreateOrderRequest, OrderAck
 from kalshi.ratelimit import DEFAULT_COST, Bucket, RateLimiter
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
 from kalshi.wsframes import OrderbookDelta
-from models.kalshi import CreateOrderRequest, OrderAck
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "kalshi-gold15m"

@@ -1,6 +1,6 @@
 """Kalshi Trade API v2 client library: signer, REST client, rate limiter, errors, environments.
 
-Knows nothing of Temporal. Wire objects live in :mod:`models.kalshi`; the wire reference is
+Knows nothing of Temporal. Wire objects live in :mod:`kalshi.models`; the wire reference is
 ``reference/kalshi-api.md``.
 """
 

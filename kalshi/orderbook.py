@@ -56,7 +56,7 @@ from kalshi.wsframes import (
 from models.money import to_decimal
 
 if TYPE_CHECKING:
-    from models.kalshi import Market
+    from kalshi.models import Market
 
 __all__ = [
     "BookIntegrityError",
@@ -229,7 +229,7 @@ class PriceGrid:
         """Build a grid from a market's ``price_ranges`` (kalshi-api.md §3.2, §4).
 
         Args:
-            ranges: :class:`models.kalshi.PriceRange` objects (Decimal dollars), :class:`PriceBand` objects,
+            ranges: :class:`kalshi.models.PriceRange` objects (Decimal dollars), :class:`PriceBand` objects,
                 or mappings ``{"start": "0.0000", "end": "1.0000", "step": "0.0100"}`` (dollar strings).
             name: a label (the market's ``price_level_structure``).
 
@@ -253,7 +253,7 @@ class PriceGrid:
 
     @classmethod
     def from_market(cls, market: Market) -> PriceGrid:
-        """The grid of a :class:`models.kalshi.Market` (its ``price_ranges``; ``linear_cent`` when none).
+        """The grid of a :class:`kalshi.models.Market` (its ``price_ranges``; ``linear_cent`` when none).
 
         Raises:
             ValueError: the ranges are invalid.

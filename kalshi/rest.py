@@ -4,7 +4,7 @@ What it guarantees:
 
 * Every request is paced by the client-side token buckets (§5.4) and, when a signer is configured,
   signed over the exact URL path it sends (``/trade-api/v2/...``, no query; §2).
-* Answers are parsed once into :mod:`models.kalshi` (Decimal dollars/contracts, int cents). JSON is
+* Answers are parsed once into :mod:`kalshi.models` (Decimal dollars/contracts, int cents). JSON is
   decoded with ``parse_float=Decimal``, so no float ever appears.
 * Failures are typed (:mod:`kalshi.errors`); nothing is retried here except the idempotent
   ``client_order_id`` lookup that resolves a write whose outcome is unknown. Retrying is the Temporal
@@ -54,16 +54,7 @@ from kalshi.errors import (
     error_from_response,
     parse_error_body,
 )
-from kalshi.ratelimit import (
-    BATCH_CANCEL_ITEM_COST,
-    CANCEL_ORDER_COST,
-    DEFAULT_COST,
-    GET_ORDER_COST,
-    Bucket,
-    RateLimiter,
-)
-from kalshi.signer import RequestSigner
-from models.kalshi import (
+from kalshi.models import (
     ApiErrorBody,
     Balance,
     BatchCancelResult,
@@ -87,6 +78,15 @@ from models.kalshi import (
     Settlement,
     SettlementsPage,
 )
+from kalshi.ratelimit import (
+    BATCH_CANCEL_ITEM_COST,
+    CANCEL_ORDER_COST,
+    DEFAULT_COST,
+    GET_ORDER_COST,
+    Bucket,
+    RateLimiter,
+)
+from kalshi.signer import RequestSigner
 
 __all__ = [
     "BATCH_CANCEL_MAX",

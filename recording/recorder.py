@@ -560,7 +560,7 @@ class Recorder(BatchWriter):
         """Queue one of the trader's fills (``trader_fill``). Never raises.
 
         Args:
-            fill: a REST ``models.kalshi.Fill`` or a WS ``kalshi.wsframes.Fill``.
+            fill: a REST ``kalshi.models.Fill`` or a WS ``kalshi.wsframes.Fill``.
             recv_ms: when it was received, Unix ms (default now).
 
         Returns:
@@ -642,7 +642,7 @@ class Recorder(BatchWriter):
         market's ``open_time``, ``close_time``, ``result`` and settlement fields.
 
         Args:
-            market: the REST market JSON object (a mapping; every field is kept) or a ``models.kalshi.Market``.
+            market: the REST market JSON object (a mapping; every field is kept) or a ``kalshi.models.Market``.
             event: the REST event object of ``GET /events/{event_ticker}`` (mapping or model), if known.
             fetched_ms: when it was fetched, Unix ms (default now).
             source_url: the URL it came from.

@@ -17,8 +17,8 @@ import msgspec
 from pydantic import BaseModel
 from sqlalchemy import Table
 
+from kalshi import models as km
 from kalshi import wsframes as wf
-from models import kalshi as km
 from models import trader as tm
 from models.db import to_cc, to_lots, to_microdollars
 from recording.database import (
@@ -357,11 +357,11 @@ def order_row(
 
     Accepted ``order`` types (money in Decimal dollars and counts in Decimal contracts are converted exactly):
 
-    * :class:`models.kalshi.CreateOrderRequest` and :class:`models.trader.PlaceOrderInput` (an intent;
+    * :class:`kalshi.models.CreateOrderRequest` and :class:`models.trader.PlaceOrderInput` (an intent;
       default event ``submitted``, source ``trader``);
-    * :class:`models.kalshi.OrderAck` and :class:`models.trader.OrderOutcome` (the placement's result; default
+    * :class:`kalshi.models.OrderAck` and :class:`models.trader.OrderOutcome` (the placement's result; default
       event ``acknowledged``, or ``rejected`` when the outcome carries a rejection code);
-    * :class:`models.kalshi.Order` (a REST order; event ``update``, source ``rest``);
+    * :class:`kalshi.models.Order` (a REST order; event ``update``, source ``rest``);
     * :class:`kalshi.wsframes.UserOrderUpdate` (a ``user_order`` frame; event ``update``, source ``ws``);
     * a ``Mapping`` of column names to values (units of :class:`models.db.OrderRecord`).
 
@@ -497,7 +497,7 @@ def order_row(
 
 
 def fill_row(session_id: int, rec_no: int, fill: Any, *, recv_ms: int) -> tuple[Any, ...]:
-    """A ``trader_fill`` row from a REST :class:`models.kalshi.Fill` or a WS :class:`kalshi.wsframes.Fill`.
+    """A ``trader_fill`` row from a REST :class:`kalshi.models.Fill` or a WS :class:`kalshi.wsframes.Fill`.
 
     Raises:
         ValueError: an inexact price, count or fee.
@@ -549,7 +549,7 @@ def fill_row(session_id: int, rec_no: int, fill: Any, *, recv_ms: int) -> tuple[
 def position_row(session_id: int, rec_no: int, position: Any, *, at_ms: int) -> tuple[Any, ...]:
     """A ``position_history`` row from a WS, REST or trader position object.
 
-    Accepted: :class:`kalshi.wsframes.MarketPositionUpdate`, :class:`models.kalshi.MarketPosition`,
+    Accepted: :class:`kalshi.wsframes.MarketPositionUpdate`, :class:`kalshi.models.MarketPosition`,
     :class:`models.trader.ExchangePosition`; ``at_ms`` (Unix ms) is used when the object has no time.
 
     Raises:
@@ -719,7 +719,7 @@ def _iso_ms(value: Any) -> int | None:
 
 def _as_json_object(value: Any, what: str) -> dict[str, Any]:
     wire = getattr(value, "wire", None)
-    if isinstance(wire, Mapping):  # the JSON object as received (models.kalshi.Market keeps it)
+    if isinstance(wire, Mapping):  # the JSON object as received (kalshi.models.Market keeps it)
         return dict(wire)
     if isinstance(value, BaseModel):
         dumped: dict[str, Any] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -742,7 +742,7 @@ def market_row(
     Args:
         session_id: the session.
         market: the REST ``Market`` JSON object as a mapping (preferred: every field is kept), or a
-            :class:`models.kalshi.Market` (its declared fields only).
+            :class:`kalshi.models.Market` (its declared fields only).
         event: the REST event object (``GET /events/{event_ticker}`` -> ``event``), mapping or model, if known.
         fetched_ms: when it was fetched, Unix ms.
         source_url: the URL it was fetched from.

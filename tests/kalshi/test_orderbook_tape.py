@@ -47,6 +47,7 @@ from typing import Any
 
 import pytest
 
+from kalshi.models import Market, PriceRange
 from kalshi.orderbook import (
     BookIntegrityError,
     BookNotReadyError,
@@ -65,7 +66,6 @@ from kalshi.wsframes import (
     Trade,
     parse_frame,
 )
-from models.kalshi import Market, PriceRange
 
 D = Decimal
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlmodel import Session
 
+from kalshi import models as km
 from kalshi.wsframes import parse_frame
-from models import kalshi as km
 from models import trader as tm
 from models.db import (
     BookDelta,
