@@ -38,11 +38,7 @@ from activities.trading import EpochCore
 from kalshi.errors import KalshiAuthError, KalshiError
 from kalshi.feed import MarketDataFeed
 from kalshi.models import Market
-from kalshi.orderbook import OrderBook
-from kalshi.rest import KalshiRestClient
-from kalshi.signer import RequestSigner
-from kalshi.ws import KalshiWebSocketClient, Subscription
-from kalshi.wsframes import (
+from kalshi.models.ws import (
     Fill,
     MarketLifecycle,
     MarketPositionUpdate,
@@ -50,6 +46,10 @@ from kalshi.wsframes import (
     OrderbookSnapshot,
     OrderGroupUpdate,
 )
+from kalshi.orderbook import OrderBook
+from kalshi.rest import KalshiRestClient
+from kalshi.signer import RequestSigner
+from kalshi.ws import KalshiWebSocketClient, Subscription
 from models.market_data import IngestInput, IngestSummary, LocateInput, MarketDataHealth, MarketDataStatus
 from models.trader import BookTop, EpochInput, EpochSummary
 from recording.metrics import AppMetrics

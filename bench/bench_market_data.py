@@ -101,10 +101,10 @@ import httpx
 
 from activities.market_data import MarketDataHub, UpdateStream
 from kalshi.models import CreateOrderRequest, OrderAck
+from kalshi.models.ws import OrderbookDelta
 from kalshi.ratelimit import DEFAULT_COST, Bucket, RateLimiter
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
-from kalshi.wsframes import OrderbookDelta
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "kalshi-gold15m"
@@ -745,8 +745,8 @@ def build_tape_dir(dst: Path, source: str, copies: int) -> tuple[str, str]:
 
 def parse_apply_cost(path: Path, limit: int = 60_000) -> tuple[float, float, int]:
     """Median us per frame of ``parse_frame`` and of ``BookStore.apply`` on the first ``limit`` book frames."""
+    from kalshi.models.ws import parse_frame
     from kalshi.orderbook import BookStore
-    from kalshi.wsframes import parse_frame
 
     frames: list[bytes] = []
     with gzip.open(path, "rb") as fh:

@@ -13,7 +13,7 @@ before timing. Both contenders get the identical list of ``bytes``.
 Timed work per frame, for both contenders: JSON text -> typed message -> book updated -> best YES bid and
 best YES ask read.
 
-* ours: :func:`kalshi.wsframes.parse_frame` -> :meth:`kalshi.orderbook.BookStore.apply` -> ``best_yes_bid_cc``
+* ours: :func:`kalshi.models.ws.parse_frame` -> :meth:`kalshi.orderbook.BookStore.apply` -> ``best_yes_bid_cc``
   and ``best_yes_ask_cc``;
 * pykalshi 2.0.0, as its ``Feed`` does it (``pykalshi.feed._parse_message``: ``json.loads`` then the
   channel's pydantic model) and as the ``OrderbookManager`` docstring shows: ``OrderbookSnapshotMessage`` /
@@ -44,8 +44,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from kalshi.models.ws import parse_frame
 from kalshi.orderbook import BookStore
-from kalshi.wsframes import parse_frame
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kalshi-gold15m"
 DEFAULT_FILE = DATA_DIR / "events" / "KXGOLD15M-26AUG102130-30" / "2026-08-11.ndjson.gz"

@@ -7,7 +7,7 @@ Usage::
 
 Input: every frame of one recorded market file of ``../shared/data/kalshi-gold15m`` (default
 ``KXGOLD15M-26AUG102130-30/2026-08-11.ndjson.gz``: 197,896 frames, 196,008 of them deltas), sliced out of its
-line as the exact bytes Kalshi sent and parsed once with :func:`kalshi.wsframes.parse_frame` before timing
+line as the exact bytes Kalshi sent and parsed once with :func:`kalshi.models.ws.parse_frame` before timing
 (the live WebSocket reader parses every frame anyway; the recorder receives the raw bytes and the event).
 
 Measured, each as the median of ``--repeat`` runs on a fresh database:
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kalshi.wsframes import OrderbookDelta, WsEvent, parse_frame
+from kalshi.models.ws import OrderbookDelta, WsEvent, parse_frame
 from recording.recorder import Recorder, RecorderConfig
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kalshi-gold15m"

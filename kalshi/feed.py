@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from kalshi.models.ws import FrameError, OrderbookDelta, OrderbookSnapshot
 from kalshi.orderbook import (
     BookIntegrityError,
     BookNotReadyError,
@@ -52,7 +53,6 @@ from kalshi.ws import (
     Subscription,
     SubscriptionReset,
 )
-from kalshi.wsframes import FrameError, OrderbookDelta, OrderbookSnapshot
 
 if TYPE_CHECKING:
     from kalshi.models import Market

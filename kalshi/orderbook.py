@@ -5,7 +5,7 @@ at q is a YES ask at 1 - q, so ``best_yes_ask = $1 - best_no_bid`` and ``best_no
 An ``orderbook_snapshot`` replaces the book; an ``orderbook_delta`` changes one level:
 ``new_size = old_size + delta``, and the level disappears at 0.
 
-Units (exact integers, never floats; see :mod:`kalshi.wsframes`):
+Units (exact integers, never floats; see :mod:`kalshi.models.ws`):
 
 * prices are ``int`` **centi-cents** (``*_cc``; $1 = 10,000; ``"0.4800"`` -> 4800). Every Kalshi grid
   (``linear_cent``, ``deci_cent``, ``tapered_deci_cent``, and the $0.0001 ``centi_cent`` wire resolution;
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias
 
-from kalshi.wsframes import (
+from kalshi.models.ws import (
     PRICE_CC_PER_DOLLAR,
     FrameError,
     OrderbookDelta,
@@ -897,11 +897,11 @@ class BookStore:
     def apply(self, event: WsEvent, recv_ms: int | None = None) -> OrderBook | None:
         """Apply an order-book event; return the book it changed, or ``None`` for other events.
 
-        * :class:`~kalshi.wsframes.OrderbookSnapshot` replaces (creating) the market's book; its time is
+        * :class:`~kalshi.models.ws.OrderbookSnapshot` replaces (creating) the market's book; its time is
           ``recv_ms`` (snapshots carry no exchange time).
-        * :class:`~kalshi.wsframes.OrderbookDelta` updates the book; its time is the delta's ``ts_ms``
+        * :class:`~kalshi.models.ws.OrderbookDelta` updates the book; its time is the delta's ``ts_ms``
           (``recv_ms`` when absent).
-        * :class:`~kalshi.wsframes.FrameError` of an order-book type naming a known market marks that book
+        * :class:`~kalshi.models.ws.FrameError` of an order-book type naming a known market marks that book
           untrusted (it missed an update) and returns ``None``.
         * Anything else is ignored (``None``).
 
@@ -934,7 +934,7 @@ class BookStore:
         """Parse one WebSocket frame and apply it when it is an order-book frame; return the parsed event.
 
         The fast path for ingestion: ``JSON text -> typed event -> book updated``. Non-book events (trades,
-        tickers, acks, :class:`~kalshi.wsframes.UnknownMessage`, :class:`~kalshi.wsframes.FrameError`) are
+        tickers, acks, :class:`~kalshi.models.ws.UnknownMessage`, :class:`~kalshi.models.ws.FrameError`) are
         returned for the caller to route or count.
 
         Raises:

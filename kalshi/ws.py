@@ -1,7 +1,7 @@
 """Kalshi WebSocket client: signed handshake, commands, per-sid seq tracking, resync and reconnect.
 
 Protocol: kalshi-api.md §2 (handshake auth) and §6 (transport, commands, replies, error codes, envelope and
-``seq`` rules, channels). Frames are parsed ONCE, at the edge, by :func:`kalshi.wsframes.parse_frame` and
+``seq`` rules, channels). Frames are parsed ONCE, at the edge, by :func:`kalshi.models.ws.parse_frame` and
 handed, typed, to listeners (:meth:`KalshiWebSocketClient.add_listener`) and to an async iterator
 (:meth:`KalshiWebSocketClient.events`). Order-book maintenance lives in :mod:`kalshi.feed`.
 
@@ -32,8 +32,8 @@ What the client guarantees
 * **Liveness** (§6.1): the library answers the server's pings; the client also pings (``ping_interval_s``,
   ``ping_timeout_s``; ``None`` disables). When NOTHING (no byte: frames, pings, pongs) arrives for
   ``silence_timeout_s`` the connection is aborted and rebuilt (``silence_timeouts``).
-* **Bad input never crashes ingestion**: malformed frames (:class:`~kalshi.wsframes.FrameError`) and
-  unknown message types (:class:`~kalshi.wsframes.UnknownMessage`) are counted, logged with the raw frame
+* **Bad input never crashes ingestion**: malformed frames (:class:`~kalshi.models.ws.FrameError`) and
+  unknown message types (:class:`~kalshi.models.ws.UnknownMessage`) are counted, logged with the raw frame
   (truncated, rate limited) and delivered; exceptions raised by listeners are logged and swallowed.
 
 Running it inside a heartbeating Temporal activity (the library knows nothing of Temporal)::
@@ -77,8 +77,7 @@ from kalshi.errors import (
     error_from_response,
     parse_error_body,
 )
-from kalshi.signer import RequestSigner
-from kalshi.wsframes import (
+from kalshi.models.ws import (
     ERROR_CODE_NAMES,
     TERMINAL_ERROR_CODES,
     ErrorMessage,
@@ -102,6 +101,7 @@ from kalshi.wsframes import (
     WsEvent,
     parse_frame,
 )
+from kalshi.signer import RequestSigner
 
 __all__ = [
     "ORDERBOOK_CHANNEL",
@@ -282,7 +282,7 @@ ClientEvent: TypeAlias = Connected | Disconnected | ConnectionFailed | SequenceG
 """Events the client synthesises (delivered to listeners and :meth:`KalshiWebSocketClient.events`)."""
 
 Listener: TypeAlias = Callable[[Any, bytes | None, int], None]
-"""``listener(event, raw, recv_ms)``: a :data:`~kalshi.wsframes.WsEvent` with its raw frame bytes, or a
+"""``listener(event, raw, recv_ms)``: a :data:`~kalshi.models.ws.WsEvent` with its raw frame bytes, or a
 :data:`ClientEvent` with ``raw=None``; ``recv_ms`` is the local wall clock (Unix ms) at receipt. Called
 synchronously on the reader task in frame order: it must not block; exceptions are logged and swallowed."""
 

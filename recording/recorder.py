@@ -80,7 +80,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import URL, Engine
 
-from kalshi.wsframes import WsEvent
+from kalshi.models.ws import WsEvent
 from recording import database as rdb
 from recording import rows as rb
 from recording.writer import (
@@ -453,7 +453,7 @@ class Recorder(BatchWriter):
         Args:
             raw: the frame exactly as received (``bytes`` from ``websockets`` with ``decode=False``, or
                 ``str``); a mutable buffer is copied. Stored byte for byte for the tape export.
-            event: ``kalshi.wsframes.parse_frame(raw)`` when the caller already parsed it (it always has);
+            event: ``kalshi.models.ws.parse_frame(raw)`` when the caller already parsed it (it always has);
                 ``None`` lets the writer thread parse it.
             recv_ms: receipt time, Unix ms (default: now, from the system clock).
 
@@ -560,7 +560,7 @@ class Recorder(BatchWriter):
         """Queue one of the trader's fills (``trader_fill``). Never raises.
 
         Args:
-            fill: a REST ``kalshi.models.Fill`` or a WS ``kalshi.wsframes.Fill``.
+            fill: a REST ``kalshi.models.Fill`` or a WS ``kalshi.models.ws.Fill``.
             recv_ms: when it was received, Unix ms (default now).
 
         Returns:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import Table
 
 from kalshi import models as km
-from kalshi import wsframes as wf
+from kalshi.models import ws as wf
 from models import trader as tm
 from models.db import to_cc, to_lots, to_microdollars
 from recording.database import (
@@ -190,7 +190,7 @@ def frame_row(
     """The one row a received frame becomes: ``(table, tuple in column order)``.
 
     ``orderbook_delta`` -> ``book_delta``, ``orderbook_snapshot`` -> ``book_snapshot``, ``trade`` ->
-    ``market_trade``; everything else (including :class:`~kalshi.wsframes.FrameError` with its reason in
+    ``market_trade``; everything else (including :class:`~kalshi.models.ws.FrameError` with its reason in
     ``error``) -> ``ws_frame``.
 
     Args:
@@ -362,7 +362,7 @@ def order_row(
     * :class:`kalshi.models.OrderAck` and :class:`models.trader.OrderOutcome` (the placement's result; default
       event ``acknowledged``, or ``rejected`` when the outcome carries a rejection code);
     * :class:`kalshi.models.Order` (a REST order; event ``update``, source ``rest``);
-    * :class:`kalshi.wsframes.UserOrderUpdate` (a ``user_order`` frame; event ``update``, source ``ws``);
+    * :class:`kalshi.models.ws.UserOrderUpdate` (a ``user_order`` frame; event ``update``, source ``ws``);
     * a ``Mapping`` of column names to values (units of :class:`models.db.OrderRecord`).
 
     Args:
@@ -497,7 +497,7 @@ def order_row(
 
 
 def fill_row(session_id: int, rec_no: int, fill: Any, *, recv_ms: int) -> tuple[Any, ...]:
-    """A ``trader_fill`` row from a REST :class:`kalshi.models.Fill` or a WS :class:`kalshi.wsframes.Fill`.
+    """A ``trader_fill`` row from a REST :class:`kalshi.models.Fill` or a WS :class:`kalshi.models.ws.Fill`.
 
     Raises:
         ValueError: an inexact price, count or fee.
@@ -549,7 +549,7 @@ def fill_row(session_id: int, rec_no: int, fill: Any, *, recv_ms: int) -> tuple[
 def position_row(session_id: int, rec_no: int, position: Any, *, at_ms: int) -> tuple[Any, ...]:
     """A ``position_history`` row from a WS, REST or trader position object.
 
-    Accepted: :class:`kalshi.wsframes.MarketPositionUpdate`, :class:`kalshi.models.MarketPosition`,
+    Accepted: :class:`kalshi.models.ws.MarketPositionUpdate`, :class:`kalshi.models.MarketPosition`,
     :class:`models.trader.ExchangePosition`; ``at_ms`` (Unix ms) is used when the object has no time.
 
     Raises:

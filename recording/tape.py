@@ -46,7 +46,7 @@ import msgspec
 from sqlalchemy import Table, func, select, union_all
 from sqlalchemy.engine import URL, Connection
 
-from kalshi.wsframes import FrameError, MarketLifecycle, parse_frame
+from kalshi.models.ws import FrameError, MarketLifecycle, parse_frame
 from models.db import create_schema
 from recording import database as rdb
 from recording import rows as rb
@@ -500,7 +500,7 @@ def import_ndjson(
     """Import a ``kalshi-gold15m``-layout directory into a new recording session.
 
     Every frame line becomes one row exactly as the live recorder would store it (raw bytes sliced out of the
-    line, ``recv_ms`` from the line, parsed with :func:`kalshi.wsframes.parse_frame`; malformed frames land
+    line, ``recv_ms`` from the line, parsed with :func:`kalshi.models.ws.parse_frame`; malformed frames land
     in ``ws_frame`` with their reason). ``MARKETS.csv`` and ``metadata/<event>.json`` become
     ``market_metadata`` rows.
 

@@ -30,7 +30,7 @@ from sqlalchemy import Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine
 
-from kalshi.wsframes import FrameError, WsEvent, parse_frame
+from kalshi.models.ws import FrameError, WsEvent, parse_frame
 from models.db import create_schema
 from recording import database as rdb
 from recording import rows as rb

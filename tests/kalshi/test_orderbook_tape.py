@@ -48,6 +48,13 @@ from typing import Any
 import pytest
 
 from kalshi.models import Market, PriceRange
+from kalshi.models.ws import (
+    FrameError,
+    OrderbookDelta,
+    OrderbookSnapshot,
+    Trade,
+    parse_frame,
+)
 from kalshi.orderbook import (
     BookIntegrityError,
     BookNotReadyError,
@@ -58,13 +65,6 @@ from kalshi.orderbook import (
     PriceGrid,
     Sweep,
     TopOfBook,
-)
-from kalshi.wsframes import (
-    FrameError,
-    OrderbookDelta,
-    OrderbookSnapshot,
-    Trade,
-    parse_frame,
 )
 
 D = Decimal

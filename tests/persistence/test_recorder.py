@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, func, select
 from sqlmodel import Session
 
 from kalshi import models as km
-from kalshi.wsframes import parse_frame
+from kalshi.models.ws import parse_frame
 from models import trader as tm
 from models.db import (
     BookDelta,

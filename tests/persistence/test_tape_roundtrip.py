@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kalshi.wsframes import parse_frame
+from kalshi.models.ws import parse_frame
 from recording.recorder import Recorder, RecorderConfig
 from recording.tape import ExportError, export_ndjson, import_ndjson, session_frame_counts
 from simulator.server import SimulatorConfig, SimulatorServer
