@@ -24,7 +24,9 @@ from kalshi.errors import (
     error_from_response,
 )
 from kalshi.models import CreateOrderRequest
-from kalshi.rest import KalshiRestClient, _is_route_missing, _segment
+from kalshi.rest import KalshiRestClient
+from kalshi.rest.transport import is_route_missing as _is_route_missing
+from kalshi.rest.transport import path_segment as _segment
 from kalshi.signer import HEADER_SIGNATURE, HEADER_TIMESTAMP, RequestSigner, generate_key_pair
 
 # Nothing listens here; every test below fails (as intended) before a connection would be attempted.
