@@ -103,30 +103,12 @@ def _opt(fn: Callable[[Any], int], value: Any) -> int | None:
 # Frames (one row each)
 # --------------------------------------------------------------------------------------------------
 
-_FRAME_TYPE_NAMES: Final[dict[type, str]] = {
-    wf.OrderbookSnapshot: "orderbook_snapshot",
-    wf.OrderbookDelta: "orderbook_delta",
-    wf.Trade: "trade",
-    wf.Ticker: "ticker",
-    wf.TickerV2: "ticker_v2",
-    wf.Fill: "fill",
-    wf.MarketPositionUpdate: "market_position",
-    wf.UserOrderUpdate: "user_order",
-    wf.OrderGroupUpdate: "order_group_updates",
-    wf.MarketLifecycle: "market_lifecycle_v2",
-    wf.EventLifecycle: "event_lifecycle",
-    wf.Subscribed: "subscribed",
-    wf.Ok: "ok",
-    wf.Unsubscribed: "unsubscribed",
-    wf.ErrorMessage: "error",
-}
-
 
 def frame_type_name(event: wf.WsEvent) -> str | None:
     """The wire ``type`` of a parsed frame (``"orderbook_delta"``, ...); ``None`` when a bad frame had none."""
     if isinstance(event, wf.UnknownMessage | wf.FrameError):
         return event.type
-    return _FRAME_TYPE_NAMES.get(type(event))
+    return wf.MESSAGE_TYPE_OF.get(type(event))
 
 
 _BOOK_DELTA_COLUMNS: Final = (

@@ -16,24 +16,15 @@ import time
 from typing import Any, Final
 
 from kalshi.models.ws import (
+    MESSAGE_TYPE_OF,
     TERMINAL_ERROR_CODES,
     ErrorMessage,
-    EventLifecycle,
-    Fill,
     FrameError,
-    MarketLifecycle,
-    MarketPositionUpdate,
     Ok,
-    OrderbookDelta,
     OrderbookSnapshot,
-    OrderGroupUpdate,
     Subscribed,
-    Ticker,
-    TickerV2,
-    Trade,
     UnknownMessage,
     Unsubscribed,
-    UserOrderUpdate,
     WsEvent,
     parse_frame,
 )
@@ -48,24 +39,7 @@ __all__ = [
 log = logging.getLogger("kalshi.ws")  # one logger for the whole client, as before the split
 
 
-_TYPE_NAMES: Final[dict[type, str]] = {
-    OrderbookSnapshot: "orderbook_snapshot",
-    OrderbookDelta: "orderbook_delta",
-    Trade: "trade",
-    Ticker: "ticker",
-    TickerV2: "ticker_v2",
-    Fill: "fill",
-    MarketPositionUpdate: "market_position",
-    UserOrderUpdate: "user_order",
-    OrderGroupUpdate: "order_group_updates",
-    MarketLifecycle: "market_lifecycle_v2",
-    EventLifecycle: "event_lifecycle",
-    Subscribed: "subscribed",
-    Ok: "ok",
-    Unsubscribed: "unsubscribed",
-    ErrorMessage: "error",
-    FrameError: "malformed",
-}
+_TYPE_NAMES: Final[dict[type, str]] = {**MESSAGE_TYPE_OF, FrameError: "malformed"}
 
 
 class FrameRouting(SubscriptionCommands):

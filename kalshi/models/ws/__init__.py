@@ -44,6 +44,7 @@ Events are light immutable :class:`msgspec.Struct` objects; hot ones are not tra
 
 from kalshi.models.ws.events import (
     ERROR_CODE_NAMES,
+    MESSAGE_TYPE_OF,
     TERMINAL_ERROR_CODES,
     ErrorMessage,
     EventLifecycle,
@@ -86,6 +87,7 @@ __all__ = [
     "HOT_MESSAGE_TYPES",
     "KNOWN_MESSAGE_TYPES",
     "LOTS_PER_CONTRACT",
+    "MESSAGE_TYPE_OF",
     "PRICE_CC_PER_DOLLAR",
     "TERMINAL_ERROR_CODES",
     "ErrorMessage",

@@ -479,3 +479,23 @@ WsEvent: TypeAlias = (
     | FrameError
 )
 """Everything :func:`parse_frame` can return."""
+
+MESSAGE_TYPE_OF: Final[dict[type, str]] = {
+    OrderbookSnapshot: "orderbook_snapshot",
+    OrderbookDelta: "orderbook_delta",
+    Trade: "trade",
+    Ticker: "ticker",
+    TickerV2: "ticker_v2",
+    Fill: "fill",
+    MarketPositionUpdate: "market_position",
+    UserOrderUpdate: "user_order",
+    OrderGroupUpdate: "order_group_updates",
+    MarketLifecycle: "market_lifecycle_v2",
+    EventLifecycle: "event_lifecycle",
+    Subscribed: "subscribed",
+    Ok: "ok",
+    Unsubscribed: "unsubscribed",
+    ErrorMessage: "error",
+}
+"""The wire ``type`` of each event class with a fixed type (:class:`UnknownMessage` and :class:`FrameError`
+carry the type they were given, if any, in their ``type`` attribute)."""
