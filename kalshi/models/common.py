@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -36,6 +36,7 @@ from pydantic import (
     PlainSerializer,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from models.money import (
@@ -221,9 +222,36 @@ def _empty_str(value: Any) -> Any:
 
 
 class KalshiModel(BaseModel):
-    """Base of the wire models: unknown keys ignored, immutable, exact JSON round trip."""
+    """Base of the wire models: unknown keys ignored, immutable, exact JSON round trip.
+
+    Legacy integer fields (kalshi-api.md §0, §4) are read through two class tables, applied to every payload
+    before validation: ``LEGACY_CENTS`` names integer-cents fields copied into ``<name>_dollars``,
+    ``LEGACY_COUNTS`` whole-contract fields copied into ``<name>_fp`` (the fixed-point field wins when both
+    are present). A model with other wire quirks overrides :meth:`_from_wire_dict`, which gets the payload as a
+    fresh dict after the tables were applied and returns what is validated.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    LEGACY_CENTS: ClassVar[tuple[str, ...]] = ()
+    LEGACY_COUNTS: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        d = _as_dict(data)
+        if d is None:
+            return data
+        for name in cls.LEGACY_CENTS:
+            _fill_legacy(d, f"{name}_dollars", name, legacy_cents_to_dollars)
+        for name in cls.LEGACY_COUNTS:
+            _fill_legacy(d, f"{name}_fp", name, _count)
+        return cls._from_wire_dict(d)
+
+    @classmethod
+    def _from_wire_dict(cls, d: dict[str, Any]) -> Any:
+        """Normalise a payload beyond the legacy tables (override; ``d`` is the caller's copy, mutate it)."""
+        return d
 
 
 class _Page(KalshiModel):

@@ -28,7 +28,6 @@ from kalshi.models.common import (
     _as_dict,
     _count,
     _empty_str,
-    _fill_legacy,
     _Page,
     legacy_cents_to_dollars,
 )
@@ -126,25 +125,20 @@ class Market(KalshiModel):
     fractional_trading_enabled: bool = False
     can_close_early: bool = False
 
-    @model_validator(mode="before")
+    LEGACY_CENTS = (
+        "yes_bid",
+        "yes_ask",
+        "no_bid",
+        "no_ask",
+        "last_price",
+        "previous_price",
+        "notional_value",
+        "settlement_value",
+    )
+    LEGACY_COUNTS = ("volume", "volume_24h", "open_interest")
+
     @classmethod
-    def _legacy(cls, data: Any) -> Any:
-        d = _as_dict(data)
-        if d is None:
-            return data
-        for name in (
-            "yes_bid",
-            "yes_ask",
-            "no_bid",
-            "no_ask",
-            "last_price",
-            "previous_price",
-            "notional_value",
-            "settlement_value",
-        ):
-            _fill_legacy(d, f"{name}_dollars", name, legacy_cents_to_dollars)
-        for name in ("volume", "volume_24h", "open_interest"):
-            _fill_legacy(d, f"{name}_fp", name, _count)
+    def _from_wire_dict(cls, d: dict[str, Any]) -> Any:
         if not d.get("price_ranges") and d.get("tick_size") is not None:
             step = legacy_cents_to_dollars(d["tick_size"])
             d["price_ranges"] = [{"start": _ZERO, "end": ONE_DOLLAR, "step": step}]

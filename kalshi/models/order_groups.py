@@ -7,14 +7,10 @@ from typing import Any
 from pydantic import (
     AliasChoices,
     Field,
-    model_validator,
 )
 
 from kalshi.models.common import (
     KalshiModel,
-    _as_dict,
-    _count,
-    _fill_legacy,
     _Page,
 )
 from models.money import (
@@ -45,13 +41,10 @@ class OrderGroup(KalshiModel):
     triggered: bool | None = Field(default=None, validation_alias=AliasChoices("triggered", "is_triggered"))
     order_ids: list[str] = Field(default_factory=list, validation_alias=AliasChoices("order_ids", "orders"))
 
-    @model_validator(mode="before")
+    LEGACY_COUNTS = ("contracts_limit",)
+
     @classmethod
-    def _legacy(cls, data: Any) -> Any:
-        d = _as_dict(data)
-        if d is None:
-            return data
-        _fill_legacy(d, "contracts_limit_fp", "contracts_limit", _count)
+    def _from_wire_dict(cls, d: dict[str, Any]) -> Any:
         for key in ("orders", "order_ids"):
             if key in d and d[key] is None:
                 d[key] = []

@@ -30,13 +30,9 @@ from kalshi.models.common import (
     SelfTradePrevention,
     Side,
     TimeInForce,
-    _as_dict,
     _complete_prices,
-    _count,
-    _fill_legacy,
     _normalise_direction,
     _Page,
-    legacy_cents_to_dollars,
 )
 from kalshi.models.markets import Market
 from models.money import (
@@ -98,19 +94,14 @@ class Order(KalshiModel):
     order_group_id: str | None = None
     self_trade_prevention_type: str | None = None
 
-    @model_validator(mode="before")
+    LEGACY_CENTS = ("taker_fill_cost", "maker_fill_cost", "taker_fees", "maker_fees")
+    LEGACY_COUNTS = ("fill_count", "remaining_count", "initial_count")
+
     @classmethod
-    def _legacy(cls, data: Any) -> Any:
-        d = _as_dict(data)
-        if d is None:
-            return data
+    def _from_wire_dict(cls, d: dict[str, Any]) -> Any:
         _complete_prices(d)
-        for name in ("fill_count", "remaining_count", "initial_count"):
-            _fill_legacy(d, f"{name}_fp", name, _count)
         if d.get("initial_count_fp") is None and d.get("fill_count_fp") is not None:
             d["initial_count_fp"] = to_decimal(d["fill_count_fp"]) + to_decimal(d.get("remaining_count_fp") or 0)
-        for name in ("taker_fill_cost", "maker_fill_cost", "taker_fees", "maker_fees"):
-            _fill_legacy(d, f"{name}_dollars", name, legacy_cents_to_dollars)
         if d.get("client_order_id") is None:
             d["client_order_id"] = ""
         if d.get("order_group_id") == "":

@@ -13,7 +13,6 @@ from pydantic import (
     AwareDatetime,
     Field,
     StrictInt,
-    model_validator,
 )
 
 from kalshi.models.common import (
@@ -23,13 +22,9 @@ from kalshi.models.common import (
     KalshiModel,
     LenientInt,
     Side,
-    _as_dict,
     _complete_prices,
-    _count,
-    _fill_legacy,
     _normalise_direction,
     _Page,
-    legacy_cents_to_dollars,
 )
 from models.money import (
     Contracts,
@@ -91,15 +86,11 @@ class MarketPosition(KalshiModel):
     resting_orders_count: LenientInt = None
     last_updated_ts: AwareDatetime | None = None
 
-    @model_validator(mode="before")
+    LEGACY_CENTS = ("market_exposure", "realized_pnl", "total_traded", "fees_paid")
+    LEGACY_COUNTS = ("position",)
+
     @classmethod
-    def _legacy(cls, data: Any) -> Any:
-        d = _as_dict(data)
-        if d is None:
-            return data
-        _fill_legacy(d, "position_fp", "position", _count)
-        for name in ("market_exposure", "realized_pnl", "total_traded", "fees_paid"):
-            _fill_legacy(d, f"{name}_dollars", name, legacy_cents_to_dollars)
+    def _from_wire_dict(cls, d: dict[str, Any]) -> Any:
         if d.get("last_updated_ts") == "":
             d["last_updated_ts"] = None
         return d
@@ -129,16 +120,8 @@ class EventPosition(KalshiModel):
     realized_pnl_dollars: Dollars = _ZERO
     fees_paid_dollars: Dollars = _ZERO
 
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy(cls, data: Any) -> Any:
-        d = _as_dict(data)
-        if d is None:
-            return data
-        for name in ("total_cost", "event_exposure", "realized_pnl", "fees_paid"):
-            _fill_legacy(d, f"{name}_dollars", name, legacy_cents_to_dollars)
-        _fill_legacy(d, "total_cost_shares_fp", "total_cost_shares", _count)
-        return d
+    LEGACY_CENTS = ("total_cost", "event_exposure", "realized_pnl", "fees_paid")
+    LEGACY_COUNTS = ("total_cost_shares",)
 
 
 class PositionsPage(_Page):
@@ -174,19 +157,16 @@ class Fill(KalshiModel):
     created_time: AwareDatetime | None = None
     ts: int | None = None
 
-    @model_validator(mode="before")
+    LEGACY_COUNTS = ("count",)
+
     @classmethod
-    def _legacy(cls, data: Any) -> Any:
-        d = _as_dict(data)
-        if d is None:
-            return data
+    def _from_wire_dict(cls, d: dict[str, Any]) -> Any:
         if d.get("fill_id") is None and d.get("trade_id") is not None:
             d["fill_id"] = d["trade_id"]
         if d.get("trade_id") is None and d.get("fill_id") is not None:
             d["trade_id"] = d["fill_id"]
         if d.get("ticker") is None and d.get("market_ticker") is not None:
             d["ticker"] = d["market_ticker"]
-        _fill_legacy(d, "count_fp", "count", _count)
         _complete_prices(d)
         if d.get("fee_cost") in ("", None) and d.get("fee_cost_dollars") is None:
             d.pop("fee_cost", None)
@@ -226,16 +206,11 @@ class Settlement(KalshiModel):
     fee_cost_dollars: Dollars = Field(default=_ZERO, validation_alias=AliasChoices("fee_cost_dollars", "fee_cost"))
     value_cents: StrictInt | None = Field(default=None, validation_alias=AliasChoices("value_cents", "value"))
 
-    @model_validator(mode="before")
+    LEGACY_CENTS = ("yes_total_cost", "no_total_cost")
+    LEGACY_COUNTS = ("yes_count", "no_count")
+
     @classmethod
-    def _legacy(cls, data: Any) -> Any:
-        d = _as_dict(data)
-        if d is None:
-            return data
-        _fill_legacy(d, "yes_count_fp", "yes_count", _count)
-        _fill_legacy(d, "no_count_fp", "no_count", _count)
-        _fill_legacy(d, "yes_total_cost_dollars", "yes_total_cost", legacy_cents_to_dollars)
-        _fill_legacy(d, "no_total_cost_dollars", "no_total_cost", legacy_cents_to_dollars)
+    def _from_wire_dict(cls, d: dict[str, Any]) -> Any:
         if d.get("fee_cost") in ("", None) and d.get("fee_cost_dollars") is None:
             d.pop("fee_cost", None)
         return d
