@@ -83,13 +83,7 @@ from sqlalchemy.engine import URL, Engine
 from kalshi.models.ws import WsEvent
 from recording import database as rdb
 from recording import rows as rb
-from recording.writer import (
-    BatchWriter,
-    FrameItem,
-    RecorderConfig,
-    RecordItem,
-    error_line,
-)
+from recording.writer import BatchWriter, FrameItem, RecorderConfig, RecordItem, error_line
 
 __all__ = ["Recorder", "RecorderConfig", "RecorderStats", "new_session_id"]
 

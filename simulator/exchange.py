@@ -19,21 +19,11 @@ from models.money import ONE_DOLLAR
 from simulator import errors
 from simulator import market as mk
 from simulator.accounts import Account, Position, SettlementRecord
-from simulator.events import (
-    LifecycleEvent,
-)
-from simulator.ledger import (
-    PRIORITY_CLOSE,
-    PRIORITY_DETERMINE,
-    PRIORITY_FINALIZE,
-    PRIORITY_OPEN,
-    ZERO,
-)
+from simulator.events import LifecycleEvent
+from simulator.ledger import PRIORITY_CLOSE, PRIORITY_DETERMINE, PRIORITY_FINALIZE, PRIORITY_OPEN, ZERO
 from simulator.liquidity import TapeLiquidity
 from simulator.market import MarketState
-from simulator.orders import (
-    CANCELED,
-)
+from simulator.orders import CANCELED
 
 log = logging.getLogger("simulator.exchange")  # one logger for the whole engine, as before the split
 
@@ -41,17 +31,8 @@ log = logging.getLogger("simulator.exchange")  # one logger for the whole engine
 class Exchange(TapeLiquidity):
     """The simulator's exchange: matching on replayed liquidity, order groups, accounts and market lifecycle.
 
-    Args:
-        catalog: series, events and markets to list.
-        bus: event publisher (see :mod:`simulator.events`).
-        offset_ms: served time minus tape time (from the clock).
-        start_ms: tape time at which the exchange starts.
-        initial_balance_cents: cash of a new account, integer cents.
-        taker_fee_multiplier: 0.07 (the quadratic taker fee, §7).
-        determination_delay_ms: close -> determined delay; None = recorded per market.
-        settlement_timer_ms: determined -> finalized delay; None = the market's
-            ``settlement_timer_seconds``.
-
+    Constructed with the arguments documented on :class:`simulator.ledger.Ledger` (catalog, event bus, time
+    offset, start time, initial balance, taker fee multiplier, lifecycle delays).
     """
 
     # ============================================================================================

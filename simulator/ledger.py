@@ -19,22 +19,10 @@ from simulator import errors, wire
 from simulator.accounts import Account, Adjustment, Position
 from simulator.book import OrderBook
 from simulator.errors import ApiError, not_found
-from simulator.events import (
-    BookDelta,
-    EventBus,
-    OrderGroupEvent,
-    PositionEvent,
-    TradeEvent,
-    UserOrderEvent,
-)
+from simulator.events import BookDelta, EventBus, OrderGroupEvent, PositionEvent, TradeEvent, UserOrderEvent
 from simulator.market import MarketState
 from simulator.order_groups import OrderGroup
-from simulator.orders import (
-    CANCELED,
-    RESTING,
-    Order,
-    check_count_for_market,
-)
+from simulator.orders import CANCELED, RESTING, Order, check_count_for_market
 from simulator.tape import Catalog
 
 log = logging.getLogger("simulator.exchange")  # one logger for the whole engine, as before the split

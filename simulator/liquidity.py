@@ -12,15 +12,11 @@ from typing import Any
 
 from models.money import ONE_DOLLAR
 from simulator import market as mk
-from simulator.events import (
-    BookSnapshot,
-)
+from simulator.events import BookSnapshot
 from simulator.ledger import ZERO
 from simulator.market import MarketState
 from simulator.matching import MatchingEngine
-from simulator.orders import (
-    RESTING,
-)
+from simulator.orders import RESTING
 
 
 class TapeLiquidity(MatchingEngine):

@@ -20,9 +20,7 @@ from simulator import errors, wire
 from simulator import market as mk
 from simulator.accounts import Account, FillRecord, apply_fill
 from simulator.errors import ApiError, invalid_order, market_inactive, not_found
-from simulator.events import (
-    FillEvent,
-)
+from simulator.events import FillEvent
 from simulator.ledger import PRIORITY_EXPIRY, ZERO, Ledger
 from simulator.market import MarketState
 from simulator.order_groups import MAX_LIMIT, MIN_LIMIT, OrderGroup

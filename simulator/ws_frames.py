@@ -15,18 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from models.money import ONE_DOLLAR
+from simulator import events as ev
 from simulator import market as mk
 from simulator import wire
 from simulator.context import SimContext
-from simulator.events import (
-    BookDelta,
-    FillEvent,
-    LifecycleEvent,
-    OrderGroupEvent,
-    PositionEvent,
-    TradeEvent,
-    UserOrderEvent,
-)
 from simulator.timeutil import iso_ms
 
 __all__ = ["FrameRenderer", "shown_levels"]
@@ -115,7 +107,7 @@ class FrameRenderer:
                 msg[side] = [[c, n] for c, n in legacy]
         return "orderbook_snapshot", msg, cmd_id
 
-    def delta_text(self, account_id: str | None, sid: int, seq: int, e: BookDelta) -> str:
+    def delta_text(self, account_id: str | None, sid: int, seq: int, e: ev.BookDelta) -> str:
         """The ``orderbook_delta`` frame as JSON text (the hot path: cached pieces, no dict, no json.dumps).
 
         Same content as the generic renderer would produce: ``market_ticker``, ``market_id`` when known,
@@ -148,7 +140,7 @@ class FrameRenderer:
             f'"delta_fp":"{delta[0]}","side":"{e.side}","ts":"{iso}","ts_ms":{ts_ms}{legacy}}}}}'
         )
 
-    def _r_trade(self, e: TradeEvent) -> tuple[str, dict[str, Any], int | None]:
+    def _r_trade(self, e: ev.TradeEvent) -> tuple[str, dict[str, Any], int | None]:
         no_price = ONE_DOLLAR - e.yes_price
         outcome = e.taker_outcome_side
         msg: dict[str, Any] = {
@@ -172,7 +164,7 @@ class FrameRenderer:
     def _r_ticker(self, msg: dict[str, Any]) -> tuple[str, dict[str, Any], int | None]:
         return "ticker", msg, None
 
-    def _r_fill(self, e: FillEvent) -> tuple[str, dict[str, Any], int | None]:
+    def _r_fill(self, e: ev.FillEvent) -> tuple[str, dict[str, Any], int | None]:
         f = e.fill
         yes_price = _dec(f["yes_price_dollars"])
         count = _dec(f["count_fp"])
@@ -202,7 +194,7 @@ class FrameRenderer:
         _put_exact(msg, "post_position", _exact_int(e.post_position))
         return "fill", msg, None
 
-    def _r_user_order(self, e: UserOrderEvent) -> tuple[str, dict[str, Any], int | None]:
+    def _r_user_order(self, e: ev.UserOrderEvent) -> tuple[str, dict[str, Any], int | None]:
         o = e.order
         msg: dict[str, Any] = {
             key: o.get(key)
@@ -242,7 +234,7 @@ class FrameRenderer:
             _put_exact(msg, key, _exact_int(_dec(o[f"{key}_fp"])))
         return "user_order", msg, None
 
-    def _r_position(self, e: PositionEvent) -> tuple[str, dict[str, Any], int | None]:
+    def _r_position(self, e: ev.PositionEvent) -> tuple[str, dict[str, Any], int | None]:
         account = self.ctx.exchange.accounts.get(e.account_id)
         msg: dict[str, Any] = {
             "user_id": account.user_id if account is not None else "",
@@ -260,7 +252,7 @@ class FrameRenderer:
         _put_exact(msg, "volume", _exact_int(e.volume))
         return "market_position", msg, None
 
-    def _r_order_group(self, e: OrderGroupEvent) -> tuple[str, dict[str, Any], int | None]:
+    def _r_order_group(self, e: ev.OrderGroupEvent) -> tuple[str, dict[str, Any], int | None]:
         msg: dict[str, Any] = {"event_type": e.event_type, "order_group_id": e.order_group_id, "ts_ms": e.ts_ms}
         if e.contracts_limit is not None and e.event_type in ("created", "limit_updated"):
             msg["contracts_limit_fp"] = wire.count(e.contracts_limit)
@@ -303,7 +295,7 @@ class FrameRenderer:
         return msg
 
     # -- lifecycle -------------------------------------------------------------------------------------
-    def lifecycle_msg(self, e: LifecycleEvent) -> dict[str, Any] | None:
+    def lifecycle_msg(self, e: ev.LifecycleEvent) -> dict[str, Any] | None:
         """A ``market_lifecycle_v2`` msg for ``e``, or ``None`` where Kalshi sends nothing (see simulator.ws)."""
         state = self.ctx.exchange.markets.get(e.ticker)
         msg: dict[str, Any] = {"market_ticker": e.ticker}

@@ -39,11 +39,7 @@ from pydantic import (
     model_validator,
 )
 
-from models.money import (
-    DOLLARS_QUANTUM,
-    ONE_DOLLAR,
-    to_decimal,
-)
+from models.money import DOLLARS_QUANTUM, ONE_DOLLAR, to_decimal
 
 __all__ = [
     "BOOK_SIDE_OF",

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import (
-    AwareDatetime,
-)
+from pydantic import AwareDatetime
 
-from kalshi.models.common import (
-    KalshiModel,
-)
+from kalshi.models.common import KalshiModel
 
-__all__ = [
-    "ExchangeStatus",
-]
+__all__ = ["ExchangeStatus"]
 
 
 class ExchangeStatus(KalshiModel):

@@ -10,14 +10,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Literal, NamedTuple, Self
 
-from pydantic import (
-    AliasChoices,
-    AwareDatetime,
-    Field,
-    PrivateAttr,
-    field_validator,
-    model_validator,
-)
+from pydantic import AliasChoices, AwareDatetime, Field, PrivateAttr, field_validator, model_validator
 
 from kalshi.models.common import (
     _ZERO,
@@ -31,22 +24,9 @@ from kalshi.models.common import (
     _Page,
     legacy_cents_to_dollars,
 )
-from models.money import (
-    CENT,
-    ONE_DOLLAR,
-    Contracts,
-    Dollars,
-    to_decimal,
-)
+from models.money import CENT, ONE_DOLLAR, Contracts, Dollars, to_decimal
 
-__all__ = [
-    "BookSweep",
-    "Market",
-    "MarketsPage",
-    "Orderbook",
-    "OrderbookLevel",
-    "PriceRange",
-]
+__all__ = ["BookSweep", "Market", "MarketsPage", "Orderbook", "OrderbookLevel", "PriceRange"]
 
 
 class PriceRange(KalshiModel):

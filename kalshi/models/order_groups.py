@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import (
-    AliasChoices,
-    Field,
-)
+from pydantic import AliasChoices, Field
 
-from kalshi.models.common import (
-    KalshiModel,
-    _Page,
-)
-from models.money import (
-    Contracts,
-)
+from kalshi.models.common import KalshiModel, _Page
+from models.money import Contracts
 
-__all__ = [
-    "OrderGroup",
-    "OrderGroupsPage",
-]
+__all__ = ["OrderGroup", "OrderGroupsPage"]
 
 
 class OrderGroup(KalshiModel):

@@ -9,15 +9,7 @@ import re
 from decimal import Decimal
 from typing import Any, Literal, Self, cast
 
-from pydantic import (
-    AliasChoices,
-    AwareDatetime,
-    ConfigDict,
-    Field,
-    StrictInt,
-    field_validator,
-    model_validator,
-)
+from pydantic import AliasChoices, AwareDatetime, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from kalshi.models.common import (
     _ZERO,

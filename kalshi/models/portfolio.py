@@ -8,12 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pydantic import (
-    AliasChoices,
-    AwareDatetime,
-    Field,
-    StrictInt,
-)
+from pydantic import AliasChoices, AwareDatetime, Field, StrictInt
 
 from kalshi.models.common import (
     _ZERO,
@@ -26,11 +21,7 @@ from kalshi.models.common import (
     _normalise_direction,
     _Page,
 )
-from models.money import (
-    Contracts,
-    Dollars,
-    cents_to_dollars,
-)
+from models.money import Contracts, Dollars, cents_to_dollars
 
 __all__ = [
     "Balance",

@@ -6,9 +6,7 @@ from kalshi.rest.markets import MarketEndpoints
 from kalshi.rest.order_groups import OrderGroupEndpoints
 from kalshi.rest.orders import OrderEndpoints
 
-__all__ = [
-    "KalshiRestClient",
-]
+__all__ = ["KalshiRestClient"]
 
 
 class KalshiRestClient(MarketEndpoints, OrderEndpoints, OrderGroupEndpoints):

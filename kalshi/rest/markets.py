@@ -7,17 +7,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from kalshi.errors import (
-    KalshiError,
-    KalshiNotFoundError,
-    KalshiResponseError,
-)
-from kalshi.models import (
-    ExchangeStatus,
-    Market,
-    MarketsPage,
-    Orderbook,
-)
+from kalshi.errors import KalshiError, KalshiNotFoundError, KalshiResponseError
+from kalshi.models import ExchangeStatus, Market, MarketsPage, Orderbook
 from kalshi.rest.transport import (
     MARKETS_PAGE_LIMIT,
     MARKETS_TICKERS_MAX,
@@ -31,9 +22,7 @@ from kalshi.rest.transport import (
     unique_in_order,
 )
 
-__all__ = [
-    "MarketEndpoints",
-]
+__all__ = ["MarketEndpoints"]
 
 logger = logging.getLogger("kalshi.rest")
 

@@ -5,18 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kalshi.errors import (
-    KalshiResponseError,
-)
-from kalshi.models import (
-    OrderGroup,
-    OrderGroupsPage,
-)
+from kalshi.errors import KalshiResponseError
+from kalshi.models import OrderGroup, OrderGroupsPage
 from kalshi.rest.transport import ORDER_GROUP_LIMIT_MAX, RestTransport, path_segment
 
-__all__ = [
-    "OrderGroupEndpoints",
-]
+__all__ = ["OrderGroupEndpoints"]
 
 logger = logging.getLogger("kalshi.rest")
 

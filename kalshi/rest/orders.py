@@ -33,16 +33,11 @@ from kalshi.models import (
     Order,
     OrderAck,
 )
-from kalshi.ratelimit import (
-    BATCH_CANCEL_ITEM_COST,
-    CANCEL_ORDER_COST,
-)
+from kalshi.ratelimit import BATCH_CANCEL_ITEM_COST, CANCEL_ORDER_COST
 from kalshi.rest.portfolio import PortfolioEndpoints
 from kalshi.rest.transport import BATCH_CANCEL_MAX, chunked, is_route_missing, path_segment, unique_in_order
 
-__all__ = [
-    "OrderEndpoints",
-]
+__all__ = ["OrderEndpoints"]
 
 logger = logging.getLogger("kalshi.rest")
 

@@ -18,14 +18,10 @@ from kalshi.models import (
     Settlement,
     SettlementsPage,
 )
-from kalshi.ratelimit import (
-    GET_ORDER_COST,
-)
+from kalshi.ratelimit import GET_ORDER_COST
 from kalshi.rest.transport import PORTFOLIO_PAGE_LIMIT, OrderStatusFilter, RestTransport, path_segment
 
-__all__ = [
-    "PortfolioEndpoints",
-]
+__all__ = ["PortfolioEndpoints"]
 
 logger = logging.getLogger("kalshi.rest")
 

@@ -35,11 +35,7 @@ from kalshi.errors import (
     KalshiUnavailableError,
     error_from_response,
 )
-from kalshi.ratelimit import (
-    DEFAULT_COST,
-    Bucket,
-    RateLimiter,
-)
+from kalshi.ratelimit import DEFAULT_COST, Bucket, RateLimiter
 from kalshi.signer import RequestSigner
 
 __all__ = [

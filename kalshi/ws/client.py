@@ -37,9 +37,7 @@ from kalshi.ws.events import (
 )
 from kalshi.ws.sequence import FrameRouting
 
-__all__ = [
-    "KalshiWebSocketClient",
-]
+__all__ = ["KalshiWebSocketClient"]
 
 log = logging.getLogger("kalshi.ws")  # one logger for the whole client, as before the split
 

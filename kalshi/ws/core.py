@@ -20,9 +20,7 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from kalshi.errors import (
-    KalshiError,
-)
+from kalshi.errors import KalshiError
 from kalshi.signer import RequestSigner
 from kalshi.ws.events import (
     ClientEvent,
@@ -34,11 +32,7 @@ from kalshi.ws.events import (
     WsItem,
 )
 
-__all__ = [
-    "ORDERBOOK_CHANNEL",
-    "ClientCore",
-    "Subscription",
-]
+__all__ = ["ORDERBOOK_CHANNEL", "ClientCore", "Subscription"]
 
 log = logging.getLogger("kalshi.ws")  # one logger for the whole client, as before the split
 

@@ -12,14 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, TypeAlias
 
-from kalshi.errors import (
-    KalshiError,
-    KalshiUnavailableError,
-)
-from kalshi.models.ws import (
-    ERROR_CODE_NAMES,
-    WsEvent,
-)
+from kalshi.errors import KalshiError, KalshiUnavailableError
+from kalshi.models.ws import ERROR_CODE_NAMES, WsEvent
 
 __all__ = [
     "ClientEvent",

@@ -32,9 +32,7 @@ from kalshi.ws.core import ORDERBOOK_CHANNEL, Session, Subscription, log_task_fa
 from kalshi.ws.events import SequenceGap, WebSocketCommandError
 from kalshi.ws.subscriptions import SubscriptionCommands
 
-__all__ = [
-    "FrameRouting",
-]
+__all__ = ["FrameRouting"]
 
 log = logging.getLogger("kalshi.ws")  # one logger for the whole client, as before the split
 

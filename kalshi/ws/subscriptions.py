@@ -14,13 +14,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from kalshi.errors import (
-    KalshiError,
-)
-from kalshi.models.ws import (
-    Ok,
-    SubscriptionInfo,
-)
+from kalshi.errors import KalshiError
+from kalshi.models.ws import Ok, SubscriptionInfo
 from kalshi.ws.core import (
     MARKET_SCOPED_CHANNELS,
     ORDERBOOK_CHANNEL,
@@ -37,9 +32,7 @@ from kalshi.ws.events import (
     WebSocketDisconnected,
 )
 
-__all__ = [
-    "SubscriptionCommands",
-]
+__all__ = ["SubscriptionCommands"]
 
 log = logging.getLogger("kalshi.ws")  # one logger for the whole client, as before the split
 
