@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from kalshi import errors as _errors
+
 _HOME = {
     "ExchangeClock": "kalshi.clock",
     "KalshiEndpoints": "kalshi.environments",
@@ -23,23 +25,9 @@ _HOME = {
     "KalshiRestClient": "kalshi.rest",
     "RequestSigner": "kalshi.signer",
     "generate_key_pair": "kalshi.signer",
-    **dict.fromkeys(
-        (
-            "KalshiAuthError",
-            "KalshiCredentialsError",
-            "KalshiDuplicateOrderError",
-            "KalshiError",
-            "KalshiNotFoundError",
-            "KalshiOutcomeUnknownError",
-            "KalshiRateLimitedError",
-            "KalshiRejectedError",
-            "KalshiResponseError",
-            "KalshiUnavailableError",
-        ),
-        "kalshi.errors",
-    ),
+    **dict.fromkeys(_errors.__all__, "kalshi.errors"),
 }
-"""Public name -> the module that defines it."""
+"""Public name -> the module that defines it (every name of :mod:`kalshi.errors` is public here too)."""
 
 __all__ = sorted(_HOME)
 

@@ -12,7 +12,6 @@ it between awaits, so each operation is atomic. Nothing here needs HTTP or a run
 (``self.now_ms``); published events and wire objects are shifted by ``offset_ms`` to served time.
 """
 
-import logging
 from collections.abc import Callable, Iterable
 
 from models.money import ONE_DOLLAR
@@ -24,8 +23,6 @@ from simulator.ledger import PRIORITY_CLOSE, PRIORITY_DETERMINE, PRIORITY_FINALI
 from simulator.liquidity import TapeLiquidity
 from simulator.market import MarketState
 from simulator.orders import CANCELED
-
-log = logging.getLogger("simulator.exchange")  # one logger for the whole engine, as before the split
 
 
 class Exchange(TapeLiquidity):

@@ -8,7 +8,6 @@ wire objects are shifted by ``offset_ms`` to served time.
 """
 
 import itertools
-import logging
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -24,8 +23,6 @@ from simulator.market import MarketState
 from simulator.order_groups import OrderGroup
 from simulator.orders import CANCELED, RESTING, Order, check_count_for_market
 from simulator.tape import Catalog
-
-log = logging.getLogger("simulator.exchange")  # one logger for the whole engine, as before the split
 
 ZERO = Decimal(0)
 

@@ -10,7 +10,6 @@ Synchronous, no HTTP, no asyncio: drivable in-process.
 """
 
 import dataclasses
-import logging
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -37,8 +36,6 @@ from simulator.orders import (
     check_count_for_market,
     on_tick_grid,
 )
-
-log = logging.getLogger("simulator.exchange")  # one logger for the whole engine, as before the split
 
 
 class MatchingEngine(Ledger):

@@ -16,76 +16,19 @@ REST models hold Decimal dollars (``*_dollars``) and Decimal contracts (``*_fp``
 Nothing here does I/O or knows of Temporal; :mod:`kalshi.rest` and :mod:`kalshi.ws` parse into these types.
 """
 
-from kalshi.models.common import (
-    BOOK_SIDE_OF,
-    Action,
-    ApiErrorBody,
-    BookSide,
-    KalshiModel,
-    OrderStatus,
-    SelfTradePrevention,
-    Side,
-    TimeInForce,
-    legacy_cents_to_dollars,
-)
-from kalshi.models.exchange import ExchangeStatus
-from kalshi.models.markets import BookSweep, Market, MarketsPage, Orderbook, OrderbookLevel, PriceRange
-from kalshi.models.order_groups import OrderGroup, OrderGroupsPage
-from kalshi.models.orders import (
-    BatchCancelResult,
-    CancelOrderV1Response,
-    CancelOrderV2Response,
-    CreateOrderRequest,
-    CreateOrderV2Response,
-    Order,
-    OrderAck,
-    OrdersPage,
-)
-from kalshi.models.portfolio import (
-    Balance,
-    EventPosition,
-    Fill,
-    FillsPage,
-    MarketPosition,
-    PositionsPage,
-    Settlement,
-    SettlementsPage,
-)
+from kalshi.models import common, exchange, markets, order_groups, orders, portfolio
+from kalshi.models.common import *  # noqa: F403 - the package re-exports every area's public names
+from kalshi.models.exchange import *  # noqa: F403
+from kalshi.models.markets import *  # noqa: F403
+from kalshi.models.order_groups import *  # noqa: F403
+from kalshi.models.orders import *  # noqa: F403
+from kalshi.models.portfolio import *  # noqa: F403
 
 __all__ = [
-    "BOOK_SIDE_OF",
-    "Action",
-    "ApiErrorBody",
-    "Balance",
-    "BatchCancelResult",
-    "BookSide",
-    "BookSweep",
-    "CancelOrderV1Response",
-    "CancelOrderV2Response",
-    "CreateOrderRequest",
-    "CreateOrderV2Response",
-    "EventPosition",
-    "ExchangeStatus",
-    "Fill",
-    "FillsPage",
-    "KalshiModel",
-    "Market",
-    "MarketPosition",
-    "MarketsPage",
-    "Order",
-    "OrderAck",
-    "OrderGroup",
-    "OrderGroupsPage",
-    "OrderStatus",
-    "Orderbook",
-    "OrderbookLevel",
-    "OrdersPage",
-    "PositionsPage",
-    "PriceRange",
-    "SelfTradePrevention",
-    "Settlement",
-    "SettlementsPage",
-    "Side",
-    "TimeInForce",
-    "legacy_cents_to_dollars",
+    *common.__all__,
+    *exchange.__all__,
+    *markets.__all__,
+    *order_groups.__all__,
+    *orders.__all__,
+    *portfolio.__all__,
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from kalshi.errors import KalshiResponseError
@@ -10,8 +9,6 @@ from kalshi.models import OrderGroup, OrderGroupsPage
 from kalshi.rest.transport import ORDER_GROUP_LIMIT_MAX, RestTransport, path_segment
 
 __all__ = ["OrderGroupEndpoints"]
-
-logger = logging.getLogger("kalshi.rest")
 
 
 class OrderGroupEndpoints(RestTransport):

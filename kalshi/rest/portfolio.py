@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
@@ -22,8 +21,6 @@ from kalshi.ratelimit import GET_ORDER_COST
 from kalshi.rest.transport import PORTFOLIO_PAGE_LIMIT, OrderStatusFilter, RestTransport, path_segment
 
 __all__ = ["PortfolioEndpoints"]
-
-logger = logging.getLogger("kalshi.rest")
 
 
 class PortfolioEndpoints(RestTransport):

@@ -59,9 +59,6 @@ __all__ = [
 
 logger = logging.getLogger("kalshi.rest")
 
-
-logger = logging.getLogger("kalshi.rest")
-
 MarketStatusFilter = Literal["unopened", "open", "paused", "closed", "settled"]
 """``GET /markets`` status filter vocabulary (differs from ``Market.status``; kalshi-api.md §3.2)."""
 OrderStatusFilter = Literal["resting", "canceled", "executed"]

@@ -56,43 +56,9 @@ update, restore, resync, re-create), :mod:`~kalshi.ws.sequence` (frame routing a
 tracking), :mod:`~kalshi.ws.client` (lifecycle, handshake, connection loop and backoff).
 """
 
+from kalshi.ws import core, events
 from kalshi.ws.client import KalshiWebSocketClient
-from kalshi.ws.core import ORDERBOOK_CHANNEL, Subscription
-from kalshi.ws.events import (
-    ClientEvent,
-    Connected,
-    ConnectionFailed,
-    ConnectionState,
-    Disconnected,
-    Listener,
-    Resynced,
-    SequenceGap,
-    SubscriptionReset,
-    WebSocketCommandError,
-    WebSocketCommandTimeout,
-    WebSocketDisconnected,
-    WebSocketUnavailable,
-    WsClientCounters,
-    WsItem,
-)
+from kalshi.ws.core import *  # noqa: F403 - the package re-exports the handles and the client's events
+from kalshi.ws.events import *  # noqa: F403
 
-__all__ = [
-    "ORDERBOOK_CHANNEL",
-    "ClientEvent",
-    "Connected",
-    "ConnectionFailed",
-    "ConnectionState",
-    "Disconnected",
-    "KalshiWebSocketClient",
-    "Listener",
-    "Resynced",
-    "SequenceGap",
-    "Subscription",
-    "SubscriptionReset",
-    "WebSocketCommandError",
-    "WebSocketCommandTimeout",
-    "WebSocketDisconnected",
-    "WebSocketUnavailable",
-    "WsClientCounters",
-    "WsItem",
-]
+__all__ = ["KalshiWebSocketClient", *core.__all__, *events.__all__]

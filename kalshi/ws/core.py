@@ -32,7 +32,7 @@ from kalshi.ws.events import (
     WsItem,
 )
 
-__all__ = ["ORDERBOOK_CHANNEL", "ClientCore", "Subscription"]
+__all__ = ["ORDERBOOK_CHANNEL", "Subscription"]
 
 log = logging.getLogger("kalshi.ws")  # one logger for the whole client, as before the split
 

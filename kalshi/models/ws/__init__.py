@@ -42,81 +42,10 @@ objects and validates field by field; both paths produce identical events (teste
 Events are light immutable :class:`msgspec.Struct` objects; hot ones are not tracked by the cyclic GC.
 """
 
-from kalshi.models.ws.events import (
-    ERROR_CODE_NAMES,
-    MESSAGE_TYPE_OF,
-    TERMINAL_ERROR_CODES,
-    ErrorMessage,
-    EventLifecycle,
-    Fill,
-    FrameError,
-    MarketLifecycle,
-    MarketPositionUpdate,
-    Ok,
-    OrderbookDelta,
-    OrderbookSnapshot,
-    OrderGroupUpdate,
-    PriceBand,
-    Subscribed,
-    SubscriptionInfo,
-    Ticker,
-    TickerV2,
-    Trade,
-    UnknownMessage,
-    Unsubscribed,
-    UserOrderUpdate,
-    WsEvent,
-)
+from kalshi.models.ws import events, units
+from kalshi.models.ws.events import *  # noqa: F403 - the package re-exports the events and the units
 from kalshi.models.ws.hot import HOT_MESSAGE_TYPES
 from kalshi.models.ws.parse import KNOWN_MESSAGE_TYPES, parse_frame
-from kalshi.models.ws.units import (
-    LOTS_PER_CONTRACT,
-    PRICE_CC_PER_DOLLAR,
-    FixedPointError,
-    cc_to_dollars,
-    count_to_lots,
-    format_lots,
-    format_price_cc,
-    iso_to_ts_ms,
-    lots_to_contracts,
-    price_to_cc,
-)
+from kalshi.models.ws.units import *  # noqa: F403
 
-__all__ = [
-    "ERROR_CODE_NAMES",
-    "HOT_MESSAGE_TYPES",
-    "KNOWN_MESSAGE_TYPES",
-    "LOTS_PER_CONTRACT",
-    "MESSAGE_TYPE_OF",
-    "PRICE_CC_PER_DOLLAR",
-    "TERMINAL_ERROR_CODES",
-    "ErrorMessage",
-    "EventLifecycle",
-    "Fill",
-    "FixedPointError",
-    "FrameError",
-    "MarketLifecycle",
-    "MarketPositionUpdate",
-    "Ok",
-    "OrderGroupUpdate",
-    "OrderbookDelta",
-    "OrderbookSnapshot",
-    "PriceBand",
-    "Subscribed",
-    "SubscriptionInfo",
-    "Ticker",
-    "TickerV2",
-    "Trade",
-    "UnknownMessage",
-    "Unsubscribed",
-    "UserOrderUpdate",
-    "WsEvent",
-    "cc_to_dollars",
-    "count_to_lots",
-    "format_lots",
-    "format_price_cc",
-    "iso_to_ts_ms",
-    "lots_to_contracts",
-    "parse_frame",
-    "price_to_cc",
-]
+__all__ = [*events.__all__, *units.__all__, "HOT_MESSAGE_TYPES", "KNOWN_MESSAGE_TYPES", "parse_frame"]

@@ -14,6 +14,33 @@ import msgspec
 
 from kalshi.models.ws.units import PRICE_CC_PER_DOLLAR
 
+__all__ = [
+    "ERROR_CODE_NAMES",
+    "MESSAGE_TYPE_OF",
+    "TERMINAL_ERROR_CODES",
+    "ErrorMessage",
+    "EventLifecycle",
+    "Fill",
+    "FrameError",
+    "MarketLifecycle",
+    "MarketPositionUpdate",
+    "Ok",
+    "OrderGroupUpdate",
+    "OrderbookDelta",
+    "OrderbookSnapshot",
+    "PriceBand",
+    "Side",
+    "Subscribed",
+    "SubscriptionInfo",
+    "Ticker",
+    "TickerV2",
+    "Trade",
+    "UnknownMessage",
+    "Unsubscribed",
+    "UserOrderUpdate",
+    "WsEvent",
+]
+
 TERMINAL_ERROR_CODES: Final = frozenset({10, 25})
 """WS error codes after which the subscription is dead and must be re-created (§6.3: 10 channel error,
 25 subscription buffer overflow)."""

@@ -17,6 +17,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
+__all__ = [
+    "LOTS_PER_CONTRACT",
+    "PRICE_CC_PER_DOLLAR",
+    "FixedPointError",
+    "cc_to_dollars",
+    "count_to_lots",
+    "format_lots",
+    "format_price_cc",
+    "iso_to_ts_ms",
+    "lots_to_contracts",
+    "price_to_cc",
+]
+
 PRICE_CC_PER_DOLLAR: Final = 10_000
 """Centi-cents per dollar: prices are carried as ``int`` centi-cents ($0.0001, the finest wire tick, §4)."""
 
