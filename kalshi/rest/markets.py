@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,13 +17,12 @@ from kalshi.rest.transport import (
     RestTransport,
     chunked,
     is_route_missing,
+    logger,
     path_segment,
     unique_in_order,
 )
 
 __all__ = ["MarketEndpoints"]
-
-logger = logging.getLogger("kalshi.rest")
 
 
 class MarketEndpoints(RestTransport):
@@ -94,8 +92,10 @@ class MarketEndpoints(RestTransport):
             params = dict(base)
             if group is not None:
                 params["tickers"] = ",".join(group)
-            async for data in self._iter_pages("/markets", params, limit=limit, max_pages=max_pages, auth=False):
-                out.extend(self._parse(MarketsPage, data, "GET", self._path("/markets")).markets)
+            async for page in self._iter_pages(
+                "/markets", params, MarketsPage, limit=limit, max_pages=max_pages, auth=False
+            ):
+                out.extend(page.markets)
         return out
 
     async def get_market(self, ticker: str) -> Market:

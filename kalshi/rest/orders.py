@@ -8,7 +8,6 @@ been sent is looked up too, and only if the lookup cannot find the order does
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,11 +34,9 @@ from kalshi.models import (
 )
 from kalshi.ratelimit import BATCH_CANCEL_ITEM_COST, CANCEL_ORDER_COST
 from kalshi.rest.portfolio import PortfolioEndpoints
-from kalshi.rest.transport import BATCH_CANCEL_MAX, chunked, is_route_missing, path_segment, unique_in_order
+from kalshi.rest.transport import BATCH_CANCEL_MAX, chunked, is_route_missing, logger, path_segment, unique_in_order
 
 __all__ = ["OrderEndpoints"]
-
-logger = logging.getLogger("kalshi.rest")
 
 
 class OrderEndpoints(PortfolioEndpoints):

@@ -85,9 +85,10 @@ class PortfolioEndpoints(RestTransport):
         params = {"ticker": ticker, "event_ticker": event_ticker, "count_filter": count_filter}
         markets: list[MarketPosition] = []
         events: list[EventPosition] = []
-        path = self._path("/portfolio/positions")
-        async for data in self._iter_pages("/portfolio/positions", params, limit=limit, max_pages=max_pages, auth=True):
-            page = self._parse(PositionsPage, data, "GET", path)
+        pages = self._iter_pages(
+            "/portfolio/positions", params, PositionsPage, limit=limit, max_pages=max_pages, auth=True
+        )
+        async for page in pages:
             markets.extend(page.market_positions)
             events.extend(page.event_positions)
         return markets, events
@@ -146,9 +147,10 @@ class PortfolioEndpoints(RestTransport):
         if status is not None and status not in ("resting", "canceled", "executed"):
             raise ValueError(f"order status filter must be resting|canceled|executed, got {status!r}")
         params = {"ticker": ticker, "event_ticker": event_ticker, "status": status, "min_ts": min_ts, "max_ts": max_ts}
-        path = self._path("/portfolio/orders")
-        async for data in self._iter_pages("/portfolio/orders", params, limit=limit, max_pages=max_pages, auth=True):
-            yield self._parse(OrdersPage, data, "GET", path)
+        async for page in self._iter_pages(
+            "/portfolio/orders", params, OrdersPage, limit=limit, max_pages=max_pages, auth=True
+        ):
+            yield page
 
     async def get_order(self, order_id: str) -> Order:
         """``GET /portfolio/orders/{order_id}`` (kalshi-api.md §3.5; costs 2 read tokens).
@@ -228,9 +230,10 @@ class PortfolioEndpoints(RestTransport):
         """
         params = {"ticker": ticker, "order_id": order_id, "min_ts": min_ts, "max_ts": max_ts}
         out: list[Fill] = []
-        path = self._path("/portfolio/fills")
-        async for data in self._iter_pages("/portfolio/fills", params, limit=limit, max_pages=max_pages, auth=True):
-            out.extend(self._parse(FillsPage, data, "GET", path).fills)
+        async for page in self._iter_pages(
+            "/portfolio/fills", params, FillsPage, limit=limit, max_pages=max_pages, auth=True
+        ):
+            out.extend(page.fills)
         return out
 
     async def get_settlements(
@@ -251,9 +254,8 @@ class PortfolioEndpoints(RestTransport):
         """
         params = {"ticker": ticker, "event_ticker": event_ticker, "min_ts": min_ts, "max_ts": max_ts}
         out: list[Settlement] = []
-        path = self._path("/portfolio/settlements")
-        async for data in self._iter_pages(
-            "/portfolio/settlements", params, limit=limit, max_pages=max_pages, auth=True
+        async for page in self._iter_pages(
+            "/portfolio/settlements", params, SettlementsPage, limit=limit, max_pages=max_pages, auth=True
         ):
-            out.extend(self._parse(SettlementsPage, data, "GET", path).settlements)
+            out.extend(page.settlements)
         return out

@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("kalshi.rest")
+"""The REST client's one logger (every module of :mod:`kalshi.rest` logs through it)."""
 
 MarketStatusFilter = Literal["unopened", "open", "paused", "closed", "settled"]
 """``GET /markets`` status filter vocabulary (differs from ``Market.status``; kalshi-api.md §3.2)."""
@@ -386,20 +387,23 @@ class RestTransport:
         self,
         endpoint: str,
         params: Mapping[str, Any],
+        model: type[_M],
         *,
         limit: int,
         max_pages: int | None,
         auth: bool,
-    ) -> AsyncGenerator[dict[str, Any], None]:
-        """Yield decoded pages of a cursor-paginated list, following ``cursor`` until empty (§3.0).
+    ) -> AsyncGenerator[_M, None]:
+        """Yield the pages of a cursor-paginated list parsed as ``model``, following ``cursor`` until empty (§3.0).
 
         Stops after ``max_pages`` pages when given (logging that results were truncated).
 
         Raises:
-            KalshiResponseError: a page that is not an object, or a cursor that repeats (a server loop).
+            KalshiResponseError: a page that is not an object or does not parse, or a cursor that repeats (a
+                server loop).
             ValueError: bad ``limit`` or ``max_pages``.
 
         """
+        path = self._path(endpoint)
         _check_limit(limit)
         if max_pages is not None and max_pages < 1:
             raise ValueError(f"max_pages must be >= 1 or None, got {max_pages}")
@@ -413,17 +417,15 @@ class RestTransport:
                 query["cursor"] = cursor
             data = await self._request("GET", endpoint, params=query, auth=auth)
             if not isinstance(data, dict):
-                raise KalshiResponseError("list page is not a JSON object", method="GET", path=self._path(endpoint))
-            yield data
+                raise KalshiResponseError("list page is not a JSON object", method="GET", path=path)
+            yield self._parse(model, data, "GET", path)
             pages += 1
             raw_cursor = data.get("cursor")
             cursor = raw_cursor if isinstance(raw_cursor, str) and raw_cursor else None
             if cursor is None:
                 return
             if cursor in seen:
-                raise KalshiResponseError(
-                    f"pagination cursor repeated after {pages} pages", method="GET", path=self._path(endpoint)
-                )
+                raise KalshiResponseError(f"pagination cursor repeated after {pages} pages", method="GET", path=path)
             seen.add(cursor)
             if max_pages is not None and pages >= max_pages:
                 logger.info("GET %s: stopped after max_pages=%d with more results available", endpoint, max_pages)

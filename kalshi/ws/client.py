@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from types import TracebackType
 from typing import Any
@@ -26,7 +25,7 @@ from kalshi.errors import (
     error_from_response,
     parse_error_body,
 )
-from kalshi.ws.core import Session, TrackedConnection, truncate_frame
+from kalshi.ws.core import Session, TrackedConnection, log, truncate_frame
 from kalshi.ws.events import (
     Connected,
     ConnectionFailed,
@@ -38,8 +37,6 @@ from kalshi.ws.events import (
 from kalshi.ws.sequence import FrameRouting
 
 __all__ = ["KalshiWebSocketClient"]
-
-log = logging.getLogger("kalshi.ws")  # one logger for the whole client, as before the split
 
 
 class KalshiWebSocketClient(FrameRouting):

@@ -32,9 +32,10 @@ from kalshi.ws.events import (
     WsItem,
 )
 
-__all__ = ["ORDERBOOK_CHANNEL", "Subscription"]
+__all__ = ["ORDERBOOK_CHANNEL", "Subscription"]  # the package's public names; log, ClientCore etc. are internal
 
-log = logging.getLogger("kalshi.ws")  # one logger for the whole client, as before the split
+log = logging.getLogger("kalshi.ws")
+"""The client's one logger (every module of :mod:`kalshi.ws` logs through it)."""
 
 
 ORDERBOOK_CHANNEL: Final = "orderbook_delta"

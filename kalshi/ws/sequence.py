@@ -11,7 +11,6 @@ fatal.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from typing import Any, Final
 
@@ -28,13 +27,11 @@ from kalshi.models.ws import (
     WsEvent,
     parse_frame,
 )
-from kalshi.ws.core import ORDERBOOK_CHANNEL, Session, Subscription, log_task_failure, truncate_frame
+from kalshi.ws.core import ORDERBOOK_CHANNEL, Session, Subscription, log, log_task_failure, truncate_frame
 from kalshi.ws.events import SequenceGap, WebSocketCommandError
 from kalshi.ws.subscriptions import SubscriptionCommands
 
 __all__ = ["FrameRouting"]
-
-log = logging.getLogger("kalshi.ws")  # one logger for the whole client, as before the split
 
 
 _TYPE_NAMES: Final[dict[type, str]] = {**MESSAGE_TYPE_OF, FrameError: "malformed"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from kalshi.ws.core import (
     ClientCore,
     Session,
     Subscription,
+    log,
     log_task_failure,
 )
 from kalshi.ws.events import (
@@ -33,8 +33,6 @@ from kalshi.ws.events import (
 )
 
 __all__ = ["SubscriptionCommands"]
-
-log = logging.getLogger("kalshi.ws")  # one logger for the whole client, as before the split
 
 
 class SubscriptionCommands(ClientCore):
