@@ -8,8 +8,9 @@ recorded tapes). Nothing here raises for bad input: it becomes a :class:`~kalshi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 import msgspec
 
@@ -93,19 +94,29 @@ def parse_frame(raw: bytes | bytearray | memoryview | str) -> WsEvent:
 # --------------------------------------------------------------------------------------------------
 
 
-def _opt_int(d: dict[str, Any], key: str) -> int | None:
-    """``d[key]`` as an int (JSON integer; bools and floats refused), or ``None`` when absent/null."""
+_T = TypeVar("_T")
+
+_JSON_KIND: Final[dict[type, str]] = {int: "integer", str: "string", bool: "boolean"}
+
+
+def _opt(d: dict[str, Any], key: str, kind: type[_T]) -> _T | None:
+    """``d[key]`` if exactly of JSON type ``kind`` (no bool for int, never a float); ``None`` when absent or null."""
     v = d.get(key)
     if v is None:
         return None
-    if type(v) is not int:
-        raise BadFrame(f"{key}: expected integer, got {type(v).__name__} {v!r}")
-    return v
+    if type(v) is not kind:
+        raise BadFrame(f"{key}: expected {_JSON_KIND[kind]}, got {type(v).__name__} {v!r}")
+    return cast(_T, v)
+
+
+def _opt_int(d: dict[str, Any], key: str) -> int | None:
+    """``d[key]`` as an int (JSON integer; bools and floats refused), or ``None`` when absent/null."""
+    return _opt(d, key, int)
 
 
 def _req_int(d: dict[str, Any], key: str) -> int:
     """Required ``d[key]`` as an int."""
-    v = _opt_int(d, key)
+    v = _opt(d, key, int)
     if v is None:
         raise BadFrame(f"missing {key}")
     return v
@@ -113,17 +124,12 @@ def _req_int(d: dict[str, Any], key: str) -> int:
 
 def _opt_str(d: dict[str, Any], key: str) -> str | None:
     """``d[key]`` as a string, or ``None`` when absent/null."""
-    v = d.get(key)
-    if v is None:
-        return None
-    if type(v) is not str:
-        raise BadFrame(f"{key}: expected string, got {type(v).__name__} {v!r}")
-    return v
+    return _opt(d, key, str)
 
 
 def _req_str(d: dict[str, Any], key: str) -> str:
     """Required non-empty ``d[key]`` as a string."""
-    v = _opt_str(d, key)
+    v = _opt(d, key, str)
     if not v:
         raise BadFrame(f"missing {key}")
     return v
@@ -131,12 +137,7 @@ def _req_str(d: dict[str, Any], key: str) -> str:
 
 def _opt_bool(d: dict[str, Any], key: str) -> bool | None:
     """``d[key]`` as a bool, or ``None`` when absent/null."""
-    v = d.get(key)
-    if v is None:
-        return None
-    if type(v) is not bool:
-        raise BadFrame(f"{key}: expected boolean, got {type(v).__name__} {v!r}")
-    return v
+    return _opt(d, key, bool)
 
 
 def _money_type_error(key: str, v: Any) -> BadFrame:
@@ -145,14 +146,20 @@ def _money_type_error(key: str, v: Any) -> BadFrame:
     return BadFrame(f"{key}: expected a fixed-point string, got {type(v).__name__} {v!r}")
 
 
-def _opt_price(d: dict[str, Any], key: str, legacy: str | None = None) -> int | None:
-    """A price in centi-cents from ``key`` (dollar string) or ``legacy`` (int cents); ``None`` when absent."""
+def _opt_scaled(
+    d: dict[str, Any],
+    key: str,
+    legacy: str | None,
+    parse: Callable[[str], int],
+    parse_legacy: Callable[[int, str], int],
+) -> int | None:
+    """A scaled int from ``key`` (a fixed-point string, ``parse``) or ``legacy`` (a JSON int, ``parse_legacy``)."""
     v = d.get(key)
     if v is not None:
         if type(v) is not str:
             raise _money_type_error(key, v)
         try:
-            return price_to_cc(v)
+            return parse(v)
         except FixedPointError as exc:
             raise BadFrame(f"{key}: {exc}") from exc
     if legacy is not None:
@@ -160,27 +167,24 @@ def _opt_price(d: dict[str, Any], key: str, legacy: str | None = None) -> int | 
         if v is not None:
             if type(v) is not int:
                 raise _money_type_error(legacy, v)
-            return legacy_cents_to_cc(v, legacy)
+            return parse_legacy(v, legacy)
     return None
+
+
+def _opt_price(d: dict[str, Any], key: str, legacy: str | None = None) -> int | None:
+    """A price in centi-cents from ``key`` (dollar string) or ``legacy`` (int cents); ``None`` when absent."""
+    return _opt_scaled(d, key, legacy, price_to_cc, legacy_cents_to_cc)
 
 
 def _opt_lots(d: dict[str, Any], key: str, legacy: str | None = None, *, signed: bool = False) -> int | None:
     """A count in lots from ``key`` (``_fp`` string) or ``legacy`` (int contracts); ``None`` when absent."""
-    v = d.get(key)
-    if v is not None:
-        if type(v) is not str:
-            raise _money_type_error(key, v)
-        try:
-            return count_to_lots(v, signed=signed)
-        except FixedPointError as exc:
-            raise BadFrame(f"{key}: {exc}") from exc
-    if legacy is not None:
-        v = d.get(legacy)
-        if v is not None:
-            if type(v) is not int:
-                raise _money_type_error(legacy, v)
-            return legacy_count_to_lots(v, legacy, signed=signed)
-    return None
+    return _opt_scaled(
+        d,
+        key,
+        legacy,
+        lambda text: count_to_lots(text, signed=signed),
+        lambda value, where: legacy_count_to_lots(value, where, signed=signed),
+    )
 
 
 _STRICT_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
