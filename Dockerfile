@@ -10,6 +10,7 @@ COPY workers workers
 COPY kalshi kalshi
 COPY simulator simulator
 COPY rl rl
+COPY recording recording
 RUN pip install . && mkdir -p /state /recordings && chown nobody:nogroup /state /recordings
 USER nobody
 ENTRYPOINT ["kalshi-trader"]

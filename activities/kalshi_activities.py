@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.metrics import AppMetrics
 from kalshi.errors import (
     KalshiAuthError,
     KalshiError,
@@ -30,8 +29,8 @@ from kalshi.errors import (
     KalshiRateLimitedError,
     KalshiRejectedError,
 )
+from kalshi.models import CreateOrderRequest, Market, Orderbook
 from kalshi.rest import KalshiRestClient
-from models.kalshi import CreateOrderRequest, Market, Orderbook
 from models.market_data import MarketDataHealth
 from models.trader import (
     BookTop,
@@ -50,6 +49,7 @@ from models.trader import (
     RestingOrder,
     SettlementRecord,
 )
+from recording.metrics import AppMetrics
 from workflows.names import (
     CALIBRATION_SNAPSHOT,
     CANCEL_RESTING_ORDERS,

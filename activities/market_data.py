@@ -34,15 +34,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.kalshi_activities import to_application_error
-from activities.metrics import AppMetrics
 from activities.trading import EpochCore
 from kalshi.errors import KalshiAuthError, KalshiError
 from kalshi.feed import MarketDataFeed
-from kalshi.orderbook import OrderBook
-from kalshi.rest import KalshiRestClient
-from kalshi.signer import RequestSigner
-from kalshi.ws import KalshiWebSocketClient, Subscription
-from kalshi.wsframes import (
+from kalshi.models import Market
+from kalshi.models.ws import (
     Fill,
     MarketLifecycle,
     MarketPositionUpdate,
@@ -50,9 +46,13 @@ from kalshi.wsframes import (
     OrderbookSnapshot,
     OrderGroupUpdate,
 )
-from models.kalshi import Market
+from kalshi.orderbook import OrderBook
+from kalshi.rest import KalshiRestClient
+from kalshi.signer import RequestSigner
+from kalshi.ws import KalshiWebSocketClient, Subscription
 from models.market_data import IngestInput, IngestSummary, LocateInput, MarketDataHealth, MarketDataStatus
 from models.trader import BookTop, EpochInput, EpochSummary
+from recording.metrics import AppMetrics
 from rl.pretrade import fill_cash_delta_dollars
 from workflows.names import GET_WORKER_QUEUE, INGEST_MARKET_DATA, QUERY_STATUS, RUN_ACTOR_EPOCH
 

@@ -32,7 +32,6 @@ from typing import Any, Literal
 from temporalio import activity
 
 from activities.kalshi_activities import book_top, to_application_error
-from activities.metrics import AppMetrics
 from kalshi.errors import (
     KalshiAuthError,
     KalshiCredentialsError,
@@ -40,10 +39,11 @@ from kalshi.errors import (
     KalshiOutcomeUnknownError,
     KalshiRejectedError,
 )
+from kalshi.models import CreateOrderRequest, OrderAck
 from kalshi.rest import KalshiRestClient
-from models.kalshi import CreateOrderRequest, OrderAck
 from models.money import taker_fee_dollars
 from models.trader import BookTop, EpochInput, EpochSummary, TradeAction
+from recording.metrics import AppMetrics
 from rl.policy import HoldPolicy, ImbalancePolicy, Policy, build_observation
 from rl.pretrade import OrderIntent, PretradeState, check, fill_cash_delta_dollars, intent_for
 from workflows.close import CLIENT_ORDER_ID_NAMESPACE

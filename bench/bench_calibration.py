@@ -16,18 +16,18 @@ target is a median under 500 ms for 10 markets and 20 positions at 50 ms latency
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import time
 
+import click
 import httpx
 
 from activities.kalshi_activities import KalshiActivities
-from activities.metrics import AppMetrics
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
 from models.trader import CalibrationInput
+from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import DATA_DIR
 
@@ -74,14 +74,13 @@ async def run(repeat: int, latency_ms: int, n_markets: int, n_positions: int) ->
     print(f"  ratio sequential/parallel {seq / par:.2f}x; target median < 500 ms: {'met' if par < 500 else 'NOT met'}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="calibration duration, parallel vs sequential")
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--markets", type=int, default=10)
-    parser.add_argument("--positions", type=int, default=20)
-    a = parser.parse_args()
-    asyncio.run(run(a.repeat, a.latency_ms, a.markets, a.positions))
+@click.command(help="Calibration duration, parallel vs sequential.")
+@click.option("--repeat", type=int, default=15, show_default=True)
+@click.option("--latency-ms", type=int, default=50, show_default=True)
+@click.option("--markets", type=int, default=10, show_default=True)
+@click.option("--positions", type=int, default=20, show_default=True)
+def main(repeat: int, latency_ms: int, markets: int, positions: int) -> None:
+    asyncio.run(run(repeat, latency_ms, markets, positions))
 
 
 if __name__ == "__main__":

@@ -15,21 +15,21 @@ runs with the ``hold`` policy (an idle cycle: calibration, no exits, an epoch th
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import uuid
 from pathlib import Path
 
+import click
 import httpx
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.metrics import AppMetrics
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
 from models.trader import TraderStatus
+from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import DATA_DIR, Account
 from tests.harness import Harness, fast_config
@@ -130,12 +130,11 @@ async def run(cycles: int, suggest_at: int) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="history events per idle cycle; cycles per run")
-    parser.add_argument("--cycles", type=int, default=30)
-    parser.add_argument("--suggest-at", type=int, default=400)
-    a = parser.parse_args()
-    asyncio.run(run(a.cycles, a.suggest_at))
+@click.command(help="History events per idle cycle; cycles per run.")
+@click.option("--cycles", type=int, default=30, show_default=True)
+@click.option("--suggest-at", type=int, default=400, show_default=True)
+def main(cycles: int, suggest_at: int) -> None:
+    asyncio.run(run(cycles, suggest_at))
 
 
 if __name__ == "__main__":

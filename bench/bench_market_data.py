@@ -70,7 +70,6 @@ exact (nearest-rank percentiles). The diagnostic flags change the worker's setup
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import contextvars
@@ -97,14 +96,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import click
 import httpx
 
 from activities.market_data import MarketDataHub, UpdateStream
+from kalshi.models import CreateOrderRequest, OrderAck
+from kalshi.models.ws import OrderbookDelta
 from kalshi.ratelimit import DEFAULT_COST, Bucket, RateLimiter
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
-from kalshi.wsframes import OrderbookDelta
-from models.kalshi import CreateOrderRequest, OrderAck
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "kalshi-gold15m"
@@ -440,10 +440,10 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
     from temporalio.testing import ActivityEnvironment
 
     from activities.market_data import MarketDataActivities
-    from activities.metrics import AppMetrics
-    from activities.recorder import Recorder
     from models.market_data import IngestInput, IngestSettings
     from models.trader import EpochInput, EpochMarket, EpochSettings, ExitRules, RiskLimits
+    from recording.metrics import AppMetrics
+    from recording.recorder import Recorder
 
     gcw = GcWatch()
     gc.callbacks.append(gcw)
@@ -745,8 +745,8 @@ def build_tape_dir(dst: Path, source: str, copies: int) -> tuple[str, str]:
 
 def parse_apply_cost(path: Path, limit: int = 60_000) -> tuple[float, float, int]:
     """Median us per frame of ``parse_frame`` and of ``BookStore.apply`` on the first ``limit`` book frames."""
+    from kalshi.models.ws import parse_frame
     from kalshi.orderbook import BookStore
-    from kalshi.wsframes import parse_frame
 
     frames: list[bytes] = []
     with gzip.open(path, "rb") as fh:
@@ -946,7 +946,7 @@ def report_latency(results: list[dict[str, Any]], duration_s: float, rounds: int
     warnings_line(results)
 
 
-def report_memory(results: list[dict[str, Any]], args: argparse.Namespace, event: str) -> None:
+def report_memory(results: list[dict[str, Any]], args: Options, event: str) -> None:
     mb = 1024 * 1024
     print()
     print(f"2. Worker memory with {args.mem_markets} subscribed markets (+ 3. persistence alongside live ingestion)")
@@ -996,29 +996,58 @@ def report_memory(results: list[dict[str, Any]], args: argparse.Namespace, event
 # ----------------------------------------------------------------------------------------------- main
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--duration-s", type=float, default=30.0, help="actor epoch length per latency run (s)")
-    parser.add_argument("--rounds", type=int, default=3, help="latency runs per mode (recorder off / on)")
-    parser.add_argument("--mem-duration-s", type=float, default=45.0, help="measured ingestion time per memory run (s)")
-    parser.add_argument("--mem-markets", type=int, default=100, help="subscribed markets in the memory run")
-    parser.add_argument("--mem-source", default=MEM_SOURCE, help="recorded market replicated for the memory run")
-    parser.add_argument("--mem-speed", default="1", help="replay speed of the memory run")
-    parser.add_argument("--only", choices=["latency", "memory"], default=None)
-    parser.add_argument(
-        "--no-pin", action="store_true", help="do not pin the worker and the simulator to different CPUs"
-    )
-    parser.add_argument("--gc-freeze", action="store_true", help="diagnostic: gc.freeze() in the worker once ready")
-    parser.add_argument(
-        "--writer-nice", type=int, default=0, help="diagnostic: nice value of the recorder's writer thread"
-    )
-    parser.add_argument(
-        "--switch-interval-ms", type=float, default=None, help="diagnostic: sys.setswitchinterval in the worker"
-    )
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        return child_entry(args.child)
+@dataclass(frozen=True)
+class Options:
+    """The command line's choices (see :func:`main`)."""
+
+    duration_s: float
+    rounds: int
+    mem_duration_s: float
+    mem_markets: int
+    mem_source: str
+    mem_speed: str
+    only: str | None
+    no_pin: bool
+    gc_freeze: bool
+    writer_nice: int
+    switch_interval_ms: float | None
+
+
+@click.command(help=(__doc__ or "").split("\n\n")[0])
+@click.option(
+    "--duration-s", type=float, default=30.0, show_default=True, help="Actor epoch length per latency run (s)."
+)
+@click.option("--rounds", type=int, default=3, show_default=True, help="Latency runs per mode (recorder off / on).")
+@click.option(
+    "--mem-duration-s", type=float, default=45.0, show_default=True, help="Measured ingestion time per memory run (s)."
+)
+@click.option("--mem-markets", type=int, default=100, show_default=True, help="Subscribed markets in the memory run.")
+@click.option(
+    "--mem-source", default=MEM_SOURCE, show_default=True, help="Recorded market replicated for the memory run."
+)
+@click.option("--mem-speed", default="1", show_default=True, help="Replay speed of the memory run.")
+@click.option("--only", type=click.Choice(["latency", "memory"]), default=None)
+@click.option("--no-pin", is_flag=True, help="Do not pin the worker and the simulator to different CPUs.")
+@click.option("--gc-freeze", is_flag=True, help="Diagnostic: gc.freeze() in the worker once ready.")
+@click.option(
+    "--writer-nice",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Diagnostic: nice value of the recorder's writer thread.",
+)
+@click.option("--switch-interval-ms", type=float, default=None, help="Diagnostic: sys.setswitchinterval in the worker.")
+@click.option("--child", default=None, hidden=True)
+def main(child: str | None, **options: Any) -> None:
+    try:
+        sys.exit(child_entry(child) if child else run(Options(**options)))
+    except KeyboardInterrupt:
+        print("interrupted: worker and simulator processes stopped, temporary files removed", file=sys.stderr)
+        sys.exit(130)
+
+
+def run(args: Options) -> int:
+    """The benchmark (see the module docstring); returns the exit status."""
     if not DATA_DIR.is_dir():
         print(f"tape not found: {DATA_DIR} (the recorded data lives in ../shared/data)", file=sys.stderr)
         return 2
@@ -1116,8 +1145,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except KeyboardInterrupt:
-        print("interrupted: worker and simulator processes stopped, temporary files removed", file=sys.stderr)
-        raise SystemExit(130) from None
+    main()

@@ -13,7 +13,7 @@ before timing. Both contenders get the identical list of ``bytes``.
 Timed work per frame, for both contenders: JSON text -> typed message -> book updated -> best YES bid and
 best YES ask read.
 
-* ours: :func:`kalshi.wsframes.parse_frame` -> :meth:`kalshi.orderbook.BookStore.apply` -> ``best_yes_bid_cc``
+* ours: :func:`kalshi.models.ws.parse_frame` -> :meth:`kalshi.orderbook.BookStore.apply` -> ``best_yes_bid_cc``
   and ``best_yes_ask_cc``;
 * pykalshi 2.0.0, as its ``Feed`` does it (``pykalshi.feed._parse_message``: ``json.loads`` then the
   channel's pydantic model) and as the ``OrderbookManager`` docstring shows: ``OrderbookSnapshotMessage`` /
@@ -30,7 +30,6 @@ pykalshi is a benchmark-only dependency (the optional ``bench`` extra); product 
 
 from __future__ import annotations
 
-import argparse
 import gc
 import gzip
 import json
@@ -44,8 +43,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import click
+
+from kalshi.models.ws import parse_frame
 from kalshi.orderbook import BookStore
-from kalshi.wsframes import parse_frame
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kalshi-gold15m"
 DEFAULT_FILE = DATA_DIR / "events" / "KXGOLD15M-26AUG102130-30" / "2026-08-11.ndjson.gz"
@@ -229,23 +230,25 @@ def hundred_books_bytes(frames: list[bytes]) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per contender (median reported)")
-    parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="a kalshi-gold15m .ndjson.gz market file")
-    args = parser.parse_args(argv)
-    if not args.file.is_file():
-        print(f"tape not found: {args.file} (the recorded data lives in ../shared/data)", file=sys.stderr)
-        return 2
-    if args.repeat < 1:
-        parser.error("--repeat must be >= 1")
+@click.command(help=__doc__.split("\n\n")[0] if __doc__ else None)
+@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True, help="Timed runs per contender.")
+@click.option("--file", "tape", type=click.Path(path_type=Path), default=DEFAULT_FILE, help="A .ndjson.gz market file.")
+def main(repeat: int, tape: Path) -> None:
+    sys.exit(run(repeat, tape))
 
-    frames, deltas = load_frames(args.file)
+
+def run(repeat: int, tape: Path) -> int:
+    """The benchmark (see the module docstring); returns the exit status (1 when the books disagree)."""
+    if not tape.is_file():
+        print(f"tape not found: {tape} (the recorded data lives in ../shared/data)", file=sys.stderr)
+        return 2
+
+    frames, deltas = load_frames(tape)
     snapshots = len(frames) - deltas
     pykalshi_run, pk_version = pykalshi_run_factory()
-    print(f"tape      {args.file}")
+    print(f"tape      {tape}")
     print(f"input     {len(frames):,} order-book frames in memory ({deltas:,} deltas, {snapshots} snapshots)")
-    print(f"python    {sys.version.split()[0]}; pykalshi {pk_version}; repeats {args.repeat} (median)")
+    print(f"python    {sys.version.split()[0]}; pykalshi {pk_version}; repeats {repeat} (median)")
 
     # Correctness first (untimed): just before the closing snapshot, and at the end.
     last_delta = max(i for i, raw in enumerate(frames) if b'"orderbook_delta"' in raw[:40])
@@ -267,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, tuple[float, float]] = {}
     for name, fn in (("ours", ours_run), ("pykalshi", pykalshi_run)):
-        cpu, wall = timed(fn, frames, args.repeat)
+        cpu, wall = timed(fn, frames, repeat)
         rate_cpu = deltas / statistics.median(cpu)
         rate_wall = deltas / statistics.median(wall)
         results[name] = (rate_cpu, rate_wall)
@@ -293,4 +296,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

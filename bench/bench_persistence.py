@@ -7,7 +7,7 @@ Usage::
 
 Input: every frame of one recorded market file of ``../shared/data/kalshi-gold15m`` (default
 ``KXGOLD15M-26AUG102130-30/2026-08-11.ndjson.gz``: 197,896 frames, 196,008 of them deltas), sliced out of its
-line as the exact bytes Kalshi sent and parsed once with :func:`kalshi.wsframes.parse_frame` before timing
+line as the exact bytes Kalshi sent and parsed once with :func:`kalshi.models.ws.parse_frame` before timing
 (the live WebSocket reader parses every frame anyway; the recorder receives the raw bytes and the event).
 
 Measured, each as the median of ``--repeat`` runs on a fresh database:
@@ -30,7 +30,6 @@ from the installed binaries (durable settings: fsync on) when PostgreSQL is inst
 
 from __future__ import annotations
 
-import argparse
 import gc
 import gzip
 import logging
@@ -45,8 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from activities.recorder import Recorder, RecorderConfig
-from kalshi.wsframes import OrderbookDelta, WsEvent, parse_frame
+import click
+
+from kalshi.models.ws import OrderbookDelta, WsEvent, parse_frame
+from recording.recorder import Recorder, RecorderConfig
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kalshi-gold15m"
 DEFAULT_FILE = DATA_DIR / "events" / "KXGOLD15M-26AUG102130-30" / "2026-08-11.ndjson.gz"
@@ -253,7 +254,7 @@ def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
     return f"{fmt.format(_median(values))} (runs {fmt.format(min(values))}..{fmt.format(max(values))})"
 
 
-def bench_backend(backend: Backend, frames: list[Frame], deltas: int, args: argparse.Namespace) -> None:
+def bench_backend(backend: Backend, frames: list[Frame], deltas: int, args: Options) -> None:
     print(f"\n== {backend.name} ==")
     sustained = []
     for _ in range(args.repeat):
@@ -310,17 +311,33 @@ def bench_backend(backend: Backend, frames: list[Frame], deltas: int, args: argp
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
-    parser.add_argument("--paced-rate", type=int, default=20_000)
-    parser.add_argument("--paced-seconds", type=float, default=5.0)
-    parser.add_argument("--postgres-url", default=None)
-    parser.add_argument("--no-postgres", action="store_true")
-    args = parser.parse_args(argv)
+@dataclass(frozen=True)
+class Options:
+    """The command line's choices (see :func:`main`)."""
+
+    repeat: int
+    file: Path
+    paced_rate: int
+    paced_seconds: float
+    postgres_url: str | None
+    no_postgres: bool
+
+
+@click.command(help=__doc__.split("\n\n")[0] if __doc__ else None)
+@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--file", type=click.Path(path_type=Path), default=DEFAULT_FILE)
+@click.option("--paced-rate", type=int, default=20_000, show_default=True)
+@click.option("--paced-seconds", type=float, default=5.0, show_default=True)
+@click.option("--postgres-url", default=None)
+@click.option("--no-postgres", is_flag=True)
+def main(**options: Any) -> None:
+    sys.exit(run(Options(**options)))
+
+
+def run(args: Options) -> int:
+    """The benchmark (see the module docstring); returns the exit status."""
     # expected warnings (rows never written after close(0), queue full in the overload run) are not figures
-    logging.getLogger("activities.recorder").setLevel(logging.ERROR)
+    logging.getLogger("recording.recorder").setLevel(logging.ERROR)
     if not args.file.is_file():
         print(f"tape file {args.file} not found (../shared/data is absent?)", file=sys.stderr)
         return 2
@@ -346,4 +363,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from kalshi.orderbook import BookStore
-from kalshi.wsframes import Trade
+from kalshi.models.ws import Trade
 from rl.features import N_FEATURES, MarketFeatureState, observe
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kalshi-gold15m"

@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from kalshi.models.ws import FrameError, OrderbookDelta, OrderbookSnapshot
 from kalshi.orderbook import (
     BookIntegrityError,
     BookNotReadyError,
@@ -52,10 +53,9 @@ from kalshi.ws import (
     Subscription,
     SubscriptionReset,
 )
-from kalshi.wsframes import FrameError, OrderbookDelta, OrderbookSnapshot
 
 if TYPE_CHECKING:
-    from models.kalshi import Market
+    from kalshi.models import Market
 
 __all__ = ["BookFreshness", "FeedCounters", "MarketDataFeed"]
 
@@ -221,7 +221,7 @@ class MarketDataFeed:
         return grid
 
     async def add_markets(self, markets: Iterable[str | Market]) -> tuple[str, ...]:
-        """Keep books for ``markets`` (tickers, or :class:`models.kalshi.Market` objects whose grids are set).
+        """Keep books for ``markets`` (tickers, or :class:`kalshi.models.Market` objects whose grids are set).
 
         Subscribes ``orderbook_delta`` on the first call, then ``add_markets`` (§6.2); while disconnected the
         markets are recorded and subscribed on the next connection. Returns every market held afterwards.

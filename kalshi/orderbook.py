@@ -5,7 +5,7 @@ at q is a YES ask at 1 - q, so ``best_yes_ask = $1 - best_no_bid`` and ``best_no
 An ``orderbook_snapshot`` replaces the book; an ``orderbook_delta`` changes one level:
 ``new_size = old_size + delta``, and the level disappears at 0.
 
-Units (exact integers, never floats; see :mod:`kalshi.wsframes`):
+Units (exact integers, never floats; see :mod:`kalshi.models.ws`):
 
 * prices are ``int`` **centi-cents** (``*_cc``; $1 = 10,000; ``"0.4800"`` -> 4800). Every Kalshi grid
   (``linear_cent``, ``deci_cent``, ``tapered_deci_cent``, and the $0.0001 ``centi_cent`` wire resolution;
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeAlias
 
-from kalshi.wsframes import (
+from kalshi.models.ws import (
     PRICE_CC_PER_DOLLAR,
     FrameError,
     OrderbookDelta,
@@ -56,7 +56,7 @@ from kalshi.wsframes import (
 from models.money import to_decimal
 
 if TYPE_CHECKING:
-    from models.kalshi import Market
+    from kalshi.models import Market
 
 __all__ = [
     "BookIntegrityError",
@@ -229,7 +229,7 @@ class PriceGrid:
         """Build a grid from a market's ``price_ranges`` (kalshi-api.md §3.2, §4).
 
         Args:
-            ranges: :class:`models.kalshi.PriceRange` objects (Decimal dollars), :class:`PriceBand` objects,
+            ranges: :class:`kalshi.models.PriceRange` objects (Decimal dollars), :class:`PriceBand` objects,
                 or mappings ``{"start": "0.0000", "end": "1.0000", "step": "0.0100"}`` (dollar strings).
             name: a label (the market's ``price_level_structure``).
 
@@ -253,7 +253,7 @@ class PriceGrid:
 
     @classmethod
     def from_market(cls, market: Market) -> PriceGrid:
-        """The grid of a :class:`models.kalshi.Market` (its ``price_ranges``; ``linear_cent`` when none).
+        """The grid of a :class:`kalshi.models.Market` (its ``price_ranges``; ``linear_cent`` when none).
 
         Raises:
             ValueError: the ranges are invalid.
@@ -908,11 +908,11 @@ class BookStore:
     def apply(self, event: WsEvent, recv_ms: int | None = None) -> OrderBook | None:
         """Apply an order-book event; return the book it changed, or ``None`` for other events.
 
-        * :class:`~kalshi.wsframes.OrderbookSnapshot` replaces (creating) the market's book; its time is
+        * :class:`~kalshi.models.ws.OrderbookSnapshot` replaces (creating) the market's book; its time is
           ``recv_ms`` (snapshots carry no exchange time).
-        * :class:`~kalshi.wsframes.OrderbookDelta` updates the book; its time is the delta's ``ts_ms``
+        * :class:`~kalshi.models.ws.OrderbookDelta` updates the book; its time is the delta's ``ts_ms``
           (``recv_ms`` when absent).
-        * :class:`~kalshi.wsframes.FrameError` of an order-book type naming a known market marks that book
+        * :class:`~kalshi.models.ws.FrameError` of an order-book type naming a known market marks that book
           untrusted (it missed an update) and returns ``None``.
         * Anything else is ignored (``None``).
 
@@ -945,7 +945,7 @@ class BookStore:
         """Parse one WebSocket frame and apply it when it is an order-book frame; return the parsed event.
 
         The fast path for ingestion: ``JSON text -> typed event -> book updated``. Non-book events (trades,
-        tickers, acks, :class:`~kalshi.wsframes.UnknownMessage`, :class:`~kalshi.wsframes.FrameError`) are
+        tickers, acks, :class:`~kalshi.models.ws.UnknownMessage`, :class:`~kalshi.models.ws.FrameError`) are
         returned for the caller to route or count.
 
         Raises:

@@ -1,4 +1,4 @@
-"""Database tables (sqlmodel) of everything the trader sees and does, written by :mod:`activities.recorder`.
+"""Database tables (sqlmodel) of everything the trader sees and does, written by :mod:`recording.recorder`.
 
 One **recording session** is one recorder lifetime (a worker process, an import of a tape file). Every other
 row belongs to a session and is keyed by ``(session_id, rec_no)``: ``rec_no`` is the recorder's arrival
@@ -11,7 +11,7 @@ number, unique within the session and increasing in the order the recorder recei
 
 Units (exact integers, never floats; the unit is in every column name):
 
-* ``*_cc``: prices in **centi-cents** ($1 = 10,000; ``"0.4800"`` -> 4800), as :mod:`kalshi.wsframes`;
+* ``*_cc``: prices in **centi-cents** ($1 = 10,000; ``"0.4800"`` -> 4800), as :mod:`kalshi.models.ws`;
 * ``*_lots``: contract counts in **lots** of 1/100 contract (``"46.02"`` -> 4602); signed where the value is
   signed (``delta_lots``, ``position_lots``: + YES, - NO);
 * ``*_microdollars``: other money (costs, fees, P&L, proceeds; Kalshi sends up to 6 dp) in 10**-6 dollars;
@@ -297,7 +297,7 @@ class WsFrame(SQLModel, table=True):
         type: the frame's ``type`` (NULL when it could not be read).
         ticker: ``msg.market_ticker`` (or ``msg.ticker``) when present.
         sid, seq: as sent.
-        error: why the frame could not be parsed (:class:`kalshi.wsframes.FrameError` reason), else NULL.
+        error: why the frame could not be parsed (:class:`kalshi.models.ws.FrameError` reason), else NULL.
         raw: the frame exactly as received (bytes; a ``str`` frame is stored UTF-8 encoded).
 
     """

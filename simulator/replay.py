@@ -1,6 +1,6 @@
 """Tape replay: applies recorded frames and scheduled exchange actions in exchange-time order.
 
-The :class:`ReplayEngine` is the exchange's scheduler (:class:`simulator.exchange.Scheduler`): a heap
+The :class:`ReplayEngine` is the exchange's scheduler (:class:`simulator.ledger.Scheduler`): a heap
 of ``(tape ms, priority, arrival)`` actions holding lifecycle transitions, order expiries and, per
 market, the next batch of tape frames. :meth:`ReplayEngine.advance_to` runs every action due by a tape
 time; :meth:`ReplayEngine.sync` does that for the clock's current time without blocking the event loop
@@ -32,7 +32,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from simulator.clock import ExchangeClock
-from simulator.exchange import PRIORITY_OPEN, PRIORITY_TAPE, Exchange
+from simulator.exchange import Exchange
+from simulator.ledger import PRIORITY_OPEN, PRIORITY_TAPE
 from simulator.market import MarketState
 from simulator.tape import DELTA, SNAPSHOT, TRADE, TapeFrame
 

@@ -151,7 +151,7 @@ async def harness(
     temporal_env: WorkflowEnvironment, sim: SimulatorServer, account: Account, control: httpx.AsyncClient
 ):
     """A started in-process worker for one test (unique task queue) with its account and control API."""
-    from activities.metrics import AppMetrics
+    from recording.metrics import AppMetrics
     from tests.harness import Harness
 
     h = Harness(

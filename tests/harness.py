@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 from temporalio.client import Client, WorkflowHandle
 
-from activities.metrics import AppMetrics
 from models.trader import (
     CloseSettings,
     EpochSettings,
@@ -27,6 +26,7 @@ from models.trader import (
     TraderInput,
     TraderStatus,
 )
+from recording.metrics import AppMetrics
 from tests.conftest import Account, eventually
 from workers.worker import Workers, build_workers
 from workflows.names import QUERY_STATUS

@@ -1,4 +1,4 @@
-"""The ``kalshi-trader`` command: ``up``, ``worker``, ``simulator``, ``start``, ``status``.
+"""The ``kalshi-trader`` command: ``up``, ``worker``, ``simulator``, ``start``, ``status`` and the tape tools.
 
 * ``up``: the whole local stack in one command: the Temporal dev server (SQLite under ``.state``,
   Web UI on 8233), the Kalshi-compatible simulator, the worker, and the ``TraderWorkflow`` started
@@ -8,6 +8,8 @@
 * ``simulator``: run the exchange simulator alone (flags are the simulator's own).
 * ``start``: start the trader workflow (or attach to the running one).
 * ``status``: query the trader's ``status`` and print it (``--json`` for the raw answer).
+* ``record``, ``sessions``, ``export``, ``import``: record a feed into the database, list its recording
+  sessions, write one as a tape directory the simulator replays, read a tape directory into a new session.
 
 Invalid settings fail before anything starts, with one line on stderr and exit code 2.
 """
@@ -22,9 +24,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import httpx
@@ -243,9 +246,9 @@ def record(series: str | None, tickers: tuple[str, ...], duration_s: float | Non
 
 async def _record(settings: Settings, url: str, signer: Any, tickers: list[str], duration_s: float | None) -> None:
     from activities.market_data import IngestionLoop, MarketDataHub
-    from activities.recorder import Recorder
     from kalshi.rest import KalshiRestClient
     from models.market_data import IngestInput, IngestSettings
+    from recording.recorder import Recorder
 
     endpoints = settings.endpoints()
     stop = asyncio.Event()
@@ -285,36 +288,108 @@ async def _record(settings: Settings, url: str, signer: Any, tickers: list[str],
     click.echo(f"export: kalshi-trader export --session {recorder.session_id} --out <empty dir>")
 
 
-@cli.command()
-@click.option("--database-url", default=None, help="Default DATABASE_URL or sqlite:///.state/recording.db.")
-def sessions(database_url: str | None) -> None:
-    """List the recording sessions in the database."""
-    from activities.tape_export import list_sessions
+_DATABASE_OPTION = click.option(
+    "--database-url",
+    "--db",
+    "database_url",
+    default=None,
+    help="sqlite:///path.db, a file path, or postgresql+psycopg://... (default DATABASE_URL, else "
+    "sqlite:///.state/recording.db).",
+)
 
-    settings = _settings_or_exit(**({"database_url": database_url} if database_url else {}))
-    for info in list_sessions(settings.recording_url or ""):
-        click.echo(
-            f"{info.id}  started {info.started_ms}  ended {info.ended_ms or '-'}  {info.environment}  {info.source_url}"
-        )
+
+def _recording_database(database_url: str | None) -> str:
+    """The database the tape commands read or write: ``--database-url``, else the settings' ``DATABASE_URL``."""
+    if database_url:
+        return database_url
+    url = _settings_or_exit().recording_url
+    if url is None:
+        click.echo("error: DATABASE_URL=off: no recording database (give --database-url)", err=True)
+        sys.exit(2)
+    return url
+
+
+def _iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _tape_failed(what: str, err: Exception) -> NoReturn:
+    click.echo(f"error: {what} failed: {err}", err=True)
+    sys.exit(1)
+
+
+@cli.command()
+@_DATABASE_OPTION
+def sessions(database_url: str | None) -> None:
+    """List the recording sessions in the database (id, start .. end, environment, source)."""
+    from recording.tape import list_sessions
+
+    url = _recording_database(database_url)
+    try:
+        infos = list_sessions(url)
+    except ValueError as err:
+        _tape_failed("listing sessions", err)
+    for info in infos:
+        end = _iso_ms(info.ended_ms) if info.ended_ms is not None else "(open)"
+        click.echo(f"{info.id}  {_iso_ms(info.started_ms)} .. {end}  {info.environment or '-'}  {info.source_url}")
 
 
 @cli.command()
 @click.option("--session", "session_id", type=int, required=True, help="Session id (see `sessions`).")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Empty output directory.")
-@click.option("--database-url", default=None, help="Default DATABASE_URL or sqlite:///.state/recording.db.")
-def export(session_id: int, out: Path, database_url: str | None) -> None:
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="Output directory (created; must be empty)."
+)
+@click.option("--ticker", "tickers", multiple=True, help="Only this market (repeatable; default all).")
+@click.option(
+    "--type",
+    "frame_types",
+    multiple=True,
+    help="Frame type to export (repeatable; default orderbook_snapshot, orderbook_delta, trade).",
+)
+@_DATABASE_OPTION
+def export(
+    session_id: int, out: Path, tickers: tuple[str, ...], frame_types: tuple[str, ...], database_url: str | None
+) -> None:
     """Export a recorded session as a tape directory the simulator replays (`kalshi-sim --data-dir OUT`)."""
-    from activities.tape_export import ExportError, export_ndjson
+    from recording.tape import TAPE_FRAME_TYPES, ExportError, export_ndjson
 
-    settings = _settings_or_exit(**({"database_url": database_url} if database_url else {}))
+    url = _recording_database(database_url)
     try:
-        result = export_ndjson(settings.recording_url or "", session_id, out)
+        result = export_ndjson(
+            url, session_id, out, tickers=tickers or None, frame_types=frame_types or TAPE_FRAME_TYPES
+        )
     except (ExportError, FileNotFoundError, ValueError) as err:
-        click.echo(f"kalshi-trader: export failed: {err}", err=True)
-        sys.exit(1)
+        _tape_failed("export", err)
     click.echo(f"wrote {result.frames} frames in {len(result.files)} files to {result.out_dir}")
-    click.echo(f"replayable markets: {len(result.markets)}; without a result: {', '.join(result.unresolved) or 'none'}")
+    click.echo(
+        f"MARKETS.csv: {len(result.markets)} markets; not replayable (no definition or result): "
+        f"{', '.join(result.unresolved) or 'none'}; recording gaps: {len(result.gaps)}"
+    )
     click.echo(f"replay: kalshi-sim --data-dir {result.out_dir}")
+
+
+@cli.command("import")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="A tape directory in the kalshi-gold15m layout (events/, metadata/, MARKETS.csv).",
+)
+@click.option("--ticker", "tickers", multiple=True, help="Only this market (repeatable; default all).")
+@_DATABASE_OPTION
+def import_tape(data_dir: Path, tickers: tuple[str, ...], database_url: str | None) -> None:
+    """Import a tape directory (the public tapes, or an export) into a new recording session."""
+    from recording.tape import ExportError, import_ndjson
+
+    url = _recording_database(database_url)
+    try:
+        imported = import_ndjson(url, data_dir, tickers=tickers or None)
+    except (ExportError, FileNotFoundError, ValueError) as err:
+        _tape_failed("import", err)
+    click.echo(
+        f"session {imported.session_id}: {imported.frames} frames from {imported.files} files, "
+        f"{imported.markets} markets, {imported.bad_lines} bad lines"
+    )
 
 
 # --------------------------------------------------------------------------------------- up
@@ -454,6 +529,29 @@ async def _up_main(settings: Settings, ui_port: int) -> None:
     click.echo(operator_commands(wid, settings.temporal_address))
     click.echo("Ctrl-C stops the stack; `make run` again resumes the same workflow.")
     await worker_task
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run one ``kalshi-trader`` command in this process; return the exit status a shell would see.
+
+    For callers that drive the CLI as a function (tests, scripts): ``run(["export", "--db", url, ...])``.
+    Output goes to stdout/stderr exactly as from the console script.
+    """
+    try:
+        cli.main(args=list(argv), prog_name="kalshi-trader", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.Abort:
+        return 1
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else 1
+    except SettingsError as err:
+        click.echo(f"kalshi-trader: invalid settings: {err}", err=True)
+        return 2
+    return 0
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 The SDK's Rust core serves its metrics (``temporal_*`` plus the workflow-side ``kalshi_trader_*``
 counters recorded through ``workflow.metric_meter()``) on an internal loopback port; the trader's
-prometheus-client registry (:class:`activities.metrics.AppMetrics`) holds the activity-side metrics.
+prometheus-client registry (:class:`recording.metrics.AppMetrics`) holds the activity-side metrics.
 :class:`MetricsServer` serves ``GET /metrics`` = both expositions concatenated (their metric names
 never collide), so one scrape target covers the whole worker (temporal.md §6 "SDK metrics").
 """

@@ -30,11 +30,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.kalshi_activities import KalshiActivities
 from activities.market_data import MarketDataActivities, MarketDataHub
-from activities.metrics import AppMetrics
-from activities.recorder import Recorder
 from activities.trading import TradingEpochActivities
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
+from recording.metrics import AppMetrics
+from recording.recorder import Recorder
 from workers.metrics import MetricsServer, build_runtime, free_port
 from workers.settings import Settings
 from workflows.close import ClosePositionWorkflow

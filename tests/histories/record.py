@@ -26,10 +26,10 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.metrics import AppMetrics
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
 from models.trader import EpochSettings, ExitRules, LifecycleState, RiskLimits
+from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import DATA_DIR, Account
 from tests.harness import Harness, fast_config, trading_config

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from models.kalshi import ExchangeStatus, Market, MarketsPage, PriceRange
+from kalshi.models import ExchangeStatus, Market, MarketsPage, PriceRange
 
 D = Decimal
 

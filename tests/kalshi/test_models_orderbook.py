@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from models.kalshi import Orderbook, OrderbookLevel
+from kalshi.models import Orderbook, OrderbookLevel
 
 D = Decimal
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from models.kalshi import (
+from kalshi.models import (
     Balance,
     BatchCancelResult,
     CancelOrderV1Response,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from models.kalshi import CreateOrderRequest, Market
+from kalshi.models import CreateOrderRequest, Market
 
 D = Decimal
 

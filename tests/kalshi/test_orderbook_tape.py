@@ -47,6 +47,14 @@ from typing import Any
 
 import pytest
 
+from kalshi.models import Market, PriceRange
+from kalshi.models.ws import (
+    FrameError,
+    OrderbookDelta,
+    OrderbookSnapshot,
+    Trade,
+    parse_frame,
+)
 from kalshi.orderbook import (
     BookIntegrityError,
     BookNotReadyError,
@@ -58,14 +66,6 @@ from kalshi.orderbook import (
     Sweep,
     TopOfBook,
 )
-from kalshi.wsframes import (
-    FrameError,
-    OrderbookDelta,
-    OrderbookSnapshot,
-    Trade,
-    parse_frame,
-)
-from models.kalshi import Market, PriceRange
 
 D = Decimal
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -23,9 +23,11 @@ from kalshi.errors import (
     KalshiUnavailableError,
     error_from_response,
 )
-from kalshi.rest import KalshiRestClient, _is_route_missing, _segment
+from kalshi.models import CreateOrderRequest
+from kalshi.rest import KalshiRestClient
+from kalshi.rest.transport import is_route_missing as _is_route_missing
+from kalshi.rest.transport import path_segment as _segment
 from kalshi.signer import HEADER_SIGNATURE, HEADER_TIMESTAMP, RequestSigner, generate_key_pair
-from models.kalshi import CreateOrderRequest
 
 # Nothing listens here; every test below fails (as intended) before a connection would be attempted.
 UNROUTABLE = "http://127.0.0.1:9/trade-api/v2"
@@ -194,7 +196,7 @@ def test_decode() -> None:
 
 
 def test_parse_errors_are_one_line_response_errors() -> None:
-    from models.kalshi import Balance
+    from kalshi.models import Balance
 
     with pytest.raises(KalshiResponseError, match="unexpected Balance shape") as exc:
         KalshiRestClient._parse(Balance, {"portfolio_value": 1}, "GET", "/trade-api/v2/portfolio/balance")
@@ -211,7 +213,7 @@ def test_embedded_error_in_2xx_body() -> None:
 
 async def test_existing_order_must_match_the_request() -> None:
     from kalshi.errors import KalshiDuplicateOrderError
-    from models.kalshi import Order
+    from kalshi.models import Order
 
     req = CreateOrderRequest(
         ticker="T",

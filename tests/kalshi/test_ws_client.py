@@ -18,6 +18,7 @@ import pytest
 
 from kalshi.errors import KalshiAuthError
 from kalshi.feed import MarketDataFeed
+from kalshi.models.ws import OrderbookSnapshot
 from kalshi.orderbook import PriceGrid
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
@@ -33,7 +34,6 @@ from kalshi.ws import (
     WebSocketCommandError,
     WebSocketUnavailable,
 )
-from kalshi.wsframes import OrderbookSnapshot
 from tests.simulator.conftest import Sim, requires_tape, running
 from tests.simulator.tape_oracle import fold
 

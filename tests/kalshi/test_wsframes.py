@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kalshi.wsframes import (
+from kalshi.models.ws import (
     ErrorMessage,
     EventLifecycle,
     Fill,
@@ -33,7 +33,6 @@ from kalshi.wsframes import (
     UnknownMessage,
     Unsubscribed,
     UserOrderUpdate,
-    _parse_slow,
     cc_to_dollars,
     count_to_lots,
     format_lots,
@@ -43,6 +42,7 @@ from kalshi.wsframes import (
     parse_frame,
     price_to_cc,
 )
+from kalshi.models.ws.parse import _parse_slow
 
 D = Decimal
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from decimal import Decimal
 import httpx
 
 from activities.market_data import IngestionLoop, MarketDataHub
-from activities.recorder import Recorder
-from activities.tape_export import export_ndjson
 from models.market_data import IngestInput, IngestSettings
+from recording.recorder import Recorder
+from recording.tape import export_ndjson
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import Account, eventually
 from tests.harness import SERIES

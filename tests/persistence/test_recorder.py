@@ -18,11 +18,8 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlmodel import Session
 
-from activities import persistence as p
-from activities.recorder import Recorder, RecorderConfig
-from activities.tape_export import export_ndjson, session_frame_counts
-from kalshi.wsframes import parse_frame
-from models import kalshi as km
+from kalshi import models as km
+from kalshi.models.ws import parse_frame
 from models import trader as tm
 from models.db import (
     BookDelta,
@@ -43,6 +40,9 @@ from models.db import (
     to_lots,
     to_microdollars,
 )
+from recording import database as p
+from recording.recorder import Recorder, RecorderConfig
+from recording.tape import export_ndjson, session_frame_counts
 from tests.persistence.conftest import Postgres, requires_tape, split_line, tape_lines
 from tests.persistence.pgcluster import create_database, drop_database
 

@@ -17,12 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.recorder import Recorder, RecorderConfig
-from activities.tape_export import ExportError, export_ndjson, import_ndjson, main, session_frame_counts
-from kalshi.wsframes import parse_frame
+from kalshi.models.ws import parse_frame
+from recording.recorder import Recorder, RecorderConfig
+from recording.tape import ExportError, export_ndjson, import_ndjson, session_frame_counts
 from simulator.server import SimulatorConfig, SimulatorServer
 from simulator.timeutil import iso_ms, parse_iso_ms
 from tests.persistence.conftest import DATA_DIR, requires_tape, split_line, tape_lines
+from workers.cli import run as main
 
 TICKER = "KXGOLD15M-26AUG102130-30"  # 197,896 frames, 4 snapshots (re-snapshots after reconnects)
 EVENT = "KXGOLD15M-26AUG102130"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from kalshi.orderbook import BookStore, OrderBook
-from kalshi.wsframes import Trade
+from kalshi.models.ws import Trade
 from rl.features import (
     FEATURE_NAMES,
     FEATURE_VERSION,

@@ -164,8 +164,8 @@ async def test_killing_the_ingestion_worker_moves_ingestion_and_books_recover(
 async def test_the_worker_records_what_it_sees_and_does(harness: Harness, tmp_path: Path) -> None:
     from sqlalchemy import create_engine, func, select
 
-    from activities.recorder import Recorder
     from models.db import BookDelta, CalibrationRecord, EpochRecord, OrderRecord, StatusRecord, TraderFill, table_of
+    from recording.recorder import Recorder
 
     url = f"sqlite:///{tmp_path / 'recording.db'}"
     await harness.stop_worker()

@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
 
-from activities.metrics import AppMetrics
 from kalshi.errors import KalshiAuthError
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
 from models.trader import CloseResult, LifecycleState, RiskLimits
+from recording.metrics import AppMetrics
 from tests.harness import Harness, fast_config
 from workers.worker import build_worker
 from workflows.names import (
@@ -141,7 +141,7 @@ async def test_workflow_cancel_cancels_resting_orders_and_ends_cancelled(harness
     ticker, _, _ = await harness.freeze_on_quoted_market()
     handle = await harness.start(fast_config(recalibration_interval_s=30, cancel_resting_on_start=False))
     await harness.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading")
-    from models.kalshi import CreateOrderRequest
+    from kalshi.models import CreateOrderRequest
 
     resting = await harness.account.client.create_order(
         CreateOrderRequest(

@@ -19,12 +19,12 @@ exported (they stay in ``ws_frame`` with their reason).
 same row builders the live recorder uses; importing then exporting reproduces every frame line byte for byte.
 
 Both are synchronous, offline tools (they do I/O in the calling thread): call them from a thread or a CLI,
-never from the trading loop. Command line::
+never from the trading loop. Command line (:mod:`workers.cli`)::
 
-    python -m activities.tape_export sessions --db sqlite:///recording.db
-    python -m activities.tape_export export --db sqlite:///recording.db --session 1786410915524123 --out tape/
-    python -m activities.tape_export import --db sqlite:///recording.db --data-dir ../shared/data/kalshi-gold15m
-    python -m simulator --data-dir tape/          # replay the recording
+    kalshi-trader sessions --db sqlite:///recording.db
+    kalshi-trader export --db sqlite:///recording.db --session 1786410915524123 --out tape/
+    kalshi-trader import --db sqlite:///recording.db --data-dir ../shared/data/kalshi-gold15m
+    kalshi-sim --data-dir tape/          # replay the recording
 """
 
 from __future__ import annotations
@@ -46,10 +46,11 @@ import msgspec
 from sqlalchemy import Table, func, select, union_all
 from sqlalchemy.engine import URL, Connection
 
-from activities import persistence as p
-from activities.recorder import new_session_id
-from kalshi.wsframes import FrameError, MarketLifecycle, parse_frame
+from kalshi.models.ws import FrameError, MarketLifecycle, parse_frame
 from models.db import create_schema
+from recording import database as rdb
+from recording import rows as rb
+from recording.recorder import new_session_id
 
 __all__ = [
     "MARKETS_CSV_COLUMNS",
@@ -62,7 +63,6 @@ __all__ = [
     "export_ndjson",
     "import_ndjson",
     "list_sessions",
-    "main",
     "session_frame_counts",
 ]
 
@@ -88,9 +88,9 @@ MARKETS_CSV_COLUMNS: Final = (
 """Columns of ``MARKETS.csv`` (as in kalshi-gold15m; ``window`` is the market ticker)."""
 
 _TYPED_TABLES: Final[dict[str, Table]] = {
-    "orderbook_snapshot": p.BOOK_SNAPSHOT,
-    "orderbook_delta": p.BOOK_DELTA,
-    "trade": p.MARKET_TRADE,
+    "orderbook_snapshot": rdb.BOOK_SNAPSHOT,
+    "orderbook_delta": rdb.BOOK_DELTA,
+    "trade": rdb.MARKET_TRADE,
 }
 _DAY_MS: Final = 86_400_000
 _EPOCH_DAY: Final = date(1970, 1, 1)
@@ -190,7 +190,7 @@ def _frames_query(session_id: int, ticker: str, frame_types: Sequence[str]) -> A
             )
     others = [t for t in frame_types if t not in _TYPED_TABLES]
     if others:
-        ws = p.WS_FRAME
+        ws = rdb.WS_FRAME
         parts.append(
             select(ws.c.rec_no, ws.c.recv_ms, ws.c.raw).where(
                 ws.c.session_id == session_id, ws.c.ticker == ticker, ws.c.type.in_(others), ws.c.error.is_(None)
@@ -207,7 +207,7 @@ def _tickers(conn: Connection, session_id: int, frame_types: Sequence[str]) -> l
             found.update(conn.scalars(select(table.c.ticker).distinct().where(table.c.session_id == session_id)))
     others = [t for t in frame_types if t not in _TYPED_TABLES]
     if others:
-        ws = p.WS_FRAME
+        ws = rdb.WS_FRAME
         found.update(
             t
             for t in conn.scalars(
@@ -261,7 +261,7 @@ def _write_ticker(
 
 def _determined_result(conn: Connection, session_id: int, ticker: str) -> str:
     """The result of the last recorded ``market_lifecycle_v2`` ``determined`` frame of ``ticker``, else ``""``."""
-    ws = p.WS_FRAME
+    ws = rdb.WS_FRAME
     rows = conn.execute(
         select(ws.c.raw)
         .where(
@@ -329,10 +329,10 @@ def export_ndjson(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(f"{out} exists and is not an empty directory")
     wanted = None if tickers is None else set(tickers)
-    engine = p.make_engine(database_url)
+    engine = rdb.make_engine(database_url)
     try:
         with engine.connect() as conn:
-            session = conn.execute(select(p.SESSION).where(p.SESSION.c.id == session_id)).mappings().first()
+            session = conn.execute(select(rdb.SESSION).where(rdb.SESSION.c.id == session_id)).mappings().first()
             names = [t for t in _tickers(conn, session_id, frame_types) if wanted is None or t in wanted]
             if session is None and not names:
                 raise ExportError(f"no recording session {session_id} in the database")
@@ -345,13 +345,13 @@ def export_ndjson(
                 reencoded += changed
             metadata = [
                 dict(row)
-                for row in conn.execute(select(p.MARKET).where(p.MARKET.c.session_id == session_id)).mappings()
+                for row in conn.execute(select(rdb.MARKET).where(rdb.MARKET.c.session_id == session_id)).mappings()
             ]
             markets, unresolved, meta_files = _write_markets(conn, session_id, metadata, names, wanted, out)
             gaps = tuple(
                 (g.lane, g.first_recv_ms, g.last_recv_ms, g.dropped)
                 for g in conn.execute(
-                    select(p.GAP).where(p.GAP.c.session_id == session_id).order_by(p.GAP.c.rec_no)
+                    select(rdb.GAP).where(rdb.GAP.c.session_id == session_id).order_by(rdb.GAP.c.rec_no)
                 ).all()
             )
     finally:
@@ -500,7 +500,7 @@ def import_ndjson(
     """Import a ``kalshi-gold15m``-layout directory into a new recording session.
 
     Every frame line becomes one row exactly as the live recorder would store it (raw bytes sliced out of the
-    line, ``recv_ms`` from the line, parsed with :func:`kalshi.wsframes.parse_frame`; malformed frames land
+    line, ``recv_ms`` from the line, parsed with :func:`kalshi.models.ws.parse_frame`; malformed frames land
     in ``ws_frame`` with their reason). ``MARKETS.csv`` and ``metadata/<event>.json`` become
     ``market_metadata`` rows.
 
@@ -531,8 +531,8 @@ def import_ndjson(
     started_ms = _wall_ms()
     sid = session_id if session_id is not None else new_session_id(started_ms)
     markets_rows = _market_rows(root, sid, wanted, started_ms)
-    engine = p.make_engine(database_url)
-    inserter = p.BulkInserter(engine)
+    engine = rdb.make_engine(database_url)
+    inserter = rdb.BulkInserter(engine)
     frames = files = reencoded = bad = 0
     try:
         create_schema(engine)
@@ -544,8 +544,8 @@ def import_ndjson(
             "label": "",
         }
         with engine.begin() as conn:
-            inserter.insert(conn, p.SESSION, [p.session_row(sid, ended_ms=None, **session_fields)])
-            inserter.insert(conn, p.MARKET, markets_rows)
+            inserter.insert(conn, rdb.SESSION, [rb.session_row(sid, ended_ms=None, **session_fields)])
+            inserter.insert(conn, rdb.MARKET, markets_rows)
         rec_no = 0
         for folder in ticker_dirs:
             paths = sorted(folder.glob("*.ndjson.gz"))
@@ -567,7 +567,7 @@ def import_ndjson(
                         event = parse_frame(raw)
                 reencoded += changed
                 rec_no += 1
-                table, row = p.frame_row(sid, rec_no, recv_ms, raw, event)
+                table, row = rb.frame_row(sid, rec_no, recv_ms, raw, event)
                 batch.setdefault(table, []).append(row)
                 pending += 1
                 if pending >= batch_rows:
@@ -577,7 +577,7 @@ def import_ndjson(
             _flush(engine, inserter, batch)
             frames += pending
         with engine.begin() as conn:
-            inserter.insert(conn, p.SESSION, [p.session_row(sid, ended_ms=_wall_ms(), **session_fields)])
+            inserter.insert(conn, rdb.SESSION, [rb.session_row(sid, ended_ms=_wall_ms(), **session_fields)])
     finally:
         engine.dispose()
     return ImportResult(
@@ -585,7 +585,7 @@ def import_ndjson(
     )
 
 
-def _flush(engine: Any, inserter: p.BulkInserter, batch: Mapping[Table, list[tuple[Any, ...]]]) -> None:
+def _flush(engine: Any, inserter: rdb.BulkInserter, batch: Mapping[Table, list[tuple[Any, ...]]]) -> None:
     if batch:
         with engine.begin() as conn:
             for table, rows in batch.items():
@@ -621,7 +621,7 @@ def _market_rows(root: Path, sid: int, wanted: set[str] | None, now_ms: int) -> 
             if market is None:
                 market = _csv_market(csv_row)
             market.setdefault("event_ticker", event_ticker)
-            rows.append(p.market_row(sid, market, event=event, fetched_ms=fetched_ms, source_url=url))
+            rows.append(rb.market_row(sid, market, event=event, fetched_ms=fetched_ms, source_url=url))
     return rows
 
 
@@ -633,14 +633,14 @@ def session_frame_counts(database_url: str | Path | URL, session_id: int) -> dic
         sqlalchemy.exc.SQLAlchemyError: the database could not be read.
 
     """
-    engine = p.make_engine(database_url)
+    engine = rdb.make_engine(database_url)
     try:
         with engine.connect() as conn:
             return {
                 table.name: int(
                     conn.scalar(select(func.count()).select_from(table).where(table.c.session_id == session_id)) or 0
                 )
-                for table in (p.BOOK_SNAPSHOT, p.BOOK_DELTA, p.MARKET_TRADE, p.WS_FRAME)
+                for table in (rdb.BOOK_SNAPSHOT, rdb.BOOK_DELTA, rdb.MARKET_TRADE, rdb.WS_FRAME)
             }
     finally:
         engine.dispose()
@@ -673,10 +673,10 @@ def list_sessions(database_url: str | Path | URL) -> list[SessionInfo]:
         sqlalchemy.exc.SQLAlchemyError: the database could not be read (e.g. it has no recorder tables).
 
     """
-    engine = p.make_engine(database_url)
+    engine = rdb.make_engine(database_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(select(p.SESSION).order_by(p.SESSION.c.started_ms, p.SESSION.c.id)).mappings()
+            rows = conn.execute(select(rdb.SESSION).order_by(rdb.SESSION.c.started_ms, rdb.SESSION.c.id)).mappings()
             return [
                 SessionInfo(
                     id=r["id"],
@@ -691,62 +691,3 @@ def list_sessions(database_url: str | Path | URL) -> list[SessionInfo]:
             ]
     finally:
         engine.dispose()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``sessions``, ``export`` and ``import`` (``python -m activities.tape_export --help``).
-
-    Returns:
-        The exit status: 0 on success, 1 when the export/import failed (one ``error:`` line on stderr).
-
-    """
-    import argparse
-    import sys
-    from datetime import UTC, datetime
-
-    def iso_ms(ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-    parser = argparse.ArgumentParser(prog="python -m activities.tape_export", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("sessions", help="list the recording sessions of a database")
-    s.add_argument("--db", required=True, help="sqlite:///path.db, a file path, or postgresql+psycopg://...")
-    e = sub.add_parser("export", help="write a session as a kalshi-gold15m tape directory")
-    e.add_argument("--db", required=True)
-    e.add_argument("--session", type=int, required=True)
-    e.add_argument("--out", type=Path, required=True, help="output directory (created; must be empty)")
-    e.add_argument("--ticker", action="append", help="only this market (repeatable)")
-    e.add_argument("--type", action="append", dest="types", help="frame type to export (repeatable)")
-    i = sub.add_parser("import", help="read a kalshi-gold15m tape directory into a new session")
-    i.add_argument("--db", required=True)
-    i.add_argument("--data-dir", type=Path, required=True)
-    i.add_argument("--ticker", action="append", help="only this market (repeatable)")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "sessions":
-            for info in list_sessions(args.db):
-                end = iso_ms(info.ended_ms) if info.ended_ms is not None else "(open)"
-                print(f"{info.id}  {iso_ms(info.started_ms)} .. {end}  {info.environment or '-'}  {info.source_url}")
-        elif args.command == "export":
-            result = export_ndjson(
-                args.db, args.session, args.out, tickers=args.ticker, frame_types=tuple(args.types or TAPE_FRAME_TYPES)
-            )
-            print(f"wrote {result.frames} frames in {len(result.files)} files to {result.out_dir}")
-            print(
-                f"MARKETS.csv: {len(result.markets)} markets; not replayable (no definition/result): "
-                f"{', '.join(result.unresolved) or 'none'}; recording gaps: {len(result.gaps)}"
-            )
-        else:
-            imported = import_ndjson(args.db, args.data_dir, tickers=args.ticker)
-            print(
-                f"session {imported.session_id}: {imported.frames} frames from {imported.files} files, "
-                f"{imported.markets} markets, {imported.bad_lines} bad lines"
-            )
-    except (ExportError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

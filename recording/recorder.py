@@ -3,7 +3,7 @@
 The hot path (the WebSocket reader, the trading loop, activities) calls ``record_*`` methods that only append
 to a bounded in-memory queue and return at once: no I/O, no await, no lock wait on the frames lane. A
 dedicated writer thread takes batches off the queues and writes them with one transaction per batch through
-a synchronous SQLAlchemy engine (tables of :mod:`models.db`, rows built by :mod:`activities.persistence`)::
+a synchronous SQLAlchemy engine (tables of :mod:`models.db`, rows built by :mod:`recording.rows`)::
 
     recorder = Recorder("sqlite:///var/kalshi/recording.db", source_url=ws_url, environment="prod")
     recorder.start()
@@ -18,7 +18,7 @@ a synchronous SQLAlchemy engine (tables of :mod:`models.db`, rows built by :mod:
 
 Why a thread and a sync engine (not an async driver): the database work then never runs on the event loop
 that holds the order books. ``sqlite3`` releases the GIL inside every SQLite step, and rows are sent as plain
-tuples through one pre-compiled ``executemany`` (:class:`~activities.persistence.BulkInserter`), so the
+tuples through one pre-compiled ``executemany`` (:class:`~recording.database.BulkInserter`), so the
 writer holds the GIL for little more than building tuples. An async driver (aiosqlite, asyncpg) would put
 row encoding and protocol parsing on the trading loop itself, and aiosqlite uses a thread anyway. The same
 code serves SQLite and PostgreSQL (psycopg 3); the thread can block on a dead server without consequence.
@@ -35,7 +35,7 @@ Backpressure policy: **drop newest**. When a lane is full the incoming record is
 ``False`` and counts it (``frames_dropped`` / ``records_dropped``); nothing ever waits. Why newest rather than
 oldest: what is stored (database + queue) then stays a gap-free prefix of what was received up to the moment
 the queue filled, followed by one gap, followed by everything after the writer caught up; the book at the
-start of the gap is exactly known, and the gap is recorded as a :class:`models.db.RecordingGap` row (lane,
+start of the gap is exactly known, and the gap is recorded as a :class:`models.rdb.RecordingGap` row (lane,
 first/last receive time, count) as soon as the lane accepts again, so a replay or a training job knows where
 the tape is incomplete (a replayed book is untrustworthy from the gap until the market's next snapshot).
 Dropping oldest would also leave one gap per episode, but would need the producer to pop items the writer may
@@ -67,7 +67,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import secrets
 import threading
 import time
@@ -76,29 +75,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, TypeAlias
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Table
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine
 
-from activities import persistence as p
-from kalshi.wsframes import FrameError, WsEvent, parse_frame
-from models.db import create_schema
+from kalshi.models.ws import WsEvent
+from recording import database as rdb
+from recording import rows as rb
+from recording.writer import BatchWriter, FrameItem, RecorderConfig, RecordItem, error_line
 
 __all__ = ["Recorder", "RecorderConfig", "RecorderStats", "new_session_id"]
 
 log = logging.getLogger(__name__)
-
-_FrameItem: TypeAlias = tuple[int, int, Any, WsEvent | None]
-"""(rec_no, recv_ms, raw frame, parsed event or None)."""
-
-_RecordItem: TypeAlias = tuple[Table, tuple[Any, ...]]
-"""(table, row tuple in column order)."""
-
-_INTERNAL_TABLES: Final = frozenset({p.SESSION.name, p.GAP.name})
-"""Rows the recorder writes for itself (not counted in enqueued/written)."""
 
 
 def _now_ms() -> int:
@@ -108,39 +97,6 @@ def _now_ms() -> int:
 def new_session_id(started_ms: int) -> int:
     """A new session id: ``started_ms * 1000 + random 0..999`` (sortable by start time, no DB round trip)."""
     return started_ms * 1000 + secrets.randbelow(1000)
-
-
-class RecorderConfig(BaseModel):
-    """Tuning of a :class:`Recorder` (defaults suit a trader recording a few markets live).
-
-    Attributes:
-        frame_capacity: most frames queued before new ones are dropped (~100,000 frames ~ 50 MB).
-        record_capacity: most rows queued on the records lane (the trader's records, plus the recorder's own
-            session and gap rows) before new records are dropped.
-        batch_size: most rows per lane per transaction; a full batch wakes the writer at once.
-        flush_interval_s: longest a partial batch waits before it is written (seconds).
-        retry_initial_s, retry_max_s: backoff between attempts while the database fails (seconds, doubling).
-        sqlite_busy_timeout_ms: how long a SQLite write waits for another process's lock (ms).
-        connect_timeout_s: PostgreSQL connection timeout (seconds).
-        close_timeout_s: default time :meth:`Recorder.close` lets the writer drain (seconds).
-        writer_nice: scheduling niceness of the writer thread on Linux (0 = unchanged): batches cost
-            10-15 ms of CPU under heavy load, and at a lower priority they yield the core to the event
-            loop instead of delaying decisions (bench_market_data measured the p99 effect).
-
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    frame_capacity: int = Field(default=100_000, ge=1)
-    record_capacity: int = Field(default=10_000, ge=1)
-    batch_size: int = Field(default=2_000, ge=1)
-    flush_interval_s: float = Field(default=0.25, gt=0)
-    retry_initial_s: float = Field(default=0.1, gt=0)
-    retry_max_s: float = Field(default=5.0, gt=0)
-    sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
-    connect_timeout_s: int = Field(default=10, ge=1)
-    close_timeout_s: float = Field(default=10.0, ge=0)
-    writer_nice: int = Field(default=10, ge=0, le=19)
 
 
 @dataclass(frozen=True)
@@ -186,57 +142,6 @@ class RecorderStats:
     retrying: bool
 
 
-class _DatabaseFileGone(Exception):
-    """The SQLite database file was removed or replaced while open (a transient, retried outage)."""
-
-
-_TRANSIENT_SQLSTATE_CLASSES: Final = frozenset({"08", "40", "53", "57", "58"})
-"""PostgreSQL SQLSTATE classes of outages: connection, transaction rollback (deadlock, serialization),
-insufficient resources (disk full, out of memory, too many connections), operator intervention (shutdown,
-cannot connect now, statement timeout), system error (I/O)."""
-
-_TRANSIENT_SQLSTATES: Final = frozenset({"25006", "55P03", "42P01"})
-"""Also outages: read-only transaction (a standby after failover), lock not available, undefined table (the
-database was recreated under us: the writer re-creates the schema before the next attempt)."""
-
-_TRANSIENT_SQLITE_CODES: Final = frozenset({5, 6, 10, 11, 13, 14, 26})
-"""SQLite result codes of outages: BUSY, LOCKED, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB (a file that is not,
-or no longer, a healthy database does not heal by dropping rows; replacing the file resumes recording)."""
-
-
-def _transient(exc: BaseException) -> bool:
-    """Errors of the database or its connection rather than of the rows: keep the batch and retry it later.
-
-    Everything else (a constraint, a value the database cannot store) is blamed on the rows: the batch is
-    retried row by row and only the refused rows are dropped.
-    """
-    if isinstance(
-        exc,
-        _DatabaseFileGone
-        | OSError
-        | sa_exc.OperationalError
-        | sa_exc.InterfaceError
-        | sa_exc.DisconnectionError
-        | sa_exc.TimeoutError,
-    ):
-        return True
-    if not isinstance(exc, sa_exc.DBAPIError):
-        return False
-    if exc.connection_invalidated:
-        return True
-    orig = exc.orig
-    sqlstate = getattr(orig, "sqlstate", None)
-    if isinstance(sqlstate, str) and (sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES or sqlstate in _TRANSIENT_SQLSTATES):
-        return True
-    code = getattr(orig, "sqlite_errorcode", None)
-    return isinstance(code, int) and (code & 0xFF) in _TRANSIENT_SQLITE_CODES
-
-
-def error_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
-
-
 class _Gap:
     """A run of dropped rows on one lane (first/last receive time in Unix ms, count)."""
 
@@ -248,12 +153,12 @@ class _Gap:
         self.count = 1
 
 
-class Recorder:
+class Recorder(BatchWriter):
     """Bounded, batching, write-behind persistence of frames and trader records (see the module docstring).
 
     Args:
         database_url: ``sqlite:///path.db`` (or a bare path), or ``postgresql+psycopg://user:pw@host/db``
-            (default :data:`activities.persistence.DEFAULT_DATABASE_URL`, a SQLite file under ``.state/``).
+            (default :data:`recording.database.DEFAULT_DATABASE_URL`, a SQLite file under ``.state/``).
         config: tuning (:class:`RecorderConfig`).
         source_url: where the data comes from (stored on the session row).
         environment: ``sim`` | ``demo`` | ``prod`` | free text (stored on the session row).
@@ -263,7 +168,7 @@ class Recorder:
 
     Raises:
         ValueError: an invalid or unsupported database URL (see
-            :func:`activities.persistence.normalize_database_url`). Nothing else raises: an unreachable
+            :func:`recording.database.normalize_database_url`). Nothing else raises: an unreachable
             database is an outage, handled by retrying.
 
     Attributes (counters; writer-side ones are written only by the writer thread):
@@ -278,7 +183,7 @@ class Recorder:
 
     def __init__(
         self,
-        database_url: str | Path | URL = p.DEFAULT_DATABASE_URL,
+        database_url: str | Path | URL = rdb.DEFAULT_DATABASE_URL,
         *,
         config: RecorderConfig | None = None,
         source_url: str = "",
@@ -288,11 +193,11 @@ class Recorder:
         session_id: int | None = None,
     ) -> None:
         self.config = config or RecorderConfig()
-        self.url = p.normalize_database_url(database_url)
-        self._sqlite_file = p.sqlite_path(self.url)
+        self.url = rdb.normalize_database_url(database_url)
+        self._sqlite_file = rdb.sqlite_path(self.url)
         if self._sqlite_file is not None:
             try:
-                p.ensure_parent_dir(self.url)
+                rdb.ensure_parent_dir(self.url)
             except OSError as exc:  # an outage like any other: the writer will count and retry
                 log.warning("cannot create the directory of %s: %s", self._sqlite_file, exc)
         self.started_ms = _now_ms()
@@ -305,8 +210,8 @@ class Recorder:
             "label": label,
         }
 
-        self._frames: deque[_FrameItem] = deque()
-        self._records: deque[_RecordItem] = deque()
+        self._frames: deque[FrameItem] = deque()
+        self._records: deque[RecordItem] = deque()
         self._frame_capacity = self.config.frame_capacity
         self._record_capacity = self.config.record_capacity
         self._batch_size = self.config.batch_size
@@ -326,7 +231,7 @@ class Recorder:
         self._frames_done = 0
         self._records_done = 0
         self._engine: Engine | None = None
-        self._inserter: p.BulkInserter | None = None
+        self._inserter: rdb.BulkInserter | None = None
         self._schema_ready = False
         self._sqlite_identity: tuple[int, int] | None = None
         self._close_result: bool | None = None
@@ -350,7 +255,7 @@ class Recorder:
         self.last_error: str | None = None
         self.retrying = False
 
-        self._append_internal(p.SESSION, self._session_row(ended_ms=None))
+        self._append_internal(rdb.SESSION, self._session_row(ended_ms=None))
 
     # ------------------------------------------------------------------------------------------
     # Lifecycle
@@ -438,7 +343,7 @@ class Recorder:
             if self._closing:
                 return False
             self._accepting = False
-            self._append_internal(p.SESSION, self._session_row(ended_ms=_now_ms()))
+            self._append_internal(rdb.SESSION, self._session_row(ended_ms=_now_ms()))
             self._closing = True
         timeout = self.config.close_timeout_s if timeout_s is None else timeout_s
         thread = self._thread
@@ -542,7 +447,7 @@ class Recorder:
         Args:
             raw: the frame exactly as received (``bytes`` from ``websockets`` with ``decode=False``, or
                 ``str``); a mutable buffer is copied. Stored byte for byte for the tape export.
-            event: ``kalshi.wsframes.parse_frame(raw)`` when the caller already parsed it (it always has);
+            event: ``kalshi.models.ws.parse_frame(raw)`` when the caller already parsed it (it always has);
                 ``None`` lets the writer thread parse it.
             recv_ms: receipt time, Unix ms (default: now, from the system clock).
 
@@ -558,7 +463,7 @@ class Recorder:
         if recv_ms is None:
             recv_ms = time.time_ns() // 1_000_000
         if type(raw) is not bytes and type(raw) is not str:
-            raw = p.raw_bytes(raw)
+            raw = rb.raw_bytes(raw)
         frames.append((self._next_no(), recv_ms, raw, event))
         self.frames_enqueued += 1
         if self._frame_gap is not None:
@@ -615,7 +520,7 @@ class Recorder:
         Args:
             order: a ``CreateOrderRequest`` / ``PlaceOrderInput`` (intent), ``OrderAck`` / ``OrderOutcome``
                 (result), REST ``Order``, WS ``UserOrderUpdate``, or a mapping of columns (see
-                :func:`activities.persistence.order_row`).
+                :func:`recording.rows.order_row`).
             event: ``submitted`` | ``acknowledged`` | ``rejected`` | ``update`` | ``canceled`` | ... (default
                 from the object's type).
             origin: what issued it (``epoch`` | ``close`` | ``manual``).
@@ -630,8 +535,8 @@ class Recorder:
         """
         when = _now_ms() if at_ms is None else at_ms
         return self._put_record(
-            p.ORDER,
-            lambda rec_no: p.order_row(
+            rdb.ORDER,
+            lambda rec_no: rb.order_row(
                 self.session_id,
                 rec_no,
                 order,
@@ -649,7 +554,7 @@ class Recorder:
         """Queue one of the trader's fills (``trader_fill``). Never raises.
 
         Args:
-            fill: a REST ``models.kalshi.Fill`` or a WS ``kalshi.wsframes.Fill``.
+            fill: a REST ``kalshi.models.Fill`` or a WS ``kalshi.models.ws.Fill``.
             recv_ms: when it was received, Unix ms (default now).
 
         Returns:
@@ -658,7 +563,7 @@ class Recorder:
         """
         when = _now_ms() if recv_ms is None else recv_ms
         return self._put_record(
-            p.TRADER_FILL, lambda rec_no: p.fill_row(self.session_id, rec_no, fill, recv_ms=when), when
+            rdb.TRADER_FILL, lambda rec_no: rb.fill_row(self.session_id, rec_no, fill, recv_ms=when), when
         )
 
     def record_position(self, position: Any, *, at_ms: int | None = None) -> bool:
@@ -675,7 +580,7 @@ class Recorder:
         """
         when = _now_ms() if at_ms is None else at_ms
         return self._put_record(
-            p.POSITION, lambda rec_no: p.position_row(self.session_id, rec_no, position, at_ms=when), when
+            rdb.POSITION, lambda rec_no: rb.position_row(self.session_id, rec_no, position, at_ms=when), when
         )
 
     def record_calibration(self, report: Any, *, workflow_id: str | None = None) -> bool:
@@ -686,8 +591,8 @@ class Recorder:
 
         """
         return self._put_record(
-            p.CALIBRATION,
-            lambda rec_no: p.calibration_row(self.session_id, rec_no, report, workflow_id=workflow_id),
+            rdb.CALIBRATION,
+            lambda rec_no: rb.calibration_row(self.session_id, rec_no, report, workflow_id=workflow_id),
             None,
         )
 
@@ -699,8 +604,8 @@ class Recorder:
 
         """
         return self._put_record(
-            p.STATUS,
-            lambda rec_no: p.status_row(self.session_id, rec_no, transition, workflow_id=workflow_id),
+            rdb.STATUS,
+            lambda rec_no: rb.status_row(self.session_id, rec_no, transition, workflow_id=workflow_id),
             None,
         )
 
@@ -711,7 +616,7 @@ class Recorder:
             ``True`` if queued; ``False`` if refused.
 
         """
-        return self._put_record(p.EPOCH, lambda rec_no: p.epoch_row(self.session_id, rec_no, summary), None)
+        return self._put_record(rdb.EPOCH, lambda rec_no: rb.epoch_row(self.session_id, rec_no, summary), None)
 
     def record_close(self, result: Any) -> bool:
         """Queue a :class:`models.trader.CloseResult` (``close_result``). Never raises.
@@ -720,7 +625,7 @@ class Recorder:
             ``True`` if queued; ``False`` if refused.
 
         """
-        return self._put_record(p.CLOSE, lambda rec_no: p.close_row(self.session_id, rec_no, result), None)
+        return self._put_record(rdb.CLOSE, lambda rec_no: rb.close_row(self.session_id, rec_no, result), None)
 
     def record_market(
         self, market: Mapping[str, Any] | Any, *, event: Any = None, fetched_ms: int | None = None, source_url: str = ""
@@ -731,7 +636,7 @@ class Recorder:
         market's ``open_time``, ``close_time``, ``result`` and settlement fields.
 
         Args:
-            market: the REST market JSON object (a mapping; every field is kept) or a ``models.kalshi.Market``.
+            market: the REST market JSON object (a mapping; every field is kept) or a ``kalshi.models.Market``.
             event: the REST event object of ``GET /events/{event_ticker}`` (mapping or model), if known.
             fetched_ms: when it was fetched, Unix ms (default now).
             source_url: the URL it came from.
@@ -742,8 +647,8 @@ class Recorder:
         """
         when = _now_ms() if fetched_ms is None else fetched_ms
         return self._put_record(
-            p.MARKET,
-            lambda _rec_no: p.market_row(self.session_id, market, event=event, fetched_ms=when, source_url=source_url),
+            rdb.MARKET,
+            lambda _rec_no: rb.market_row(self.session_id, market, event=event, fetched_ms=when, source_url=source_url),
             when,
         )
 
@@ -791,7 +696,7 @@ class Recorder:
     def _append_gap(self, lane: str, gap: _Gap) -> None:
         """Queue a gap row (caller holds ``_records_lock``); bypasses capacity (one per drop episode)."""
         self._append_internal(
-            p.GAP, p.gap_row(self.session_id, self._next_no(), lane, gap.first_ms, gap.last_ms, gap.count)
+            rdb.GAP, rb.gap_row(self.session_id, self._next_no(), lane, gap.first_ms, gap.last_ms, gap.count)
         )
 
     def _append_internal(self, table: Table, row: tuple[Any, ...]) -> None:
@@ -800,7 +705,7 @@ class Recorder:
 
     def _session_row(self, *, ended_ms: int | None) -> tuple[Any, ...]:
         f = self._session_fields
-        return p.session_row(
+        return rb.session_row(
             self.session_id,
             started_ms=f["started_ms"],
             ended_ms=ended_ms,
@@ -813,232 +718,3 @@ class Recorder:
     # ------------------------------------------------------------------------------------------
     # Writer thread
     # ------------------------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        if self.config.writer_nice and hasattr(os, "setpriority"):
-            try:  # Linux: a thread is a task; only this writer thread is lowered
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.config.writer_nice)
-            except OSError as exc:
-                log.debug("cannot lower the recorder thread's priority: %s", exc)
-        log.info("recorder session %d writing to %s", self.session_id, self.url.render_as_string(hide_password=True))
-        try:
-            while True:
-                records = self._take(self._records)
-                frames = self._take(self._frames)
-                if not records and not frames:
-                    # close() queues the session's end row before it sets _closing, so a closing recorder
-                    # with both lanes empty here has nothing left to write
-                    if self._closing and not self._records and not self._frames:
-                        break
-                    if not self._closing:
-                        self._idle()
-                    continue
-                self._process(records, frames)
-                if (
-                    not self._closing
-                    and not self._flush_waiters
-                    and len(self._frames) < self._batch_size
-                    and len(self._records) < self._batch_size
-                ):
-                    self._idle()
-        except BaseException:  # pragma: no cover - a bug; never let it pass silently
-            log.exception("recorder session %d: writer thread crashed", self.session_id)
-            raise
-        finally:
-            engine, self._engine = self._engine, None
-            if engine is not None:
-                try:
-                    engine.dispose()
-                except Exception as exc:  # pragma: no cover - disposal of a dead connection
-                    log.debug("engine dispose failed: %s", exc)
-            with self._progress:
-                self._finished = True
-                self._progress.notify_all()
-
-    def _idle(self) -> None:
-        self._wake.wait(self.config.flush_interval_s)
-        self._wake.clear()
-
-    def _take(self, lane: deque[Any]) -> list[Any]:
-        out: list[Any] = []
-        pop = lane.popleft
-        for _ in range(min(len(lane), self._batch_size)):
-            try:
-                out.append(pop())
-            except IndexError:  # close() discarded it meanwhile
-                break
-        return out
-
-    def _process(self, records: list[_RecordItem], frames: list[_FrameItem]) -> None:
-        batch: dict[Table, list[tuple[Any, ...]]] = {}
-        for table, row in records:
-            rows = batch.get(table)
-            if rows is None:
-                batch[table] = rows = []
-            rows.append(row)
-        session_id = self.session_id
-        frame_row = p.frame_row
-        for rec_no, recv_ms, raw, event in frames:
-            try:
-                data = raw if type(raw) is bytes else p.raw_bytes(raw)
-                if event is None:
-                    event = parse_frame(data)
-                if type(event) is FrameError:
-                    self.frame_errors += 1
-                table, row = frame_row(session_id, rec_no, recv_ms, data, event)
-            except Exception as exc:  # pragma: no cover - frame_row handles every parse_frame result
-                self.rows_rejected += 1
-                self.last_error = error_line(exc)
-                log.error("recorder session %d: cannot encode frame %d: %s", session_id, rec_no, self.last_error)
-                continue
-            rows = batch.get(table)
-            if rows is None:
-                batch[table] = rows = []
-            rows.append(row)
-        if batch:
-            self._write(batch)
-        with self._progress:
-            self._records_done += len(records)
-            self._frames_done += len(frames)
-            self._progress.notify_all()
-
-    def _ready_engine(self) -> tuple[Engine, p.BulkInserter]:
-        """The engine, (re)created and with the schema in place; SQLite file identity checked."""
-        if self._engine is None or self._inserter is None:
-            self._engine = p.make_engine(
-                self.url,
-                sqlite_busy_timeout_ms=self.config.sqlite_busy_timeout_ms,
-                connect_timeout_s=self.config.connect_timeout_s,
-            )
-            self._inserter = p.BulkInserter(self._engine)
-            self._schema_ready = False
-        engine = self._engine
-        if self._sqlite_file is not None:
-            identity = self._file_identity()
-            if self._sqlite_identity is not None and identity != self._sqlite_identity:
-                self._sqlite_identity = None
-                self._schema_ready = False
-                engine.dispose()
-                raise _DatabaseFileGone(f"database file {self._sqlite_file} was removed or replaced")
-        if not self._schema_ready:
-            engine.dispose()
-            create_schema(engine)
-            self._schema_ready = True
-            if self._sqlite_file is not None:
-                self._sqlite_identity = self._file_identity()
-        return engine, self._inserter
-
-    def _file_identity(self) -> tuple[int, int] | None:
-        assert self._sqlite_file is not None
-        try:
-            st = os.stat(self._sqlite_file)
-        except OSError:
-            return None
-        return st.st_dev, st.st_ino
-
-    def _user_rows(self, table: Table, n: int) -> int:
-        return 0 if table.name in _INTERNAL_TABLES else n
-
-    def _write(self, batch: dict[Table, list[tuple[Any, ...]]]) -> None:
-        """Commit ``batch`` in one transaction; retry outages with backoff; isolate rows the database refuses."""
-        delay = self.config.retry_initial_s
-        while True:
-            if self._abort.is_set():
-                self._lose(batch)
-                return
-            try:
-                engine, inserter = self._ready_engine()
-                started = time.perf_counter()
-                with engine.begin() as conn:
-                    for table, rows in batch.items():
-                        inserter.insert(conn, table, rows)
-                self.last_write_latency_s = time.perf_counter() - started
-            except Exception as exc:
-                if not _transient(exc):
-                    self._write_rows_one_by_one(batch, exc)
-                    return
-                self._failed_attempt(exc)
-                self._abort.wait(delay)
-                delay = min(delay * 2, self.config.retry_max_s)
-                continue
-            rows_total = sum(len(rows) for rows in batch.values())
-            self.written += sum(self._user_rows(t, len(rows)) for t, rows in batch.items())
-            self.batches += 1
-            self.last_batch_rows = rows_total
-            self._recovered()
-            return
-
-    def _write_rows_one_by_one(self, batch: dict[Table, list[tuple[Any, ...]]], cause: BaseException) -> None:
-        log.warning(
-            "recorder session %d: a batch was refused (%s); writing its rows one by one",
-            self.session_id,
-            error_line(cause),
-        )
-        for table, rows in batch.items():
-            for row in rows:
-                delay = self.config.retry_initial_s
-                while True:
-                    if self._abort.is_set():
-                        self.dropped_at_close += self._user_rows(table, 1)
-                        break
-                    try:
-                        engine, inserter = self._ready_engine()
-                        with engine.begin() as conn:
-                            inserter.insert(conn, table, [row])
-                    except Exception as exc:
-                        if _transient(exc):
-                            self._failed_attempt(exc)
-                            self._abort.wait(delay)
-                            delay = min(delay * 2, self.config.retry_max_s)
-                            continue
-                        self.rows_rejected += self._user_rows(table, 1)  # the recorder's own rows: logged only
-                        self.last_error = error_line(exc)
-                        if self.rows_rejected <= 10 or self.rows_rejected % 1000 == 0 or table.name in _INTERNAL_TABLES:
-                            log.error(
-                                "recorder session %d: %s row refused (%d so far): %s",
-                                self.session_id,
-                                table.name,
-                                self.rows_rejected,
-                                self.last_error,
-                            )
-                        break
-                    self.written += self._user_rows(table, 1)
-                    self._recovered()
-                    break
-        self.batches += 1
-
-    def _failed_attempt(self, exc: BaseException) -> None:
-        self.write_errors += 1
-        self.last_error = error_line(exc)
-        self._schema_ready = False  # reconnect and make sure the tables exist before the next attempt
-        if not self.retrying:
-            log.warning("recorder session %d: database unavailable, retrying: %s", self.session_id, self.last_error)
-        self.retrying = True
-        with self._progress:
-            self._progress.notify_all()
-
-    def _recovered(self) -> None:
-        if self.retrying:
-            log.warning("recorder session %d: database available again", self.session_id)
-            self.retrying = False
-
-    def _lose(self, batch: dict[Table, list[tuple[Any, ...]]]) -> None:
-        self.dropped_at_close += sum(self._user_rows(t, len(rows)) for t, rows in batch.items())
-
-    def _discard_queued(self) -> int:
-        """Count (and forget) rows still queued after close gave up; returns how many user rows."""
-        lost = 0
-        while True:
-            try:
-                self._frames.popleft()
-            except IndexError:
-                break
-            lost += 1
-        while True:
-            try:
-                table, _row = self._records.popleft()
-            except IndexError:
-                break
-            lost += self._user_rows(table, 1)
-        self.dropped_at_close += lost
-        return lost

@@ -1,286 +1,60 @@
-"""Database plumbing shared by the write-behind recorder and the tape export/import.
+"""Row builders: received frames and REST/trader objects -> rows of :mod:`models.db` (tuples in column order).
 
-* :func:`normalize_database_url` / :func:`make_engine`: SQLite files (WAL, ``synchronous=NORMAL``) by default,
-  PostgreSQL through psycopg 3 (``postgresql+psycopg://user:pw@host/db``); other dialects are refused.
-* :class:`BulkInserter`: one pre-compiled, idempotent ``INSERT ... ON CONFLICT DO NOTHING`` (or ``DO UPDATE``
-  for the two "latest wins" tables) per table, executed as a DB-API ``executemany`` of plain tuples. This
-  skips SQLAlchemy's per-row parameter processing, so the writer thread spends most of a batch inside the
-  driver (``sqlite3`` releases the GIL around every step) and very little holding the GIL.
-* Row builders: received frames and REST/trader objects -> rows (tuples in column order) of :mod:`models.db`,
-  converting every number exactly to the column's unit (centi-cents, lots, micro-dollars, Unix ms).
-
-Units are those of :mod:`models.db`. Nothing here sleeps, retries or swallows errors: callers decide.
+Every number is converted exactly to the column's unit (centi-cents, lots, micro-dollars, Unix ms); the
+units are those of :mod:`models.db`. Used by the write-behind recorder (:mod:`recording.recorder`) and the tape
+import (:mod:`recording.tape`), so a live recording and an imported tape produce identical rows. Nothing here
+does I/O.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Final
 
 import msgspec
 from pydantic import BaseModel
-from sqlalchemy import Table, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy import Table
 
-from kalshi import wsframes as wf
-from models import kalshi as km
+from kalshi import models as km
+from kalshi.models import ws as wf
 from models import trader as tm
-from models.db import (
-    BookDelta,
-    BookSnapshot,
-    CalibrationRecord,
-    CloseRecord,
-    EpochRecord,
-    MarketMetadata,
-    MarketTrade,
-    OrderRecord,
-    PositionRecord,
-    RecordingGap,
-    RecordingSession,
-    StatusRecord,
-    TraderFill,
-    WsFrame,
-    table_of,
-    to_cc,
-    to_lots,
-    to_microdollars,
+from models.db import to_cc, to_lots, to_microdollars
+from recording.database import (
+    BOOK_DELTA,
+    BOOK_SNAPSHOT,
+    CALIBRATION,
+    CLOSE,
+    EPOCH,
+    GAP,
+    MARKET,
+    MARKET_TRADE,
+    ORDER,
+    POSITION,
+    SESSION,
+    STATUS,
+    TRADER_FILL,
+    WS_FRAME,
 )
 
 __all__ = [
-    "BOOK_DELTA",
-    "BOOK_SNAPSHOT",
-    "CALIBRATION",
-    "CLOSE",
-    "DEFAULT_DATABASE_URL",
-    "EPOCH",
-    "GAP",
-    "MARKET",
-    "MARKET_TRADE",
-    "ORDER",
-    "POSITION",
-    "SESSION",
-    "STATUS",
-    "SUPPORTED_DIALECTS",
-    "TRADER_FILL",
-    "WS_FRAME",
-    "BulkInserter",
     "calibration_row",
     "close_row",
     "datetime_ms",
     "encode_json",
-    "ensure_parent_dir",
     "epoch_row",
     "fill_row",
     "frame_row",
     "frame_type_name",
     "gap_row",
-    "make_engine",
     "market_row",
-    "normalize_database_url",
     "order_row",
     "position_row",
     "raw_bytes",
     "session_row",
-    "sqlite_path",
     "status_row",
 ]
-
-SUPPORTED_DIALECTS: Final = ("sqlite", "postgresql")
-"""Database backends the recorder supports (and is tested on)."""
-
-DEFAULT_DATABASE_URL: Final = "sqlite:///.state/recording.db"
-"""Where the recorder writes when not told otherwise: a SQLite file under ``.state/`` (git-ignored), resolved
-against the working directory when the recorder is created."""
-
-SESSION: Final = table_of(RecordingSession)
-GAP: Final = table_of(RecordingGap)
-BOOK_SNAPSHOT: Final = table_of(BookSnapshot)
-BOOK_DELTA: Final = table_of(BookDelta)
-MARKET_TRADE: Final = table_of(MarketTrade)
-WS_FRAME: Final = table_of(WsFrame)
-ORDER: Final = table_of(OrderRecord)
-TRADER_FILL: Final = table_of(TraderFill)
-POSITION: Final = table_of(PositionRecord)
-CALIBRATION: Final = table_of(CalibrationRecord)
-STATUS: Final = table_of(StatusRecord)
-EPOCH: Final = table_of(EpochRecord)
-CLOSE: Final = table_of(CloseRecord)
-MARKET: Final = table_of(MarketMetadata)
-
-_UPSERT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    SESSION.name: ("ended_ms", "markets", "label"),
-    MARKET.name: tuple(c.name for c in MARKET.columns if not c.primary_key),
-}
-"""Tables written "latest wins" (``ON CONFLICT DO UPDATE`` of these columns); every other table is append-only
-and a re-sent row is ignored (``ON CONFLICT DO NOTHING``)."""
-
-
-# --------------------------------------------------------------------------------------------------
-# Engines
-# --------------------------------------------------------------------------------------------------
-
-
-def normalize_database_url(url: str | Path | URL) -> URL:
-    """Parse a database URL (or a bare SQLite file path) into a SQLAlchemy :class:`~sqlalchemy.engine.URL`.
-
-    * a :class:`~pathlib.Path` or a string without ``://`` is a SQLite file: ``"rec.db"`` ->
-      ``sqlite:///<absolute path>``; a relative ``sqlite:///rel/path.db`` is made absolute too (against the
-      working directory now, so a later ``chdir`` cannot move the database);
-    * ``postgresql://`` and ``postgres://`` select the psycopg 3 driver (``postgresql+psycopg://``);
-    * ``sqlite:///path`` and ``postgresql+psycopg://user:pw@host:port/db?host=/socket/dir`` pass through.
-
-    Raises:
-        ValueError: an unparseable URL, a dialect other than SQLite/PostgreSQL, a PostgreSQL driver other than
-            psycopg, or an in-memory (each connection would see a different empty database) or ``file:`` URI
-            SQLite database.
-
-    """
-    if isinstance(url, Path) or (isinstance(url, str) and "://" not in url):
-        return URL.create("sqlite", database=str(Path(url).expanduser().resolve()))
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ValueError(f"not a database URL: {url!r}") from exc
-    backend, _, driver = parsed.drivername.partition("+")
-    if backend == "postgres":
-        backend = "postgresql"
-    if backend not in SUPPORTED_DIALECTS:
-        raise ValueError(f"unsupported database {backend!r}: use sqlite:///path or postgresql+psycopg://...")
-    if backend == "postgresql":
-        if driver not in ("", "psycopg"):
-            raise ValueError(f"unsupported PostgreSQL driver {driver!r}: use postgresql+psycopg://")
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    else:
-        if not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
-            raise ValueError("an in-memory or URI SQLite database cannot be recorded to or exported: give a file path")
-        parsed = parsed.set(database=str(Path(parsed.database).expanduser().resolve()))
-    return parsed
-
-
-def sqlite_path(url: URL) -> Path | None:
-    """The database file of a SQLite URL (absolute), or ``None`` for other dialects."""
-    if url.get_backend_name() != "sqlite" or not url.database:
-        return None
-    return Path(url.database).expanduser().resolve()
-
-
-def make_engine(
-    url: str | Path | URL,
-    *,
-    sqlite_busy_timeout_ms: int = 5_000,
-    connect_timeout_s: int = 10,
-) -> Engine:
-    """A SQLAlchemy engine for ``url`` configured for the recorder (creating it opens no connection).
-
-    SQLite: every connection sets ``journal_mode=WAL`` (readers never block the writer, and the writer never
-    blocks readers such as an export), ``synchronous=NORMAL`` (no fsync per commit; a power loss can lose the
-    last transactions but never corrupts the file) and ``busy_timeout`` (how long a write waits for another
-    process's lock before failing with "database is locked").
-    PostgreSQL (psycopg 3): ``connect_timeout`` bounds a connection attempt to a dead host, and
-    ``pool_pre_ping`` replaces connections a server restart killed.
-
-    Args:
-        url: see :func:`normalize_database_url`.
-        sqlite_busy_timeout_ms: SQLite lock wait, milliseconds.
-        connect_timeout_s: PostgreSQL connection timeout, seconds.
-
-    Raises:
-        ValueError: see :func:`normalize_database_url`.
-
-    """
-    parsed = normalize_database_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, paramstyle="qmark")
-        busy = int(sqlite_busy_timeout_ms)
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute(f"PRAGMA busy_timeout={busy}")
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-            finally:
-                cursor.close()
-
-        return engine
-    return create_engine(
-        parsed,
-        paramstyle="format",
-        pool_pre_ping=True,
-        pool_size=2,
-        max_overflow=2,
-        connect_args={"connect_timeout": int(connect_timeout_s)},
-    )
-
-
-class BulkInserter:
-    """Idempotent multi-row inserts of plain tuples (column order of the table) for one engine's dialect.
-
-    Append-only tables use ``INSERT ... ON CONFLICT DO NOTHING``: every row's primary key
-    ``(session_id, rec_no)`` is fixed before it is sent, so re-sending a batch whose commit outcome was lost
-    inserts nothing twice. ``recording_session`` and ``market_metadata`` use ``ON CONFLICT DO UPDATE`` (the
-    latest write wins).
-
-    Args:
-        engine: a SQLite or PostgreSQL engine from :func:`make_engine` (its paramstyle is positional).
-
-    Raises:
-        ValueError: the engine's dialect is not supported.
-
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        dialect = engine.dialect
-        if dialect.name == "sqlite":
-            insert_fn: Callable[[Table], Any] = sqlite.insert
-        elif dialect.name == "postgresql":
-            insert_fn = postgresql.insert
-        else:  # pragma: no cover - normalize_database_url refuses these first
-            raise ValueError(f"unsupported dialect {dialect.name!r}")
-        if dialect.paramstyle not in ("qmark", "format"):
-            raise ValueError(f"BulkInserter needs a positional paramstyle, got {dialect.paramstyle!r}")
-        self._insert_fn = insert_fn
-        self._dialect = dialect
-        self._sql: dict[str, str] = {}
-
-    def sql(self, table: Table) -> str:
-        """The compiled, idempotent INSERT statement for ``table`` (positional parameters, column order)."""
-        text = self._sql.get(table.name)
-        if text is None:
-            stmt = self._insert_fn(table)
-            upsert = _UPSERT_COLUMNS.get(table.name)
-            if upsert:
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=list(table.primary_key.columns),
-                    set_={name: stmt.excluded[name] for name in upsert},
-                )
-            else:
-                stmt = stmt.on_conflict_do_nothing()
-            compiled = stmt.compile(dialect=self._dialect)
-            order = list(compiled.positiontup or ())
-            if order != [c.name for c in table.columns]:
-                raise RuntimeError(f"{table.name}: compiled parameter order {order} is not the column order")
-            text = compiled.string
-            self._sql[table.name] = text
-        return text
-
-    def insert(self, conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert ``rows`` (tuples in ``table``'s column order) in the connection's current transaction.
-
-        Raises:
-            sqlalchemy.exc.DBAPIError: whatever the database raised (connection lost, locked, constraint...).
-
-        """
-        if rows:
-            conn.exec_driver_sql(self.sql(table), list(rows))
-
 
 # --------------------------------------------------------------------------------------------------
 # Value conversion
@@ -329,30 +103,12 @@ def _opt(fn: Callable[[Any], int], value: Any) -> int | None:
 # Frames (one row each)
 # --------------------------------------------------------------------------------------------------
 
-_FRAME_TYPE_NAMES: Final[dict[type, str]] = {
-    wf.OrderbookSnapshot: "orderbook_snapshot",
-    wf.OrderbookDelta: "orderbook_delta",
-    wf.Trade: "trade",
-    wf.Ticker: "ticker",
-    wf.TickerV2: "ticker_v2",
-    wf.Fill: "fill",
-    wf.MarketPositionUpdate: "market_position",
-    wf.UserOrderUpdate: "user_order",
-    wf.OrderGroupUpdate: "order_group_updates",
-    wf.MarketLifecycle: "market_lifecycle_v2",
-    wf.EventLifecycle: "event_lifecycle",
-    wf.Subscribed: "subscribed",
-    wf.Ok: "ok",
-    wf.Unsubscribed: "unsubscribed",
-    wf.ErrorMessage: "error",
-}
-
 
 def frame_type_name(event: wf.WsEvent) -> str | None:
     """The wire ``type`` of a parsed frame (``"orderbook_delta"``, ...); ``None`` when a bad frame had none."""
     if isinstance(event, wf.UnknownMessage | wf.FrameError):
         return event.type
-    return _FRAME_TYPE_NAMES.get(type(event))
+    return wf.MESSAGE_TYPE_OF.get(type(event))
 
 
 _BOOK_DELTA_COLUMNS: Final = (
@@ -416,7 +172,7 @@ def frame_row(
     """The one row a received frame becomes: ``(table, tuple in column order)``.
 
     ``orderbook_delta`` -> ``book_delta``, ``orderbook_snapshot`` -> ``book_snapshot``, ``trade`` ->
-    ``market_trade``; everything else (including :class:`~kalshi.wsframes.FrameError` with its reason in
+    ``market_trade``; everything else (including :class:`~kalshi.models.ws.FrameError` with its reason in
     ``error``) -> ``ws_frame``.
 
     Args:
@@ -583,12 +339,12 @@ def order_row(
 
     Accepted ``order`` types (money in Decimal dollars and counts in Decimal contracts are converted exactly):
 
-    * :class:`models.kalshi.CreateOrderRequest` and :class:`models.trader.PlaceOrderInput` (an intent;
+    * :class:`kalshi.models.CreateOrderRequest` and :class:`models.trader.PlaceOrderInput` (an intent;
       default event ``submitted``, source ``trader``);
-    * :class:`models.kalshi.OrderAck` and :class:`models.trader.OrderOutcome` (the placement's result; default
+    * :class:`kalshi.models.OrderAck` and :class:`models.trader.OrderOutcome` (the placement's result; default
       event ``acknowledged``, or ``rejected`` when the outcome carries a rejection code);
-    * :class:`models.kalshi.Order` (a REST order; event ``update``, source ``rest``);
-    * :class:`kalshi.wsframes.UserOrderUpdate` (a ``user_order`` frame; event ``update``, source ``ws``);
+    * :class:`kalshi.models.Order` (a REST order; event ``update``, source ``rest``);
+    * :class:`kalshi.models.ws.UserOrderUpdate` (a ``user_order`` frame; event ``update``, source ``ws``);
     * a ``Mapping`` of column names to values (units of :class:`models.db.OrderRecord`).
 
     Args:
@@ -723,7 +479,7 @@ def order_row(
 
 
 def fill_row(session_id: int, rec_no: int, fill: Any, *, recv_ms: int) -> tuple[Any, ...]:
-    """A ``trader_fill`` row from a REST :class:`models.kalshi.Fill` or a WS :class:`kalshi.wsframes.Fill`.
+    """A ``trader_fill`` row from a REST :class:`kalshi.models.Fill` or a WS :class:`kalshi.models.ws.Fill`.
 
     Raises:
         ValueError: an inexact price, count or fee.
@@ -775,7 +531,7 @@ def fill_row(session_id: int, rec_no: int, fill: Any, *, recv_ms: int) -> tuple[
 def position_row(session_id: int, rec_no: int, position: Any, *, at_ms: int) -> tuple[Any, ...]:
     """A ``position_history`` row from a WS, REST or trader position object.
 
-    Accepted: :class:`kalshi.wsframes.MarketPositionUpdate`, :class:`models.kalshi.MarketPosition`,
+    Accepted: :class:`kalshi.models.ws.MarketPositionUpdate`, :class:`kalshi.models.MarketPosition`,
     :class:`models.trader.ExchangePosition`; ``at_ms`` (Unix ms) is used when the object has no time.
 
     Raises:
@@ -945,7 +701,7 @@ def _iso_ms(value: Any) -> int | None:
 
 def _as_json_object(value: Any, what: str) -> dict[str, Any]:
     wire = getattr(value, "wire", None)
-    if isinstance(wire, Mapping):  # the JSON object as received (models.kalshi.Market keeps it)
+    if isinstance(wire, Mapping):  # the JSON object as received (kalshi.models.Market keeps it)
         return dict(wire)
     if isinstance(value, BaseModel):
         dumped: dict[str, Any] = value.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -968,7 +724,7 @@ def market_row(
     Args:
         session_id: the session.
         market: the REST ``Market`` JSON object as a mapping (preferred: every field is kept), or a
-            :class:`models.kalshi.Market` (its declared fields only).
+            :class:`kalshi.models.Market` (its declared fields only).
         event: the REST event object (``GET /events/{event_ticker}`` -> ``event``), mapping or model, if known.
         fetched_ms: when it was fetched, Unix ms.
         source_url: the URL it was fetched from.
@@ -1004,15 +760,3 @@ def market_row(
             "event_json": None if e is None else encode_json(e),
         },
     )
-
-
-def ensure_parent_dir(url: URL) -> None:
-    """Create the directory of a SQLite database file if it is missing (configuration time only).
-
-    Raises:
-        OSError: the directory cannot be created.
-
-    """
-    path = sqlite_path(url)
-    if path is not None:
-        os.makedirs(path.parent, exist_ok=True)

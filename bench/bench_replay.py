@@ -1,4 +1,4 @@
-"""Replay throughput benchmark: ``python -m simulator.bench [--data-dir DIR] [--speed 60] [--realtime 20]``.
+"""Replay throughput benchmark: ``python -m bench.bench_replay [--data-dir DIR] [--speed 60] [--realtime 20]``.
 
 Prints figures, asserts nothing (ARCHITECTURE "Tests that tell the truth"):
 
@@ -12,13 +12,14 @@ Prints figures, asserts nothing (ARCHITECTURE "Tests that tell the truth"):
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import resource
 import time
 from collections import deque
 from decimal import Decimal
 from pathlib import Path
+
+import click
 
 from simulator.clock import ExchangeClock
 from simulator.config import SimulatorConfig
@@ -63,7 +64,7 @@ def batch_replay(config: SimulatorConfig, hours: Decimal | None, speed: Decimal)
     print(f"peak RSS: {rss_mb} MB")
 
 
-async def realtime(config: SimulatorConfig, seconds: int) -> None:
+async def realtime_lag(config: SimulatorConfig, seconds: int) -> None:
     """Run a server at the configured speed and sample the replay lag."""
     async with SimulatorServer(config) as sim:
         ctx = sim.ctx
@@ -83,28 +84,29 @@ async def realtime(config: SimulatorConfig, seconds: int) -> None:
         )
 
 
-def main() -> None:
-    """Command-line entry point (see the module docstring)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--synthetic", action="store_true")
-    parser.add_argument("--start", default="auto")
-    parser.add_argument("--hours", default=None, help="tape hours to replay (default: to the end)")
-    parser.add_argument("--speed", default="60")
-    parser.add_argument("--realtime", type=int, default=0, help="also run S wall seconds at --speed")
-    args = parser.parse_args()
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, help="Tape directory (default: the shared tape)."
+)
+@click.option("--synthetic", is_flag=True, help="Replay the synthetic generator instead of a tape.")
+@click.option("--start", default="auto", show_default=True, help="Tape time to start at (ISO 8601) or 'auto'.")
+@click.option("--hours", default=None, help="Tape hours to replay (default: to the end).")
+@click.option("--speed", default="60", show_default=True, help="Replay speed the headroom is computed for.")
+@click.option("--realtime", type=int, default=0, show_default=True, help="Also run S wall seconds at --speed.")
+def main(data_dir: Path | None, synthetic: bool, start: str, hours: str | None, speed: str, realtime: int) -> None:
+    """Replay throughput of the simulator (see the module docstring)."""
     config = SimulatorConfig(
         port=0,
-        data_dir=args.data_dir,
-        synthetic=args.synthetic,
-        start=args.start,
-        speed=args.speed,
+        data_dir=data_dir,
+        synthetic=synthetic,
+        start=start,
+        speed=speed,
         rate_limit_tier="off",
         log_requests=False,
     )
-    batch_replay(config, Decimal(args.hours) if args.hours else None, config.speed)
-    if args.realtime:
-        asyncio.run(realtime(config, args.realtime))
+    batch_replay(config, Decimal(hours) if hours else None, config.speed)
+    if realtime:
+        asyncio.run(realtime_lag(config, realtime))
 
 
 if __name__ == "__main__":
