@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kalshi.orderbook import BookStore
 from kalshi.models.ws import Trade
+from kalshi.orderbook import BookStore
 from rl.features import N_FEATURES, MarketFeatureState, observe
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kalshi-gold15m"

@@ -15,8 +15,8 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from kalshi.orderbook import BookStore, OrderBook
 from kalshi.models.ws import Trade
+from kalshi.orderbook import BookStore, OrderBook
 from rl.features import (
     FEATURE_NAMES,
     FEATURE_VERSION,
