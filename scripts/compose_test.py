@@ -23,6 +23,7 @@ Go build and module cache) to measure a first run.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -139,6 +140,24 @@ def sh(
     return proc
 
 
+def retried(what: str, fn: Callable[[], Any], attempts: int = 3) -> Any:
+    """Run ``fn`` (a step that downloads: Debian mirror, PyPI, Go module proxy) up to ``attempts`` times.
+
+    A transient network failure is retried; docker's layer cache and Go's module cache keep what the failed
+    attempt already fetched. The last failure propagates.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except StepFailed as err:
+            if attempt == attempts:
+                raise
+            first = str(err).splitlines()[0][:160]
+            click.echo(f" retrying {what} ({attempt}/{attempts - 1}): {first} ...", nl=False)
+            time.sleep(5 * attempt)
+    raise AssertionError("unreachable")
+
+
 def wait_for(what: str, probe: Callable[[], Any], timeout_s: float, interval_s: float = 1.0) -> Any:
     """Call ``probe`` until it returns something truthy; :class:`StepFailed` after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
@@ -157,8 +176,11 @@ def wait_for(what: str, probe: Callable[[], Any], timeout_s: float, interval_s: 
 # ----------------------------------------------------------------------------------------------- prerequisites
 
 
-def docker_engine(run: Run) -> None:
+def docker_engine(run: Run) -> subprocess.Popen[bytes] | None:
     """Make sure a Docker engine answers, starting ``dockerd`` as root when it is installed.
+
+    Returns:
+        The ``dockerd`` process this run started (stopped at the end unless ``--keep``), or None.
 
     Raises:
         Skip: no docker CLI, or no engine and none can be started here.
@@ -166,7 +188,7 @@ def docker_engine(run: Run) -> None:
     if shutil.which("docker") is None:
         raise Skip("no docker CLI on PATH (Debian: apt-get install docker.io)")
     if sh(["docker", "info"], check=False).returncode == 0:
-        return
+        return None
     dockerd = shutil.which("dockerd")
     if dockerd is None:
         raise Skip("the Docker engine does not answer and dockerd is not installed (Debian: apt-get install docker.io)")
@@ -188,7 +210,8 @@ def docker_engine(run: Run) -> None:
         except StepFailed as err:
             proc.terminate()
             raise Skip(f"dockerd did not answer within 60 s (log: {log})") from err
-        detail.append(f"pid {proc.pid}, left running; log {log.relative_to(ROOT)}")
+        detail.append(f"pid {proc.pid}, log {log.relative_to(ROOT)}")
+    return proc
 
 
 def compose_command(run: Run, cold: bool) -> list[str]:
@@ -206,25 +229,28 @@ def compose_command(run: Run, cold: bool) -> list[str]:
         if go is None:
             raise Skip("no Docker Compose v2 (`docker compose`) and no Go toolchain to build it")
         with run.step(f"build Docker Compose {COMPOSE_VERSION} (Go module proxy)") as detail:
-            env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
+            env = {**os.environ, "GOFLAGS": "-mod=readonly -buildvcs=false", "CGO_ENABLED": "0"}
             scratch = Path(tempfile.mkdtemp(prefix="compose-go-")) if cold else None
             if scratch is not None:  # a first build: no module or build cache
                 env |= {"GOMODCACHE": str(scratch / "mod"), "GOCACHE": str(scratch / "build")}
             try:
-                sh(
-                    [
-                        go,
-                        "build",
-                        "-trimpath",
-                        "-ldflags",
-                        f"-s -w -X github.com/docker/compose/v5/internal.Version={COMPOSE_VERSION}",
-                        "-o",
-                        str(LOCAL_COMPOSE),
-                        COMPOSE_PACKAGE,
-                    ],
-                    cwd=PLUGIN_MODULE,
-                    env=env,
-                    log=WORK / "logs" / "compose-build.log",
+                retried(
+                    "the compose build",
+                    lambda: sh(
+                        [
+                            go,
+                            "build",
+                            "-trimpath",
+                            "-ldflags",
+                            f"-s -w -X github.com/docker/compose/v5/internal.Version={COMPOSE_VERSION}",
+                            "-o",
+                            str(LOCAL_COMPOSE),
+                            COMPOSE_PACKAGE,
+                        ],
+                        cwd=PLUGIN_MODULE,
+                        env=env,
+                        log=WORK / "logs" / "compose-build.log",
+                    ),
                 )
             finally:
                 if scratch is not None:
@@ -266,15 +292,23 @@ def base_image(run: Run) -> None:
     ca = host_ca_bundle()
     with run.step("base image: debootstrap bookworm minbase + docker import") as detail:
         rootfs = Path(tempfile.mkdtemp(prefix="kalshi-rootfs-"))
-        try:
+
+        def bootstrap() -> None:
+            shutil.rmtree(rootfs, ignore_errors=True)
+            rootfs.mkdir()
             sh(
                 [debootstrap, "--variant=minbase", "bookworm", str(rootfs), DEBIAN_MIRROR],
                 log=WORK / "logs" / "debootstrap.log",
             )
+
+        try:
+            retried("debootstrap", bootstrap)
             bundle = "/usr/local/share/host-ca/ca-bundle.pem"
             (rootfs / bundle.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(ca, rootfs / bundle.lstrip("/"))
-            (rootfs / "etc/apt/apt.conf.d/90host-ca").write_text(f'Acquire::https::CAInfo "{bundle}";\n')
+            (rootfs / "etc/apt/apt.conf.d/90host-ca").write_text(
+                f'Acquire::https::CAInfo "{bundle}";\nAcquire::Retries "3";\n'
+            )
             policy = rootfs / "usr/sbin/policy-rc.d"
             policy.write_text("#!/bin/sh\n# no service starts during image builds\nexit 101\n")
             policy.chmod(0o755)
@@ -305,13 +339,11 @@ def standin_images(run: Run, temporal_cli: Path) -> None:
             for name in files:
                 shutil.copy2(sources[name], context / name)
             log = WORK / "logs" / f"{dockerfile}.log"
-            sh(
-                [
-                    *("docker", "build", "-t", image, "--build-arg", f"BASE={BASE_IMAGE}"),
-                    *("-f", str(STANDINS / "images" / dockerfile), str(context)),
-                ],
-                log=log,
-            )
+            args = [
+                *("docker", "build", "-t", image, "--build-arg", f"BASE={BASE_IMAGE}"),
+                *("-f", str(STANDINS / "images" / dockerfile), str(context)),
+            ]
+            retried(f"the {image} build", functools.partial(sh, args, log=log))
             cached = log.read_text(errors="replace").count("Using cache")
             detail.append(f"{cached} cached layers" if cached else "built")
 
@@ -383,11 +415,8 @@ class Stack:
 def exercise(run: Run, stack: Stack) -> None:
     """Build, start, drive and check the stack (the caller tears it down)."""
     logs = WORK / "logs"
-    with run.step("docker compose build (trader image)") as detail:
-        log = logs / "compose-build-app.log"
-        stack.run("build", log=log)
-        text = log.read_text(errors="replace")
-        detail.append("cached" if "CACHED" in text or "Using cache" in text else "built")
+    with run.step("docker compose build (trader image)"):
+        retried("the trader image build", lambda: stack.run("build", log=logs / "compose-build-app.log"))
     up_at = time.monotonic()
     with run.step("docker compose up -d"):
         stack.run("up", "-d", log=logs / "compose-up.log")
@@ -447,16 +476,31 @@ def cold_start(compose: list[str]) -> None:
     sh(["docker", "image", "prune", "-f"], check=False)
 
 
+def stop_dockerd(proc: subprocess.Popen[bytes] | None) -> None:
+    """Stop the ``dockerd`` this run started (images and build cache stay on disk for the next run)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    click.echo(f"compose-test: stopped the dockerd it started (pid {proc.pid})")
+
+
 @click.command()
 @click.option("--require-docker", is_flag=True, help="Exit 1 (not 0) when Docker cannot run here.")
 @click.option("--cold", is_flag=True, help="Remove cached images, build cache and the compose binary first.")
-@click.option("--keep", is_flag=True, help="Leave the stack running at the end, even after a failure (it prints how to stop it).")
+@click.option(
+    "--keep", is_flag=True, help="Leave the stack (and a dockerd it started) running at the end, even after a failure."
+)
 def main(require_docker: bool, cold: bool, keep: bool) -> None:
     """Prove docker-compose.yml offline: build stand-ins, start the stack, trade, pause/resume, scrape, tear down."""
     run = Run()
     click.echo(f"compose-test: {'cold' if cold else 'warm'} run of docker-compose.yml (project {PROJECT})")
+    dockerd: subprocess.Popen[bytes] | None = None
     try:
-        docker_engine(run)
+        dockerd = docker_engine(run)
         compose = compose_command(run, cold)
         temporal_cli = find_temporal_cli()
         if temporal_cli is None:
@@ -467,9 +511,11 @@ def main(require_docker: bool, cold: bool, keep: bool) -> None:
         base_image(run)
     except Skip as why:
         click.echo(f"compose-test: skipped: {why}")
+        stop_dockerd(dockerd)
         sys.exit(1 if require_docker else 0)
     except StepFailed as err:
         click.echo(f"compose-test: FAILED: {err}")
+        stop_dockerd(dockerd)
         sys.exit(1)
     stack = Stack(compose=compose, env={**os.environ, **free_ports()}, temporal_cli=temporal_cli)
     failed: StepFailed | None = None
@@ -487,6 +533,7 @@ def main(require_docker: bool, cold: bool, keep: bool) -> None:
         else:
             with run.step("docker compose down -v"):
                 stack.run("down", "-v", "--remove-orphans", log=WORK / "logs" / "compose-down.log", check=False)
+            stop_dockerd(dockerd)
     click.echo("compose-test: " + ("FAILED" if failed else "passed") + "\n" + run.summary())
     sys.exit(1 if failed else 0)
 
