@@ -36,11 +36,10 @@ from temporalio.client import Client
 
 from activities.metrics import AppMetrics
 from kalshi.rest import KalshiRestClient
-from kalshi.signer import RequestSigner, generate_key_pair
 from models.market_data import IngestSettings, MarketDataInput
 from models.trader import EpochSettings, ExitRules, RiskLimits
 from simulator.server import SimulatorConfig, SimulatorServer
-from tests.conftest import Account, eventually
+from tests.conftest import Account, eventually, register_account
 from tests.harness import SERIES, Harness, fast_config
 from workers.metrics import free_port
 
@@ -177,21 +176,6 @@ class LiveStack:
     metrics_url: str
 
 
-async def _register_account(sim: SimulatorServer, workdir: Path) -> tuple[str, Path, RequestSigner]:
-    key_id = f"ops-{uuid.uuid4().hex[:12]}"
-    private_pem, public_pem = generate_key_pair()
-    key_path = workdir / f"{key_id}.pem"
-    key_path.write_bytes(private_pem)
-    os.chmod(key_path, 0o600)
-    async with httpx.AsyncClient(base_url=sim.base_url) as http:
-        r = await http.post(
-            "/sim/v1/accounts",
-            json={"key_id": key_id, "public_key_pem": public_pem.decode(), "balance_cents": 1_000_000},
-        )
-        r.raise_for_status()
-    return key_id, key_path, RequestSigner.from_pem(private_pem, key_id)
-
-
 def _spawn_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -209,7 +193,7 @@ async def live_stack(client: Client, temporal_address: str, prometheus_bin: Path
     workdir = Path(tempfile.mkdtemp(prefix="kalshi-ops-"))
     config = SimulatorConfig(port=0, data_dir=DATA_DIR if DATA_DIR.is_dir() else None)
     async with SimulatorServer(config) as sim:
-        key_id, key_path, signer = await _register_account(sim, workdir)
+        key_id, key_path, signer = await register_account(sim, workdir, prefix="ops")
         task_queue = f"kalshi-trader-ops-{uuid.uuid4().hex[:8]}"
         metrics_port = free_port()
         env = {
