@@ -13,12 +13,13 @@ LOCAL_TEMPORAL := .tools/bin/temporal
 # Prefer $TEMPORAL_CLI, then a `temporal` on PATH, then the one built into .tools/bin.
 TEMPORAL_FOUND := $(or $(TEMPORAL_CLI),$(shell command -v temporal 2>/dev/null))
 
-.PHONY: install install-rl temporal-cli run test lint typecheck pytest bench clean help
+.PHONY: install install-rl temporal-cli run test lint typecheck pytest bench compose-test clean help
 
 help:
 	@echo "make run   - start the Temporal dev server, the simulator, the worker and the trader"
 	@echo "make test  - ruff, mypy and the whole test suite (real dev server + simulator)"
 	@echo "make bench - benchmarks under bench/"
+	@echo "make compose-test - docker-compose.yml for real, offline (COLD=1: from nothing; REQUIRE_DOCKER=1: fail without Docker)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -99,6 +100,10 @@ test: lint typecheck pytest
 bench: install
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(TEMPORAL_ENV) $(PY) -m bench
+
+# docker compose up, proven offline with local stand-ins of the official images (scripts/compose_test.py).
+compose-test: install
+	$(TEMPORAL_ENV) $(PY) scripts/compose_test.py $(if $(COLD),--cold) $(if $(REQUIRE_DOCKER),--require-docker)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -58,6 +58,7 @@ from workflows.names import (
     PLACE_ORDER,
     RESET_ORDER_GROUP,
 )
+from workflows.rules import build_position_views
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -265,11 +266,18 @@ class KalshiActivities:
         )
         mode = "parallel" if inp.parallel else "sequential"
         self.metrics.calibration_seconds.labels(mode).observe(snapshot.duration_ms / 1000)
+        self.metrics.last_calibration_timestamp.set_to_current_time()
         for check in snapshot.errors:
             self.metrics.calibration_check_errors.labels(check).inc()
         if snapshot.positions is not None:
             self.metrics.positions.set(len(snapshot.positions))
             self.metrics.exposure_dollars.set(float(sum((p.exposure_dollars for p in snapshot.positions), Decimal(0))))
+            if snapshot.markets is not None:
+                views = build_position_views(
+                    snapshot.positions, {m.ticker: m for m in snapshot.markets}, {}, snapshot.exchange_time
+                )
+                pnl = sum((v.unrealized_pnl_dollars or Decimal(0) for v in views), Decimal(0))
+                self.metrics.unrealized_pnl_dollars.set(float(pnl))
         if snapshot.balance_cents is not None:
             self.metrics.cash_cents.set(snapshot.balance_cents)
         return snapshot
@@ -319,6 +327,8 @@ class KalshiActivities:
             raise to_application_error(err) from err
         self.metrics.order_latency_seconds.labels(origin).observe(time.perf_counter() - started)
         self.metrics.orders.labels(origin, inp.side, inp.action, "accepted").inc()
+        if ack.fill_count_fp > 0:
+            self.metrics.fills_contracts.labels(origin, inp.side, inp.action).inc(float(ack.fill_count_fp))
         activity.logger.info(
             "order %s %s %s %s @ %s: filled %s, remaining %s%s",
             inp.client_order_id,

@@ -280,6 +280,7 @@ class EpochCore:
         lookup_first = self.resumed and self.sequence <= self.resume_sequence + len(self.close_times) + 1
         sent_at = time.perf_counter()
         self.latencies_ms.append((sent_at - received_at) * 1000)
+        self.metrics.decision_latency_seconds.labels(self.origin).observe(sent_at - received_at)
         # A write in flight must finish even if the workflow cancels us: its outcome must be known.
         placing = asyncio.ensure_future(self.client.create_order(request, lookup_first=lookup_first))
         try:
@@ -303,10 +304,12 @@ class EpochCore:
                 self.state.order_group_triggered = True
             return
         except KalshiOutcomeUnknownError as err:
+            self.metrics.orders.labels(self.origin, intent.side, intent.action, "error").inc()
             self.summary.unresolved_client_order_ids.append(client_order_id)
             self.error(err)
             return
         except KalshiError as err:
+            self.metrics.orders.labels(self.origin, intent.side, intent.action, "error").inc()
             self.error(err)
             return
         self._accepted(intent, ack, sent_at)
@@ -340,6 +343,7 @@ class EpochCore:
             )
         filled = ack.fill_count_fp
         if filled > 0:
+            self.metrics.fills_contracts.labels(self.origin, intent.side, intent.action).inc(float(filled))
             self.summary.contracts_filled += filled
             if self.fills_from_acks:
                 price = ack.average_fill_price_dollars or intent.price_dollars

@@ -104,12 +104,18 @@ class AppMetrics:
         calibration_check_errors: failed calibration checks by check name.
         orders: orders sent by the trader, by origin (epoch/close), side, action and result
             (accepted/rejected/error).
-        order_latency_seconds: decision to exchange acknowledgement (seconds).
+        fills_contracts: contracts filled on the trader's orders, by origin, side and action.
+        decision_latency_seconds: order-book update received to order sent (seconds).
+        order_latency_seconds: order sent to exchange acknowledgement (seconds).
         decisions: policy decisions by action.
         pretrade_rejects: pre-trade rejections by reason.
         positions: open positions at the last calibration.
         cash_cents: free cash at the last calibration, in cents.
         exposure_dollars: total cost of open positions at the last calibration, in dollars.
+        unrealized_pnl_dollars: mark-to-market P&L of open positions at the last calibration (dollars,
+            marked at the best bid of the held side as the exit rules do; unmarked positions count 0).
+        last_calibration_timestamp: Unix time (seconds) of this worker's last calibration snapshot; with
+            several workers the freshest one holds the current positions/cash gauges.
         epoch_updates: order-book updates processed by trading epochs.
         live: WebSocket connected/reconnects/gaps/resyncs/malformed frames, deltas applied (updates
             per second via rate()), delta age, trusted books, and the recorder's queue depth, drops and
@@ -136,9 +142,22 @@ class AppMetrics:
             ["origin", "side", "action", "result"],
             registry=r,
         )
+        self.fills_contracts = Counter(
+            "kalshi_trader_fills_contracts_total",
+            "Contracts filled on the trader's orders (from the order acknowledgement)",
+            ["origin", "side", "action"],
+            registry=r,
+        )
+        self.decision_latency_seconds = Histogram(
+            "kalshi_trader_decision_latency_seconds",
+            "Order-book update received to order sent",
+            ["origin"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+            registry=r,
+        )
         self.order_latency_seconds = Histogram(
             "kalshi_trader_order_latency_seconds",
-            "Decision to exchange acknowledgement",
+            "Order sent to exchange acknowledgement",
             ["origin"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=r,
@@ -151,6 +170,16 @@ class AppMetrics:
         self.cash_cents = Gauge("kalshi_trader_cash_cents", "Free cash at the last calibration (cents)", registry=r)
         self.exposure_dollars = Gauge(
             "kalshi_trader_exposure_dollars", "Cost of open positions at the last calibration (dollars)", registry=r
+        )
+        self.unrealized_pnl_dollars = Gauge(
+            "kalshi_trader_unrealized_pnl_dollars",
+            "Mark-to-market P&L of open positions at the last calibration (dollars; marked at the best bid)",
+            registry=r,
+        )
+        self.last_calibration_timestamp = Gauge(
+            "kalshi_trader_last_calibration_timestamp_seconds",
+            "Unix time of the last calibration snapshot taken on this worker",
+            registry=r,
         )
         self.epoch_updates = Counter(
             "kalshi_trader_epoch_updates_total", "Order-book updates processed by trading epochs", registry=r

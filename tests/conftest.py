@@ -107,11 +107,17 @@ class Account:
     client: KalshiRestClient
 
 
-@pytest_asyncio.fixture
-async def account(sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[Account]:
-    key_id = f"test-{uuid.uuid4().hex[:12]}"
+async def register_account(
+    sim: SimulatorServer, key_dir: Path, prefix: str = "test"
+) -> tuple[str, Path, RequestSigner]:
+    """A new simulator account with its own RSA key (file in ``key_dir``, 0600) and $10,000 of cash.
+
+    Returns:
+        (key id, private key path, signer).
+    """
+    key_id = f"{prefix}-{uuid.uuid4().hex[:12]}"
     private_pem, public_pem = generate_key_pair()
-    key_path = tmp_path / f"{key_id}.pem"
+    key_path = key_dir / f"{key_id}.pem"
     key_path.write_bytes(private_pem)
     os.chmod(key_path, 0o600)
     async with httpx.AsyncClient(base_url=sim.base_url) as http:
@@ -120,7 +126,12 @@ async def account(sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[Account
             json={"key_id": key_id, "public_key_pem": public_pem.decode(), "balance_cents": 1_000_000},
         )
         r.raise_for_status()
-    signer = RequestSigner.from_pem(private_pem, key_id)
+    return key_id, key_path, RequestSigner.from_pem(private_pem, key_id)
+
+
+@pytest_asyncio.fixture
+async def account(sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[Account]:
+    key_id, key_path, signer = await register_account(sim, tmp_path)
     async with KalshiRestClient(sim.rest_url, signer) as client:
         yield Account(key_id=key_id, key_path=key_path, signer=signer, client=client)
 

@@ -15,7 +15,7 @@ import logging
 import signal
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,7 +24,9 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -53,9 +55,31 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("models"))
 
 
+def connect_config(address: str, namespace: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``Client.connect``: TLS and credentials from Temporal's environment configuration.
+
+    ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS``, ``TEMPORAL_TLS_CLIENT_CERT_PATH``/``_KEY_PATH``,
+    ``TEMPORAL_TLS_SERVER_CA_CERT_PATH``, ``TEMPORAL_PROFILE`` and ``TEMPORAL_CONFIG_FILE`` are read as the
+    ``temporal`` CLI reads them (``temporalio.envconfig``, temporal.md §9), so one set of variables reaches
+    Temporal Cloud (API key or mTLS) or a self-hosted cluster with TLS; ``address`` and ``namespace`` (our
+    settings) always win. Nothing here enters a workflow input or history.
+
+    Args:
+        address: ``host:port`` of the Temporal frontend.
+        namespace: the namespace.
+        env: the environment to read (default: this process's).
+    """
+    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(override_env_vars=env))
+    config["target_host"] = address
+    config["namespace"] = namespace
+    return config
+
+
 async def connect(address: str, namespace: str = "default", runtime: Runtime | None = None) -> Client:
-    """Connect a Temporal client with the pydantic data converter (temporal.md §5)."""
-    return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter, runtime=runtime)
+    """Connect a Temporal client: pydantic data converter (temporal.md §5), TLS/API key per :func:`connect_config`."""
+    return await Client.connect(
+        **connect_config(address, namespace), data_converter=pydantic_data_converter, runtime=runtime
+    )
 
 
 async def ensure_search_attributes(client: Client, namespace: str = "default") -> list[str]:
@@ -66,16 +90,28 @@ async def ensure_search_attributes(client: Client, namespace: str = "default") -
 
     Returns:
         The names that were added.
+
+    Raises:
+        RuntimeError: some are missing and the server refuses to add them (Temporal Cloud namespaces are
+            managed with tcld or the Cloud UI), with the command that creates them.
     """
     existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
     missing = [k.name for k in SEARCH_ATTRIBUTES if k.name not in existing.custom_attributes]
     if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=namespace,
-                search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing},
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=namespace,
+                    search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing},
+                )
             )
-        )
+        except RPCError as err:
+            raise RuntimeError(
+                f"search attributes {', '.join(missing)} are missing in namespace {namespace!r} and the server "
+                f"refused to add them ({err.status.name}: {err.message}); create them as Keyword attributes "
+                "first (Temporal Cloud: `tcld namespace search-attributes add` or the Cloud UI; a cluster: "
+                "`temporal operator search-attribute create --name <name> --type Keyword`); see docs/operations.md"
+            ) from err
         log.info("registered search attributes %s", ", ".join(missing))
     return missing
 

@@ -830,6 +830,7 @@ class TraderWorkflow:
         ``KalshiTraderState`` shows ``trading`` during recalibration too (the flip every cycle would
         cost two events per cycle); the ``status`` query has the exact state.
         """
+        self._publish_metrics()
         state = self.s.state.value
         if self.s.state == LifecycleState.CALIBRATING and self._sa_state == LifecycleState.TRADING.value:
             state = LifecycleState.TRADING.value
@@ -848,6 +849,23 @@ class TraderWorkflow:
                 return
             workflow.upsert_search_attributes(updates)
             self._sa_state, self._sa_mode = state, mode
+
+    def _publish_metrics(self) -> None:
+        """Export the exact state and the mode as one-hot gauges labelled by ``workflow_id``.
+
+        ``kalshi_trader_state{state}`` and ``kalshi_trader_mode{mode}`` are 1 for the current value and 0 for
+        the others. Workflow metrics are not emitted during replay (temporal.md §6), so after a worker restart
+        they reappear at the next state change or calibration. SDK gauges refuse negative values (a
+        ``ValueError`` here would fail the workflow task): only 0/1 are set here; money gauges are set by the
+        calibration activity.
+        """
+        meter = workflow.metric_meter().with_additional_attributes({"workflow_id": workflow.info().workflow_id})
+        state = meter.create_gauge("kalshi_trader_state", "1 for the trader's current lifecycle state")
+        for s in LifecycleState:
+            state.set(int(s == self.s.state), {"state": s.value})
+        mode = meter.create_gauge("kalshi_trader_mode", "1 for the last calibration's overall status")
+        for m in OverallStatus:
+            mode.set(int(m == self.s.mode), {"mode": m.value})
 
     def _update_details(self) -> None:
         """Set the Web UI's current details: a readable status table (no history event)."""

@@ -116,3 +116,31 @@ def test_cli_prints_one_line_and_exits_2_before_connecting(tmp_path) -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("kalshi-trader: invalid settings:") and "missing.pem" in lines[0]
+
+
+def test_temporal_tls_and_api_key_come_from_temporal_environment_configuration(tmp_path) -> None:
+    from workers.worker import connect_config
+
+    cert, key = tmp_path / "client.pem", tmp_path / "client.key"
+    cert.write_bytes(b"client certificate PEM")
+    key.write_bytes(b"client key PEM")
+    env = {
+        "TEMPORAL_ADDRESS": "ignored:7233",
+        "TEMPORAL_API_KEY": "test-api-key",
+        "TEMPORAL_TLS_CLIENT_CERT_PATH": str(cert),
+        "TEMPORAL_TLS_CLIENT_KEY_PATH": str(key),
+        "TEMPORAL_CONFIG_FILE": str(tmp_path / "absent.toml"),
+    }
+    config = connect_config("trader.a1b2c.tmprl.cloud:7233", "trader.a1b2c", env)
+    assert config["target_host"] == "trader.a1b2c.tmprl.cloud:7233" and config["namespace"] == "trader.a1b2c"
+    assert config["api_key"] == "test-api-key"
+    tls = config["tls"]
+    assert (tls.client_cert, tls.client_private_key) == (b"client certificate PEM", b"client key PEM")
+
+
+def test_no_temporal_environment_means_plain_connection(tmp_path) -> None:
+    from workers.worker import connect_config
+
+    config = connect_config("localhost:7233", "default", {"TEMPORAL_CONFIG_FILE": str(tmp_path / "absent.toml")})
+    assert not config.get("api_key") and not config.get("tls")
+    assert (config["target_host"], config["namespace"]) == ("localhost:7233", "default")
