@@ -34,10 +34,10 @@ import httpx
 import yaml
 from temporalio.client import Client
 
-from activities.metrics import AppMetrics
 from kalshi.rest import KalshiRestClient
 from models.market_data import IngestSettings, MarketDataInput
 from models.trader import EpochSettings, ExitRules, RiskLimits
+from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import Account, eventually, register_account
 from tests.harness import SERIES, Harness, fast_config
