@@ -148,6 +148,12 @@ async def _serve(config: SimulatorConfig) -> None:
     help="Let unauthenticated WebSocket connections subscribe to orderbook_delta (private on Kalshi).",
 )
 @click.option(
+    "--strict-client-order-ids",
+    is_flag=True,
+    help="409 for a client_order_id used by ANY earlier order (default: Kalshi's rule, 409 only while an "
+    "open order holds the id).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,

@@ -56,6 +56,9 @@ class SimulatorConfig(BaseModel):
             ends with error 25 "subscription buffer overflow" (§6.3).
         ws_public_orderbook: let unauthenticated WebSocket connections subscribe to ``orderbook_delta``
             (Kalshi lists it as private, §6.5; default False: error 9 without auth).
+        strict_client_order_ids: answer 409 for a ``client_order_id`` used by ANY earlier order of the
+            account. Default False = Kalshi's rule: 409 only while an open (resting) order holds the id;
+            the id of an executed or cancelled order can be used again (kalshi-api.md §3.5).
 
     """
 
@@ -86,6 +89,7 @@ class SimulatorConfig(BaseModel):
     ws_max_missed_pongs: int = Field(default=3, ge=1, le=1000)
     ws_subscription_buffer: int = Field(default=50_000, ge=1, le=10_000_000)
     ws_public_orderbook: bool = False
+    strict_client_order_ids: bool = False
 
     @field_validator("start")
     @classmethod

@@ -100,6 +100,9 @@ class Exchange:
         determination_delay_ms: close -> determined delay; None = recorded per market.
         settlement_timer_ms: determined -> finalized delay; None = the market's
             ``settlement_timer_seconds``.
+        strict_client_order_ids: refuse (409) a ``client_order_id`` used by ANY earlier order of the
+            account. Off by default: Kalshi refuses a duplicate only while an open (resting) order holds
+            the id (kalshi-api.md §3.5, §8), so the id of an executed or cancelled order can be used again.
 
     """
 
@@ -114,6 +117,7 @@ class Exchange:
         taker_fee_multiplier: Decimal = Decimal("0.07"),
         determination_delay_ms: int | None = None,
         settlement_timer_ms: int | None = None,
+        strict_client_order_ids: bool = False,
     ) -> None:
         self.catalog = catalog
         self.bus = bus
@@ -123,6 +127,7 @@ class Exchange:
         self.taker_fee_multiplier = taker_fee_multiplier
         self.determination_delay_ms = determination_delay_ms
         self.settlement_timer_ms = settlement_timer_ms
+        self.strict_client_order_ids = strict_client_order_ids
         self.scheduler: Scheduler = _Immediate()
         self.markets: dict[str, MarketState] = {
             ticker: MarketState(definition, OrderBook(ticker), close_ms=definition.close_ms)
@@ -309,11 +314,15 @@ class Exchange:
         check_count_for_market(count, state.definition.fractional_trading_enabled, key)
 
     def _check_client_order_id(self, account: Account, coid: str) -> None:
-        if coid and coid in account.client_order_ids:
+        """409 when ``coid`` is taken: by an open order (Kalshi's rule), or by any order (strict mode)."""
+        holder = account.client_order_ids.get(coid) if coid else None
+        if holder is None:
+            return
+        if self.strict_client_order_ids or holder in account.resting:
             raise ApiError(
                 409,
                 errors.ORDER_ALREADY_EXISTS,
-                f"client_order_id {coid} already used by order {account.client_order_ids[coid]}",
+                f"client_order_id {coid} already used by order {holder}",
             )
 
     def _group_for_order(self, account: Account, group_id: str | None) -> OrderGroup | None:
