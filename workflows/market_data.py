@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -150,8 +151,8 @@ class MarketDataWorkflow:
             await workflow.wait_condition(lambda: self.s.stopped, timeout=delay, timeout_summary="restart backoff")
 
     @workflow.signal(name=SIGNAL_STOP, description="Stop market-data ingestion and complete.")
-    def stop(self) -> None:
-        """Stop after the current ingestion run is cancelled."""
+    def stop(self, *ignored: Any) -> None:
+        """Stop after the current ingestion run is cancelled (any input is ignored: it cannot fail the task)."""
         self.s.stopped = True
 
     @workflow.query(name=QUERY_STATUS, description="Where ingestion runs, since when, restarts and moves.")

@@ -875,16 +875,16 @@ class TraderWorkflow:
     # ------------------------------------------------------------------ signals, query, updates
 
     @workflow.signal(name=SIGNAL_PAUSE, description='Pause trading: {"reason": "..."} (optional).')
-    def pause(self, payload: Any = None) -> None:
+    def pause(self, payload: Any = None, *extra: Any) -> None:
         """Pause: cancel the running epoch and place no orders until ``resume``."""
-        request = self._parse(SIGNAL_PAUSE, PauseRequest, payload)
+        request = self._parse(SIGNAL_PAUSE, PauseRequest, payload, extra)
         if request is not None:
             self._pause_request = request
 
     @workflow.signal(name=SIGNAL_RESUME, description="Resume trading after a pause (recalibrates first).")
-    def resume(self, payload: Any = None) -> None:
+    def resume(self, payload: Any = None, *extra: Any) -> None:
         """Resume from any pause; the trader recalibrates before trading. Ignored when not paused."""
-        if payload not in (None, {}, ""):
+        if extra or payload not in (None, {}, ""):
             self._reject(SIGNAL_RESUME, "resume takes no input")
             return
         if workflow.patched(PATCH_OPERATOR_HANDLERS_V2):
@@ -904,15 +904,15 @@ class TraderWorkflow:
             workflow.logger.info("resume ignored: the trader is %s, not paused", self.s.state.value)
 
     @workflow.signal(name=SIGNAL_STOP, description='Stop the trader: {"close_all": true} flattens positions first.')
-    def stop(self, payload: Any = None) -> None:
+    def stop(self, payload: Any = None, *extra: Any) -> None:
         """Stop the trader; with ``close_all`` every position is closed first."""
-        request = self._parse(SIGNAL_STOP, StopRequest, payload)
+        request = self._parse(SIGNAL_STOP, StopRequest, payload, extra)
         if request is not None:
             self._stop_request = request
 
     @workflow.signal(name=SIGNAL_RECALIBRATE, description="End the current epoch and recalibrate now.")
-    def recalibrate(self, payload: Any = None) -> None:
-        """Recalibrate now (ends the running epoch; probes immediately while recovering)."""
+    def recalibrate(self, payload: Any = None, *extra: Any) -> None:
+        """Recalibrate now (ends the running epoch; probes immediately while recovering). Input is ignored."""
         self._recalibrate_requested = True
 
     @workflow.query(name=QUERY_STATUS, description="Trader status: state, mode, cycle, positions, closes, history.")
@@ -1031,7 +1031,15 @@ class TraderWorkflow:
         if request.ticker in self._closing:
             raise ValueError(f"{request.ticker} is being closed right now; see the status query for the result")
 
-    def _parse(self, handler: str, model: type[Any], payload: Any) -> Any:
+    def _parse(self, handler: str, model: type[Any], payload: Any, extra: tuple[Any, ...] = ()) -> Any:
+        """Validate a signal payload; a bad one is recorded in ``rejected_messages`` and None returned.
+
+        Signal handlers take ``*extra`` so a signal sent with several arguments (``--input`` twice) is
+        rejected here instead of raising TypeError in the SDK, which would fail the workflow task.
+        """
+        if extra:
+            self._reject(handler, f"{handler} takes one JSON argument, got {1 + len(extra)}")
+            return None
         try:
             return model.model_validate(payload if payload is not None else {})
         except ValidationError as err:
