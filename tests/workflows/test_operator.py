@@ -196,7 +196,7 @@ async def test_stop_close_all_says_plainly_what_it_could_not_close(harness: Harn
 
 
 async def test_a_cycle_without_viable_markets_recalibrates_soon(harness: Harness) -> None:
-    ticker, _, _ = await harness.freeze_on_quoted_market()
+    await harness.freeze_on_quoted_market()
     markets = await harness.account.client.get_markets(series_ticker="KXGOLD15M", status="open")
     for m in markets:
         (await harness.control.post(f"/markets/{m.ticker}/close", json={})).raise_for_status()
