@@ -11,6 +11,7 @@ BENCHES = [
     "bench.bench_history",
     "bench.bench_persistence",
     "bench.bench_market_data",
+    "bench.bench_chaos",
 ]
 
 if __name__ == "__main__":

@@ -21,6 +21,16 @@ When a critical component is down the trader pauses itself and probes again afte
 across continue-as-new. An authentication failure pauses until an operator sends ``resume``
 (retrying bad credentials helps nobody).
 
+Exactly-once (issue 6; docs/architecture.md "Exactly-once"): every client_order_id is scoped to this
+run of this execution (:mod:`models.ids`: ``first_execution_run_id``, ``run_id``, cycle; the epoch adds
+its attempt and a sequence), so a terminate-and-start or a ``temporal workflow reset`` never re-sends or
+adopts an earlier run's order; the epoch activity fences itself (one epoch per account, a heartbeat
+lease) and rebuilds its state from the exchange before deciding. Operator input never wedges the
+workflow: every handler validates its payload, ``set_risk_limits`` validates the whole new
+configuration, ``force_close`` results are keyed by update id, signals received while draining before
+continue-as-new are carried over. Each behaviour change is behind a ``workflow.patched`` id
+(``workflows.names.PATCH_*``), so histories recorded before it replay unchanged.
+
 Determinism: no I/O, clock, randomness or heavy imports here; time is ``workflow.now()`` and the
 exchange time inside activity results; client order ids are uuid5 of stable workflow data.
 """
@@ -1147,7 +1157,7 @@ def render_details(config: TraderConfig, s: CarriedState) -> str:
         f"| order group | {s.order_group_id or 'none'} |",
         f"| orders placed / closes | {s.orders_placed_total} / {s.closes_total} |",
         f"| realised P&L of closes (session) | {_dollars(s.realized_pnl_dollars)} after "
-        f"{_dollars(s.close_fees_dollars)} fees |",
+        f"${s.close_fees_dollars:,.2f} fees |",
     ]
     if s.pending_orders:
         lines.append(f"| orders of unknown outcome | {len(s.pending_orders)} (looked up at each calibration) |")
@@ -1187,7 +1197,7 @@ def render_details(config: TraderConfig, s: CarriedState) -> str:
             pnl = _dollars(c.realized_pnl_dollars) if c.realized_pnl_dollars is not None else "n/a"
             lines.append(
                 f"| {c.tag} | {c.ticker} | {c.status.value} | {c.closed_contracts}/{c.requested_contracts} | {avg} "
-                f"| {_dollars(c.fees_dollars)} | {pnl} |"
+                f"| ${c.fees_dollars:,.2f} | {pnl} |"
             )
     return "\n".join(lines)
 
