@@ -397,15 +397,17 @@ class MarketDataActivities:
 
         def on_private(event: Any) -> None:
             if isinstance(event, MarketPositionUpdate):
-                core.state.positions[event.market_ticker] = Decimal(event.position_lots) * _LOT
+                core.ws_position(event.market_ticker, Decimal(event.position_lots) * _LOT)
             elif isinstance(event, Fill):
                 contracts = Decimal(event.count_lots) * _LOT
                 signed = contracts if event.book_side == "bid" else -contracts
                 if event.post_position_lots is not None:
                     before = Decimal(event.post_position_lots) * _LOT - signed
-                    core.state.positions[event.market_ticker] = before + signed
                 else:
                     before = core.state.positions.get(event.market_ticker, Decimal(0))
+                core.ws_fill(event.market_ticker, event.order_id, contracts)
+                if event.post_position_lots is not None:
+                    core.ws_position(event.market_ticker, before + signed)
                 delta = fill_cash_delta_dollars(
                     "bid" if event.book_side == "bid" else "ask",
                     contracts,

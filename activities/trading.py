@@ -87,6 +87,59 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
+class StreamedPositions:
+    """Positions for pre-trade checks when fills arrive as WebSocket frames (the actor loop).
+
+    Each position is what the exchange last said (REST at the epoch's start, then ``market_positions``
+    and ``fill`` frames) plus the fills this epoch's order acknowledgements reported that no ``fill``
+    frame has confirmed yet. Frames arrive asynchronously (before or after the ack), so without the
+    unconfirmed part a burst of updates would be decided on a position that lags the exchange and could
+    cross ``max_position_contracts``; until a frame confirms it the fill counts once, afterwards once.
+    A position frame that already includes an unconfirmed fill counts it twice for a moment: the error
+    is on the safe side (the limit binds early), never late.
+
+    Args:
+        positions: the dict the pre-trade checks read (``PretradeState.positions``), kept up to date;
+            its values at construction are the starting positions (signed contracts).
+    """
+
+    def __init__(self, positions: dict[str, Decimal]) -> None:
+        self.positions = positions
+        self._exchange = dict(positions)
+        self._unconfirmed: dict[str, tuple[str, Decimal]] = {}  # order id -> (ticker, signed contracts)
+        self._early: dict[str, Decimal] = {}  # order id -> contracts confirmed before its ack arrived
+
+    def acknowledged(self, ticker: str, order_id: str, signed_contracts: Decimal) -> None:
+        """An order ack reported ``signed_contracts`` filled (+ YES / - NO)."""
+        early = self._early.pop(order_id, Decimal(0))
+        remaining = abs(signed_contracts) - early
+        if remaining > 0:
+            self._unconfirmed[order_id] = (ticker, remaining if signed_contracts > 0 else -remaining)
+        self._refresh(ticker)
+
+    def position(self, ticker: str, signed_contracts: Decimal) -> None:
+        """The exchange reported the position in ``ticker``."""
+        self._exchange[ticker] = signed_contracts
+        self._refresh(ticker)
+
+    def fill(self, ticker: str, order_id: str, contracts: Decimal) -> None:
+        """A ``fill`` frame confirmed ``contracts`` of ``order_id``."""
+        entry = self._unconfirmed.get(order_id)
+        if entry is None:
+            self._early[order_id] = self._early.get(order_id, Decimal(0)) + contracts
+            return
+        left = abs(entry[1]) - contracts
+        if left > 0:
+            self._unconfirmed[order_id] = (ticker, left if entry[1] > 0 else -left)
+        else:
+            del self._unconfirmed[order_id]
+        self._refresh(ticker)
+
+    def _refresh(self, ticker: str) -> None:
+        pending = sum((d for t, d in self._unconfirmed.values() if t == ticker), Decimal(0))
+        self.positions[ticker] = self._exchange.get(ticker, Decimal(0)) + pending
+
+
 class EpochLease:
     """Proof, renewed by heartbeat RPCs, that the Temporal server still runs this activity attempt.
 
@@ -311,6 +364,11 @@ class EpochCore:
         self.latencies_ms: list[float] = []
         self.ack_latencies_ms: list[float] = []
         self.state = PretradeState(positions=dict(inp.positions), balance_cents=inp.balance_cents)
+        # Actor mode (fills_from_acks=False): positions from the WebSocket (or REST at the start), plus fills
+        # this epoch's acknowledgements reported that no `fill` frame has confirmed yet. The frames arrive
+        # asynchronously, so without the unconfirmed part a burst of updates would be decided on a position
+        # that lags the exchange (and could cross the position limit).
+        self.streamed = StreamedPositions(self.state.positions)
         self.close_times = {m.ticker: m.close_time for m in inp.markets}
         self.ready = False
         self.superseded: str | None = None
@@ -382,6 +440,7 @@ class EpochCore:
                 await self.pause(1.0)
                 continue
             self.state.positions = {p.ticker: p.position_fp for p in positions if p.position_fp != 0}
+            self.streamed = StreamedPositions(self.state.positions)
             self.state.balance_cents = balance.balance_cents
             self.state.consecutive_errors = 0
             for order in earlier:
@@ -626,7 +685,9 @@ class EpochCore:
         if filled > 0:
             self.summary.contracts_filled += filled
             self._filled(intent.ticker)
-            if self.fills_from_acks:
+            if not self.fills_from_acks:
+                self.streamed.acknowledged(intent.ticker, ack.order_id, filled if intent.signed_delta > 0 else -filled)
+            else:
                 price = ack.average_fill_price_dollars or intent.price_dollars
                 yes_price = price if intent.side == "yes" else Decimal(1) - price
                 book_side: Literal["bid", "ask"] = "bid" if intent.signed_delta > 0 else "ask"
@@ -644,6 +705,14 @@ class EpochCore:
             intent.price_dollars,
             filled,
         )
+
+    def ws_position(self, ticker: str, position_contracts: Decimal) -> None:
+        """The exchange's position in ``ticker`` from a ``market_positions`` or ``fill`` frame (signed)."""
+        self.streamed.position(ticker, position_contracts)
+
+    def ws_fill(self, ticker: str, order_id: str, contracts: Decimal) -> None:
+        """A ``fill`` frame of ``order_id`` for ``contracts`` arrived."""
+        self.streamed.fill(ticker, order_id, contracts)
 
     def add_cash(self, delta_dollars: Decimal) -> None:
         """Add a fill's cash effect (signed dollars) to the free-cash estimate (cents).
