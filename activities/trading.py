@@ -149,6 +149,10 @@ class EpochLease:
     recorded that one after it was sent: so the lease always ends at least half a heartbeat timeout
     before a retry of this activity can be scheduled (temporal.md §3 "Timeouts").
 
+    Without a Temporal client in the activity context (``temporalio.testing.ActivityEnvironment`` in a
+    benchmark: there is no server to fence against) the lease is always valid and says so in the log;
+    a worker always has a client.
+
     Args:
         heartbeat_timeout_s: the activity's heartbeat timeout, seconds.
         details: called for the heartbeat details to send (the resume information).
@@ -163,9 +167,16 @@ class EpochLease:
     ) -> None:
         self.lease_s = heartbeat_timeout_s / 2
         self.interval_s = max(0.05, heartbeat_timeout_s / 5)
+        self.min_gap_s = self.interval_s / 2  # after order writes: at most one RPC per this many seconds
         self._details = details
-        self._handle = handle or activity.client().get_async_activity_handle(task_token=activity.info().task_token)
         self._valid_until = -math.inf
+        if handle is None:
+            try:
+                handle = activity.client().get_async_activity_handle(task_token=activity.info().task_token)
+            except RuntimeError:
+                log.warning("no Temporal client in this activity context: the epoch lease is not enforced")
+                self._valid_until = math.inf
+        self._handle = handle
         self._wake = asyncio.Event()
         self.changed = asyncio.Event()
         self.lost: str | None = None
@@ -187,6 +198,8 @@ class EpochLease:
 
     async def beat(self) -> bool:
         """Send one heartbeat RPC; True when the server acknowledged it (the lease is renewed)."""
+        if self._handle is None:
+            return True
         sent = time.monotonic()
         try:
             await asyncio.wait_for(self._handle.heartbeat(self._details()), timeout=max(self.lease_s, 0.05))
@@ -212,11 +225,15 @@ class EpochLease:
         return True
 
     async def run(self) -> None:
-        """Heartbeat every ``interval_s`` (or at once after :meth:`beat_soon`) until lost or cancelled."""
+        """Heartbeat every ``interval_s``, sooner after :meth:`beat_soon` (never twice within ``min_gap_s``)."""
         while self.lost is None and not self.cancel_requested:
+            started = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
             self._wake.clear()
+            gap = self.min_gap_s - (time.monotonic() - started)
+            if gap > 0:
+                await asyncio.sleep(gap)
             await self.beat()
 
 
@@ -519,7 +536,11 @@ class EpochCore:
         return max(0.0, (self.inp.deadline - datetime.now(UTC)).total_seconds())
 
     def heartbeat(self) -> None:
-        """Heartbeat the progress through the SDK (delivers cancellation) and ask the lease to renew now."""
+        """Heartbeat the progress through the SDK (throttled by the SDK; delivers cancellation)."""
+        activity.heartbeat(self._details())
+
+    def heartbeat_after_write(self) -> None:
+        """After every order write: heartbeat the progress and renew the lease soon (rate-limited)."""
         activity.heartbeat(self._details())
         self.lease.beat_soon()
 
@@ -630,19 +651,19 @@ class EpochCore:
                 )
             if code in _ORDER_GROUP_CODES:
                 self.state.order_group_triggered = True
-            self.heartbeat()
+            self.heartbeat_after_write()
             return
         except KalshiOutcomeUnknownError as err:
             self._unresolved(client_order_id, intent.ticker)
             self.error(err)
-            self.heartbeat()
+            self.heartbeat_after_write()
             return
         except KalshiError as err:
             self.error(err)
-            self.heartbeat()
+            self.heartbeat_after_write()
             return
         self._accepted(intent, ack, sent_at)
-        self.heartbeat()
+        self.heartbeat_after_write()
 
     def _unresolved(self, client_order_id: str, ticker: str) -> None:
         self.summary.unresolved_client_order_ids.append(client_order_id)

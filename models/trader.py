@@ -149,7 +149,9 @@ class EpochSettings(_Strict):
         poll_interval_ms: how often the order books of viable markets are polled (ms).
         imbalance_threshold: baseline policy: |imbalance| of best-level sizes needed to act (0..1).
         heartbeat_timeout_s: Temporal heartbeat timeout of the epoch activity; cancellation
-            (pause/stop) reaches the activity within about 0.8x this (temporal.md §3).
+            (pause/stop) reaches the activity within about 0.8x this (temporal.md §3), and the epoch
+            writes orders only while a heartbeat the server acknowledged was sent less than half of
+            this ago (its lease, :class:`activities.trading.EpochLease`): a retry never overlaps it.
         max_consecutive_errors: circuit breaker: the epoch ends early after this many REST errors
             in a row.
         max_book_age_ms: freshness: the actor loop never acts on a book whose last change is older
@@ -934,7 +936,8 @@ class EpochSummary(BaseModel):
         decisions: count per :class:`TradeAction`.
         orders_placed: orders accepted by the exchange.
         contracts_filled: contracts filled on those orders.
-        rejects: pre-trade and exchange rejections by reason.
+        rejects: pre-trade and exchange rejections by reason; ``fenced`` counts orders not sent because
+            the epoch's lease had lapsed (the server unreachable) or a newer epoch took over.
         errors: REST errors during the epoch.
         client_order_ids: ids of every order the exchange acknowledged.
         unresolved_client_order_ids: ids whose outcome stayed unknown (looked up at the next

@@ -242,8 +242,10 @@ BENIGN_TASK_FAILURES = {
     # A signal arrived while the worker completed a closing command (continue-as-new): the server refuses
     # the completion and hands out a new task with the signal (temporal.md §1).
     WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
-    # `temporal workflow reset` records one on the new run: the marker of the reset itself.
+    # `temporal workflow reset` records one on the new run: the marker of the reset itself ...
     WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW,
+    # ... and the server force-closes the workflow task that was in flight on the run being reset.
+    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND,
 }
 """WorkflowTaskFailed causes that are server bookkeeping, not a failure of the workflow code."""
 
