@@ -63,6 +63,12 @@ from workflows.rules import build_position_views
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+MAX_PENDING_LOOKUPS = 20
+"""At most this many unknown-outcome orders are looked up per calibration (the rest wait for the next)."""
+
+PENDING_LOOKUP_PAGES = 3
+"""Pages of one market's orders (up to 1,000 each) read to find one pending client_order_id."""
+
 
 def to_application_error(err: KalshiError) -> ApplicationError:
     """Convert a Kalshi client error into the ``ApplicationError`` Temporal retries (or not).
@@ -165,9 +171,15 @@ class KalshiActivities:
             return True, group.triggered
 
         async def pending() -> dict[str, str]:
+            # Each lookup lists one market's orders when the ticker is known (a few pages at most);
+            # ids carried from older runs have no ticker and page through every order (bounded).
             out: dict[str, str] = {}
-            for cid in inp.pending_client_order_ids:
-                order = await c.find_order_by_client_order_id(cid)
+            lookups = [(p.client_order_id, p.ticker) for p in inp.pending_orders]
+            lookups += [(cid, None) for cid in inp.pending_client_order_ids]
+            for cid, ticker in lookups[:MAX_PENDING_LOOKUPS]:
+                order = await c.find_order_by_client_order_id(
+                    cid, ticker=ticker, max_pages=PENDING_LOOKUP_PAGES if ticker else PENDING_LOOKUP_PAGES * 4
+                )
                 out[cid] = order.status if order is not None else "missing"
             return out
 
@@ -379,10 +391,12 @@ class KalshiActivities:
                 self.client.get_market(inp.ticker),
                 self.client.get_orderbook(inp.ticker),
             )
-        position = next((p.position_fp for p in positions if p.ticker == inp.ticker), Decimal(0))
+        held = next((p for p in positions if p.ticker == inp.ticker), None)
+        position = held.position_fp if held is not None else Decimal(0)
         quote = CloseQuote(
             ticker=inp.ticker,
             position_contracts=position,
+            exposure_dollars=held.market_exposure_dollars if held is not None and position != 0 else None,
             market_status=market.status,
             book=book_top(book),
             tick_size_dollars=market.tick_size_dollars(Decimal("0.5")),

@@ -51,7 +51,7 @@ from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
 from kalshi.ws import KalshiWebSocketClient, Subscription
 from models.market_data import IngestInput, IngestSummary, LocateInput, MarketDataHealth, MarketDataStatus
-from models.trader import BookTop, EpochInput, EpochSummary
+from models.trader import BookTop, EpochInput, EpochSettings, EpochSummary
 from recording.metrics import AppMetrics
 from rl.pretrade import fill_cash_delta_dollars
 from workflows.names import GET_WORKER_QUEUE, INGEST_MARKET_DATA, QUERY_STATUS, RUN_ACTOR_EPOCH
@@ -397,15 +397,17 @@ class MarketDataActivities:
 
         def on_private(event: Any) -> None:
             if isinstance(event, MarketPositionUpdate):
-                core.state.positions[event.market_ticker] = Decimal(event.position_lots) * _LOT
+                core.ws_position(event.market_ticker, Decimal(event.position_lots) * _LOT)
             elif isinstance(event, Fill):
                 contracts = Decimal(event.count_lots) * _LOT
                 signed = contracts if event.book_side == "bid" else -contracts
                 if event.post_position_lots is not None:
                     before = Decimal(event.post_position_lots) * _LOT - signed
-                    core.state.positions[event.market_ticker] = before + signed
                 else:
                     before = core.state.positions.get(event.market_ticker, Decimal(0))
+                core.ws_fill(event.market_ticker, event.order_id, contracts)
+                if event.post_position_lots is not None:
+                    core.ws_position(event.market_ticker, before + signed)
                 delta = fill_cash_delta_dollars(
                     "bid" if event.book_side == "bid" else "ask",
                     contracts,
@@ -423,32 +425,45 @@ class MarketDataActivities:
 
         with self.hub.updates() as stream, self.hub.private_events(on_private):
             try:
-                while not core.stopping():
-                    batch = await stream.next(min(1.0, core.seconds_left()))
-                    if batch:
-                        now = self.rest.exchange_now()
-                        for ticker, received_at in batch.items():
-                            if ticker not in traded:
-                                continue
-                            book = feed.usable_book(ticker, max_connection_idle_ms=settings.max_connection_idle_ms)
-                            if book is None:
-                                core.reject("stale_book")
-                                continue
-                            age = feed.freshness(ticker).book_age_ms or 0
-                            await core.decide(
-                                ticker,
-                                top_of_book(book),
-                                now,
-                                received_at,
-                                book_age_ms=age,
-                                max_book_age_ms=settings.max_book_age_ms,
-                            )
-                            if core.state.order_group_triggered:
-                                break
-                    core.heartbeat()
+                async with core:
+                    while not core.stopping():
+                        batch = await stream.next(min(1.0, core.seconds_left()))
+                        if batch:
+                            await self._decide_batch(core, feed, batch, traded, settings)
+                        core.heartbeat()
             except asyncio.CancelledError:
-                core.summary.ended_by = "cancelled"
+                if core.superseded is None:
+                    core.summary.ended_by = "cancelled"
         return core.finish()
+
+    async def _decide_batch(
+        self,
+        core: EpochCore,
+        feed: MarketDataFeed,
+        batch: dict[str, float],
+        traded: set[str],
+        settings: EpochSettings,
+    ) -> None:
+        """Run the pipeline on the latest book of every traded market in ``batch`` (ticker -> received at)."""
+        now = self.rest.exchange_now()
+        for ticker, received_at in batch.items():
+            if ticker not in traded:
+                continue
+            book = feed.usable_book(ticker, max_connection_idle_ms=settings.max_connection_idle_ms)
+            if book is None:
+                core.reject("stale_book")
+                continue
+            age = feed.freshness(ticker).book_age_ms or 0
+            await core.decide(
+                ticker,
+                top_of_book(book),
+                now,
+                received_at,
+                book_age_ms=age,
+                max_book_age_ms=settings.max_book_age_ms,
+            )
+            if core.state.order_group_triggered or core.stopping():
+                break
 
 
 async def locate_market_data(client: Client, inp: LocateInput) -> MarketDataHealth:

@@ -17,6 +17,7 @@ BENCHES = [
     "bench.bench_market_data",
     "bench.bench_rl_features",
     "bench.bench_replay",
+    "bench.bench_chaos",
 ]
 
 if __name__ == "__main__":

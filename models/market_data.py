@@ -50,6 +50,8 @@ class MarketDataInput(BaseModel):
         restart_backoff_s: pause before restarting ingestion after a failure, per consecutive failure
             (the last value repeats).
         continue_as_new_after_restarts: continue as new after this many ingestion runs.
+        healthy_after_s: an ingestion run that ran this long before it failed was healthy: the failure
+            count (and so the restart backoff) starts afresh (seconds).
         state: carried state (None on the first start).
     """
 
@@ -63,6 +65,7 @@ class MarketDataInput(BaseModel):
     schedule_to_start_timeout_s: float = Field(default=15.0, ge=1)
     restart_backoff_s: list[float] = Field(default_factory=lambda: [1.0, 2.0, 5.0, 10.0, 30.0], min_length=1)
     continue_as_new_after_restarts: int = Field(default=200, ge=1)
+    healthy_after_s: float = Field(default=60.0, gt=0)
     state: MarketDataState | None = None
 
 

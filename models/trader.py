@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
 from models.common import Environment
 from models.market_data import LocateInput, MarketDataHealth, MarketDataInput
@@ -149,7 +149,9 @@ class EpochSettings(_Strict):
         poll_interval_ms: how often the order books of viable markets are polled (ms).
         imbalance_threshold: baseline policy: |imbalance| of best-level sizes needed to act (0..1).
         heartbeat_timeout_s: Temporal heartbeat timeout of the epoch activity; cancellation
-            (pause/stop) reaches the activity within about 0.8x this (temporal.md §3).
+            (pause/stop) reaches the activity within about 0.8x this (temporal.md §3), and the epoch
+            writes orders only while a heartbeat the server acknowledged was sent less than half of
+            this ago (its lease, :class:`activities.trading.EpochLease`): a retry never overlaps it.
         max_consecutive_errors: circuit breaker: the epoch ends early after this many REST errors
             in a row.
         max_book_age_ms: freshness: the actor loop never acts on a book whose last change is older
@@ -178,12 +180,17 @@ class CloseSettings(_Strict):
         max_attempts: IOC attempts before giving up (each reprices one step more aggressively).
         reprice_step_dollars: how much lower than the best bid each retry sells (dollars).
         retry_delay_s: pause between attempts (seconds), letting the book refill.
+        max_slippage_dollars: the slippage floor: a close never sells below the mark (the held side's
+            best bid when the attempt is priced) minus this many dollars per contract, however thin the
+            book or however many reprice steps; what cannot be sold at or above the floor stays open
+            and the close reports ``partial``/``unfilled``.
 
     """
 
     max_attempts: int = Field(default=4, ge=1, le=20)
     reprice_step_dollars: Decimal = Field(default=Decimal("0.01"), ge=0, lt=1)
     retry_delay_s: float = Field(default=1.0, ge=0)
+    max_slippage_dollars: Decimal = Field(default=Decimal("0.10"), gt=0, lt=1)
 
 
 class TraderConfig(_Strict):
@@ -213,6 +220,15 @@ class TraderConfig(_Strict):
         market_data: how the market-data workflow is started when missing (default: this environment
             and these series, default ingestion settings); used when ``epoch.use_websocket``.
         market_data_workflow_id: its workflow id (default ``kalshi-md-<environment>``).
+        no_viable_retry_s: a cycle with no viable market runs no epoch and recalibrates after this many
+            seconds instead of waiting a whole interval (a market may open or get quoted any moment).
+        stop_close_all_max_rounds: ``stop {"close_all": true}`` recalibrates and closes in rounds until
+            every tradeable position is flat, at most this many rounds (waiting ``degraded_backoff_s``
+            between rounds that made no progress or could not reach the exchange); then it stops and
+            says plainly which positions remain.
+        max_pending_orders: bound on client order ids of unknown outcome kept for lookup.
+        pending_order_max_age_s: such ids are dropped (reported in ``drift.expired_pending``) when older
+            than this many seconds: an order Kalshi has not listed by then never arrived.
 
     """
 
@@ -235,6 +251,10 @@ class TraderConfig(_Strict):
     activity_max_attempts: int = Field(default=3, ge=1)
     market_data: MarketDataInput | None = None
     market_data_workflow_id: str | None = None
+    no_viable_retry_s: float = Field(default=5.0, gt=0)
+    stop_close_all_max_rounds: int = Field(default=10, ge=1, le=1000)
+    max_pending_orders: int = Field(default=50, ge=1, le=10_000)
+    pending_order_max_age_s: float = Field(default=900.0, gt=0)
 
     @field_validator("degraded_backoff_s")
     @classmethod
@@ -348,6 +368,22 @@ class ExchangePosition(BaseModel):
     fees_paid_dollars: Dollars = Decimal(0)
 
 
+class PendingOrder(BaseModel):
+    """An order whose outcome the trader does not know yet (a write that timed out), kept for lookup.
+
+    Attributes:
+        client_order_id: the id that was sent.
+        ticker: its market (keeps the lookup to one market's orders), None for ids carried from an
+            older version of the trader.
+        since: when the trader first noted it (workflow clock); it ages out after
+            ``TraderConfig.pending_order_max_age_s``.
+    """
+
+    client_order_id: str
+    ticker: str | None = None
+    since: datetime | None = None
+
+
 class RestingOrder(BaseModel):
     """A resting order at the exchange (what order tracking knows about)."""
 
@@ -379,8 +415,9 @@ class CalibrationInput(BaseModel):
             expect to).
         settlements_since: only settlements after this exchange time are returned.
         order_group_id: the order group to check (None = none yet).
-        pending_client_order_ids: client order ids whose outcome the trader does not know yet; each
-            is looked up at the exchange.
+        pending_client_order_ids: client order ids whose outcome the trader does not know yet (without
+            their market: the format of older runs); each is looked up at the exchange.
+        pending_orders: the same with their ticker (a lookup lists one market's orders).
         market_data: ensure and inspect the market-data workflow (None: WebSocket market data off).
         parallel: run the checks concurrently (True in production; False only for benchmarks).
 
@@ -391,6 +428,7 @@ class CalibrationInput(BaseModel):
     settlements_since: datetime | None = None
     order_group_id: str | None = None
     pending_client_order_ids: list[str] = Field(default_factory=list)
+    pending_orders: list[PendingOrder] = Field(default_factory=list)
     market_data: LocateInput | None = None
     parallel: bool = True
 
@@ -537,6 +575,8 @@ class Drift(BaseModel):
         confirmed_pending: pending client order ids found at the exchange (outcome now known).
         missing_pending: pending ids the exchange has never seen (the order never arrived; forgotten).
         unresolved_pending: pending ids whose lookup failed (kept for the next calibration).
+        expired_pending: pending ids dropped unresolved: older than ``pending_order_max_age_s`` or
+            beyond ``max_pending_orders``.
         corrected: whether the trader's state was reconciled to the exchange's.
 
     """
@@ -547,6 +587,7 @@ class Drift(BaseModel):
     confirmed_pending: list[str] = Field(default_factory=list)
     missing_pending: list[str] = Field(default_factory=list)
     unresolved_pending: list[str] = Field(default_factory=list)
+    expired_pending: list[str] = Field(default_factory=list)
     corrected: bool = False
 
     @property
@@ -577,6 +618,8 @@ class CalibrationReport(BaseModel):
         order_group_triggered: whether it is triggered (None = the exchange does not say).
         market_data: WebSocket ingestion health: where the books are (the worker queue the actor loop
             runs on) and whether they can be traded from.
+        exchange_active, trading_active: ``GET /exchange/status`` (None when it could not be read);
+            ``trading_active=false`` is an exchange-wide trading pause, not a component failure.
 
     """
 
@@ -597,6 +640,8 @@ class CalibrationReport(BaseModel):
     order_group_exists: bool | None = None
     order_group_triggered: bool | None = None
     market_data: MarketDataHealth | None = None
+    exchange_active: bool | None = None
+    trading_active: bool | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -647,6 +692,11 @@ class CloseResult(BaseModel):
         remaining_contracts: position left at the exchange after the close (absolute contracts).
         attempts: IOC orders sent.
         client_order_ids: the deterministic ids used, in order.
+        cost_basis_dollars: what the sold contracts cost (the position's average cost, from Kalshi's
+            ``market_exposure``, times the contracts sold), None when unknown.
+        fees_dollars: taker fees of the close's fills (Kalshi's quadratic fee, models.money).
+        realized_pnl_dollars: ``proceeds - cost basis - fees``, None when the cost basis is unknown.
+        slippage_floor_dollars: the lowest price the last attempt was allowed to sell at.
         status: closed | partial | unfilled | already_flat | failed.
         error: one-line error when failed.
         at: exchange/workflow time the close finished.
@@ -665,6 +715,10 @@ class CloseResult(BaseModel):
     remaining_contracts: Contracts = Decimal(0)
     attempts: int = 0
     client_order_ids: list[str] = Field(default_factory=list)
+    cost_basis_dollars: Dollars | None = None
+    fees_dollars: Dollars = Decimal(0)
+    realized_pnl_dollars: Dollars | None = None
+    slippage_floor_dollars: Dollars | None = None
     status: CloseStatus
     error: str | None = None
     at: datetime | None = None
@@ -735,6 +789,7 @@ class CloseQuote(BaseModel):
         sweep_price_dollars: the lowest bid of the held side that selling the requested contracts
             would reach (the price that crosses the whole size), None when the side has no bid.
         sweep_contracts: how many of the requested contracts the visible bids can absorb.
+        exposure_dollars: what the position cost (Kalshi ``market_exposure``), None when flat/unknown.
     """
 
     ticker: str
@@ -744,6 +799,7 @@ class CloseQuote(BaseModel):
     tick_size_dollars: Dollars = Decimal("0.01")
     sweep_price_dollars: Dollars | None = None
     sweep_contracts: Contracts = Decimal(0)
+    exposure_dollars: Dollars | None = None
 
 
 class CloseQuoteInput(BaseModel):
@@ -829,8 +885,15 @@ class EpochInput(BaseModel):
     """Input of the ``run_trading_epoch`` activity.
 
     Attributes:
-        epoch_id: deterministic id decided by the workflow (``<workflow_id>:<cycle>``);
-            client_order_ids are uuid5(epoch_id, sequence), so a retried epoch re-sends the same ids.
+        epoch_id: the epoch's name (``<workflow_id>:<cycle>``, ``:rest`` for the REST fallback leg), for
+            the summary, logs and the recorder.
+        order_key: the epoch key (:func:`models.ids.epoch_key`, unique per execution, run, cycle and
+            leg): client_order_ids are ``epoch:<order_key>:<attempt>:<sequence>``, so no two attempts,
+            runs or executions share an id, and a retried attempt finds the earlier attempts' orders by
+            the prefix. None for epochs of workflows started before ``run-scoped-order-ids`` (legacy
+            ids: uuid5(epoch_id, sequence), resumed from the heartbeat).
+        exchange_start: the exchange clock at the calibration that scheduled the epoch: no order of
+            the epoch is older (a retried attempt lists orders from there).
         deadline: when to stop trading (workflow clock, UTC); a retried attempt keeps the deadline.
         markets: viable markets.
         positions: signed positions at epoch start (contracts), by ticker.
@@ -846,6 +909,8 @@ class EpochInput(BaseModel):
     epoch_id: str
     deadline: datetime
     markets: list[EpochMarket]
+    order_key: str | None = None
+    exchange_start: datetime | None = None
     positions: dict[str, Contracts] = Field(default_factory=dict)
     balance_cents: int
     risk: RiskLimits
@@ -863,16 +928,23 @@ class EpochSummary(BaseModel):
         driver: ``polling`` (REST order books every poll interval) or ``actor`` (every WebSocket update).
         started_at, ended_at: exchange clock.
         ended_by: ``duration`` | ``cancelled`` | ``worker_shutdown`` | ``circuit_breaker`` |
-            ``order_group_triggered`` | ``no_markets``.
+            ``order_group_triggered`` | ``no_markets`` | ``no_market_data`` | ``superseded`` (the server no
+            longer runs this attempt, or a newer epoch of the account took over in this process).
+        attempt: the activity attempt that returned this summary (earlier attempts' orders, found at
+            the exchange by the epoch's id prefix, are counted in).
         updates_seen: order-book reads (polls x markets) processed.
         decisions: count per :class:`TradeAction`.
         orders_placed: orders accepted by the exchange.
         contracts_filled: contracts filled on those orders.
-        rejects: pre-trade and exchange rejections by reason.
+        rejects: pre-trade and exchange rejections by reason; ``fenced`` counts orders not sent because
+            the epoch's lease had lapsed (the server unreachable) or a newer epoch took over.
         errors: REST errors during the epoch.
         client_order_ids: ids of every order the exchange acknowledged.
         unresolved_client_order_ids: ids whose outcome stayed unknown (looked up at the next
             calibration).
+        unresolved_orders: the same with their tickers.
+        filled_tickers: markets where this epoch's orders filled (their new positions are the
+            trader's own, not drift).
         latency_ms_p50, latency_ms_p99: decision latency in milliseconds: order-book update received
             (book applied) -> the order handed to the REST client. Building, signing (RSA-PSS, ~0.35 ms)
             and writing the request come on top: bench/bench_market_data.py measures frame received ->
@@ -886,6 +958,7 @@ class EpochSummary(BaseModel):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     ended_by: str = "duration"
+    attempt: int = 1
     updates_seen: int = 0
     decisions: dict[str, int] = Field(default_factory=dict)
     orders_placed: int = 0
@@ -894,6 +967,8 @@ class EpochSummary(BaseModel):
     errors: int = 0
     client_order_ids: list[str] = Field(default_factory=list)
     unresolved_client_order_ids: list[str] = Field(default_factory=list)
+    unresolved_orders: list[PendingOrder] = Field(default_factory=list)
+    filled_tickers: list[str] = Field(default_factory=list)
     latency_ms_p50: float | None = None
     latency_ms_p99: float | None = None
     ack_latency_ms_p50: float | None = None
@@ -914,34 +989,89 @@ class PauseRequest(_Strict):
 class StopRequest(_Strict):
     """``stop`` signal payload: ``{"close_all": true, "reason": "..."}``."""
 
-    close_all: bool = False
+    close_all: StrictBool = False
     reason: str = Field(default="operator", max_length=200)
 
 
 class ForceCloseRequest(_Strict):
     """``force_close`` update payload: ``{"ticker": "KXGOLD15M-..."}``."""
 
-    ticker: str = Field(min_length=1, max_length=100)
+    ticker: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class RiskLimitsUpdate(_Strict):
-    """``set_risk_limits`` update payload: any subset of :class:`RiskLimits` and exit thresholds."""
+    """``set_risk_limits`` update payload: any subset of :class:`RiskLimits` and exit thresholds.
 
-    order_size_contracts: Decimal | None = Field(default=None, gt=0)
-    max_position_contracts: Decimal | None = Field(default=None, gt=0)
-    max_open_positions: int | None = Field(default=None, ge=1)
-    max_spread_dollars: Decimal | None = Field(default=None, gt=0, lt=1)
-    per_market_throttle_ms: int | None = Field(default=None, ge=0)
-    max_entry_price_dollars: Decimal | None = Field(default=None, gt=0, lt=1)
-    take_profit_pct: Decimal | None = Field(default=None, gt=0)
-    stop_loss_pct: Decimal | None = Field(default=None, gt=0, le=1)
-    cash_reserve_cents: int | None = Field(default=None, ge=0)
+    Every given field needs a value (``null`` is refused: leave a field out to keep it), within bounds
+    a trader would use: contracts in 0.01 steps up to 1,000,000, dollar prices in 0.0001 steps, ms and
+    cents as integers. :meth:`apply` validates the WHOLE resulting configuration, so a change that is
+    fine alone but wrong with the current values (an order size above the position limit) is refused
+    too. The ``set_risk_limits`` validator runs it, so a refused payload writes nothing to history.
+    """
+
+    order_size_contracts: Decimal | None = Field(default=None, gt=0, le=1_000_000, decimal_places=2)
+    max_position_contracts: Decimal | None = Field(default=None, gt=0, le=10_000_000, decimal_places=2)
+    max_open_positions: int | None = Field(default=None, ge=1, le=10_000)
+    max_spread_dollars: Decimal | None = Field(default=None, gt=0, lt=1, decimal_places=4)
+    per_market_throttle_ms: int | None = Field(default=None, ge=0, le=86_400_000)
+    max_entry_price_dollars: Decimal | None = Field(default=None, gt=0, lt=1, decimal_places=4)
+    take_profit_pct: Decimal | None = Field(default=None, gt=0, le=1000, decimal_places=6)
+    stop_loss_pct: Decimal | None = Field(default=None, gt=0, le=1, decimal_places=6)
+    cash_reserve_cents: int | None = Field(default=None, ge=0, le=10**12)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: object) -> object:
+        if isinstance(data, dict):
+            nulls = sorted(str(k) for k, v in data.items() if v is None)
+            if nulls:
+                raise ValueError(f"null is not a value for {', '.join(nulls)}: give a value or leave the field out")
+        return data
 
     @model_validator(mode="after")
     def _not_empty(self) -> RiskLimitsUpdate:
         if not self.model_fields_set:
             raise ValueError("set_risk_limits needs at least one field")
         return self
+
+    def apply(self, risk: RiskLimits, exits: ExitRules) -> tuple[RiskLimits, ExitRules]:
+        """The new risk limits and exit rules: the current ones with this update's fields, validated whole.
+
+        Raises:
+            ValueError: a resulting value or combination is invalid (every problem, one line).
+        """
+        changes = {k: getattr(self, k) for k in self.model_fields_set}
+        risk_changes = {k: v for k, v in changes.items() if k in RiskLimits.model_fields}
+        exit_changes = {k: v for k, v in changes.items() if k in ExitRules.model_fields}
+        try:
+            new_risk = RiskLimits.model_validate({**risk.model_dump(), **risk_changes})
+            new_exits = ExitRules.model_validate({**exits.model_dump(), **exit_changes})
+        except ValidationError as err:
+            raise ValueError(validation_line(err)) from None
+        problems = limit_problems(new_risk, new_exits)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return new_risk, new_exits
+
+
+def validation_line(err: ValidationError) -> str:
+    """A pydantic validation error on one line: ``field: message; field: message`` (no input values)."""
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"]) or "payload"
+        parts.append(f"{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def limit_problems(risk: RiskLimits, exits: ExitRules) -> list[str]:
+    """Combinations of risk limits and exit rules that cannot work together (empty when consistent)."""
+    problems = []
+    if risk.order_size_contracts > risk.max_position_contracts:
+        problems.append(
+            f"order_size_contracts {risk.order_size_contracts} exceeds max_position_contracts "
+            f"{risk.max_position_contracts}: no entry could ever be placed"
+        )
+    return problems
 
 
 class StatusTransition(BaseModel):
@@ -996,6 +1126,17 @@ class CarriedState(BaseModel):
         rejected_messages: last rejected signal/update payloads.
         last_settlement_check: exchange time of the last settlement read.
         recorded_until: the last status transition / close handed to the recorder (workflow clock).
+        pending_orders: orders of unknown outcome with their ticker (supersedes
+            ``pending_client_order_ids``, which holds ids carried from older runs), bounded and aged out.
+        own_tickers: markets where the last epoch's orders filled: a new position there is the
+            trader's own, not drift.
+        queued_pause, queued_stop, queued_resume, queued_recalibrate: operator signals received while the
+            run drained before continue-as-new, handed to the next run.
+        realized_pnl_dollars, close_fees_dollars: session totals over every close (dollars; P&L after
+            fees, fees alone).
+        realized_pnl_by_ticker: realised P&L after fees per market over the session (dollars; last 100
+            markets).
+        stop_outcome: how the stop ended (what could not be flattened, if anything).
 
     """
 
@@ -1024,6 +1165,16 @@ class CarriedState(BaseModel):
     rejected_messages: list[RejectedMessage] = Field(default_factory=list)
     last_settlement_check: datetime | None = None
     recorded_until: datetime | None = None
+    pending_orders: list[PendingOrder] = Field(default_factory=list)
+    own_tickers: list[str] = Field(default_factory=list)
+    queued_pause: PauseRequest | None = None
+    queued_stop: StopRequest | None = None
+    queued_resume: bool = False
+    queued_recalibrate: bool = False
+    realized_pnl_dollars: Dollars = Decimal(0)
+    close_fees_dollars: Dollars = Decimal(0)
+    realized_pnl_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
+    stop_outcome: str | None = None
 
 
 class TraderInput(BaseModel):
@@ -1054,6 +1205,11 @@ class TraderStatus(BaseModel):
         risk: current risk limits; exits: current exit thresholds.
         pending_client_order_ids: orders sent but not yet confirmed.
         rejected_messages: last rejected signal/update payloads.
+        pending_orders: the unconfirmed orders with their market and age.
+        realized_pnl_dollars: realised P&L after fees of every close this session (dollars).
+        close_fees_dollars: fees of those closes (dollars).
+        realized_pnl_by_ticker: the same per market.
+        stop_outcome: how a stop ended (None while running).
 
     """
 
@@ -1077,3 +1233,8 @@ class TraderStatus(BaseModel):
     exits: ExitRules
     pending_client_order_ids: list[str]
     rejected_messages: list[RejectedMessage]
+    pending_orders: list[PendingOrder] = Field(default_factory=list)
+    realized_pnl_dollars: Dollars = Decimal(0)
+    close_fees_dollars: Dollars = Decimal(0)
+    realized_pnl_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
+    stop_outcome: str | None = None

@@ -153,6 +153,12 @@ async def _serve(config: SimulatorConfig) -> None:
     help="Serve a finalized market's status as 'settled' (for Kalshi SDK 3.2.0 and other pre-2026 clients).",
 )
 @click.option(
+    "--strict-client-order-ids",
+    is_flag=True,
+    help="409 for a client_order_id used by ANY earlier order (default: Kalshi's rule, 409 only while an "
+    "open order holds the id).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,

@@ -59,6 +59,9 @@ class SimulatorConfig(BaseModel):
         legacy_market_status: serve a finalized market's REST ``status`` as ``"settled"``, the name the
             pre-2026 API and SDK 3.2.0 use (their status enum has no ``finalized``); default False serves the
             current spec's ``finalized`` (docs/simulator.md "Kalshi SDK conformance").
+        strict_client_order_ids: answer 409 for a ``client_order_id`` used by ANY earlier order of the
+            account. Default False = Kalshi's rule: 409 only while an open (resting) order holds the id;
+            the id of an executed or cancelled order can be used again (kalshi-api.md §3.5).
 
     """
 
@@ -90,6 +93,7 @@ class SimulatorConfig(BaseModel):
     ws_subscription_buffer: int = Field(default=50_000, ge=1, le=10_000_000)
     ws_public_orderbook: bool = False
     legacy_market_status: bool = False
+    strict_client_order_ids: bool = False
 
     @field_validator("start")
     @classmethod

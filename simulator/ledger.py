@@ -62,6 +62,9 @@ class Ledger:
         determination_delay_ms: close -> determined delay; None = recorded per market.
         settlement_timer_ms: determined -> finalized delay; None = the market's
             ``settlement_timer_seconds``.
+        strict_client_order_ids: refuse (409) a ``client_order_id`` used by ANY earlier order of the
+            account. Off by default: Kalshi refuses a duplicate only while an open (resting) order holds
+            the id (kalshi-api.md §3.5, §8), so the id of an executed or cancelled order can be used again.
 
     """
 
@@ -79,6 +82,7 @@ class Ledger:
         taker_fee_multiplier: Decimal = Decimal("0.07"),
         determination_delay_ms: int | None = None,
         settlement_timer_ms: int | None = None,
+        strict_client_order_ids: bool = False,
     ) -> None:
         self.catalog = catalog
         self.bus = bus
@@ -88,6 +92,7 @@ class Ledger:
         self.taker_fee_multiplier = taker_fee_multiplier
         self.determination_delay_ms = determination_delay_ms
         self.settlement_timer_ms = settlement_timer_ms
+        self.strict_client_order_ids = strict_client_order_ids
         self.scheduler: Scheduler = _Immediate()
         self.markets: dict[str, MarketState] = {
             ticker: MarketState(definition, OrderBook(ticker), close_ms=definition.close_ms)

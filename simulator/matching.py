@@ -140,11 +140,15 @@ class MatchingEngine(Ledger):
         check_count_for_market(count, state.definition.fractional_trading_enabled, key)
 
     def _check_client_order_id(self, account: Account, coid: str) -> None:
-        if coid and coid in account.client_order_ids:
+        """409 when ``coid`` is taken: by an open order (Kalshi's rule), or by any order (strict mode)."""
+        holder = account.client_order_ids.get(coid) if coid else None
+        if holder is None:
+            return
+        if self.strict_client_order_ids or holder in account.resting:
             raise ApiError(
                 409,
                 errors.ORDER_ALREADY_EXISTS,
-                f"client_order_id {coid} already used by order {account.client_order_ids[coid]}",
+                f"client_order_id {coid} already used by order {holder}",
             )
 
     def _group_for_order(self, account: Account, group_id: str | None) -> OrderGroup | None:

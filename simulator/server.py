@@ -161,6 +161,7 @@ class SimulatorServer:
             if config.determination_delay_s is None
             else int(config.determination_delay_s * 1000),
             settlement_timer_ms=None if config.settlement_timer_s is None else int(config.settlement_timer_s * 1000),
+            strict_client_order_ids=config.strict_client_order_ids,
         )
         engine = ReplayEngine(exchange, clock)
         keys = KeyRegistry(config.timestamp_tolerance_s)

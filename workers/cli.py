@@ -162,7 +162,16 @@ def format_status(st: TraderStatus) -> str:
         pnl = "n/a" if p.pnl_pct is None else f"{p.unrealized_pnl_dollars:+.2f} USD ({p.pnl_pct * 100:+.1f}%)"
         lines.append(f"  position {p.ticker}: {p.contracts} {p.side.upper()} avg {p.avg_cost_dollars:.4f} P&L {pnl}")
     for cl in st.recent_closes[-5:]:
-        lines.append(f"  close {cl.tag} {cl.ticker}: {cl.status.value} {cl.closed_contracts}/{cl.requested_contracts}")
+        pnl = "" if cl.realized_pnl_dollars is None else f", P&L {cl.realized_pnl_dollars:+.2f} USD after fees"
+        lines.append(
+            f"  close {cl.tag} {cl.ticker}: {cl.status.value} {cl.closed_contracts}/{cl.requested_contracts}{pnl}"
+        )
+    lines.append(
+        f"realised P&L of closes this session: {st.realized_pnl_dollars:+.2f} USD "
+        f"(fees {st.close_fees_dollars:.2f} USD)"
+    )
+    if st.stop_outcome:
+        lines.append(f"stop: {st.stop_outcome}")
     if st.last_epoch:
         e = st.last_epoch
         lines.append(

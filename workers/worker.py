@@ -46,6 +46,9 @@ from workflows.trader import TraderWorkflow
 
 log = logging.getLogger(__name__)
 
+STICKY_TIMEOUT_S = 3.0
+"""Sticky-queue schedule-to-start timeout of the workflow worker, seconds (restart-to-trading after a crash)."""
+
 WORKFLOWS: Sequence[type] = (TraderWorkflow, ClosePositionWorkflow, MarketDataWorkflow)
 """Every workflow this project registers (also what the replay tests replay)."""
 
@@ -192,6 +195,9 @@ def build_workers(
     options: dict[str, Any] = {
         "graceful_shutdown_timeout": timedelta(seconds=10),
         "workflow_runner": workflow_runner(),
+        # A workflow task queued for a dead worker's sticky queue moves to the shared queue after this
+        # (SDK default 10 s): after a kill -9 the trader's next task waits at most this long.
+        "sticky_queue_schedule_to_start_timeout": timedelta(seconds=STICKY_TIMEOUT_S),
     }
     options.update(worker_kwargs)
     activities: list[Callable[..., Any]] = [

@@ -62,6 +62,7 @@ def build_report(
     opened_at: dict[str, datetime],
     known_client_order_ids: Iterable[str],
     pending_client_order_ids: Iterable[str],
+    own_tickers: Iterable[str] = (),
 ) -> tuple[CalibrationReport, dict[str, datetime]]:
     """Evaluate a snapshot.
 
@@ -73,6 +74,8 @@ def build_report(
             with other ids are reported as unknown.
         pending_client_order_ids: ids whose outcome was unknown; resolved with
             ``snapshot.pending_lookup``.
+        own_tickers: markets where the trader's own last epoch filled orders: a position that appears
+            there is adopted like any other but not reported as ``unexpected_positions``.
 
     Returns:
         The report, and the reconciled ``opened_at`` map (new positions adopted at the snapshot
@@ -97,7 +100,9 @@ def build_report(
         for m in sorted(markets.values(), key=lambda m: m.ticker)
     ]
 
-    new_opened, drift = _reconcile(snapshot, opened_at, known_client_order_ids, pending_client_order_ids, now)
+    new_opened, drift = _reconcile(
+        snapshot, opened_at, known_client_order_ids, pending_client_order_ids, now, set(own_tickers)
+    )
     views = (
         build_position_views(snapshot.positions or [], markets, new_opened, now)
         if snapshot.positions is not None
@@ -122,6 +127,8 @@ def build_report(
         order_group_exists=snapshot.order_group_exists,
         order_group_triggered=snapshot.order_group_triggered,
         market_data=snapshot.market_data,
+        exchange_active=snapshot.exchange_active,
+        trading_active=snapshot.trading_active,
     )
     return report, new_opened
 
@@ -220,15 +227,17 @@ def _reconcile(
     known_ids: Iterable[str],
     pending_ids: Iterable[str],
     now: datetime,
+    own_tickers: set[str],
 ) -> tuple[dict[str, datetime], Drift]:
     if snapshot.positions is None:
         # Positions unreadable: keep what we had, report nothing as drift.
         return dict(opened_at), Drift()
     held = {p.ticker for p in snapshot.positions if p.position_contracts != 0}
-    unexpected = sorted(held - opened_at.keys())
+    new = sorted(held - opened_at.keys())
+    unexpected = [t for t in new if t not in own_tickers]
     vanished = sorted(opened_at.keys() - held)
     new_opened = {t: at for t, at in opened_at.items() if t in held}
-    for ticker in unexpected:
+    for ticker in new:
         new_opened[ticker] = now
     known = set(known_ids)
     resting = snapshot.resting_orders or []
@@ -240,9 +249,11 @@ def _reconcile(
         missing: list[str] = []
         unresolved = pending
     else:
+        # An id the activity did not get to (it looks up a bounded number per calibration) stays pending.
         confirmed = [p for p in pending if lookup.get(p, "missing") != "missing"]
-        missing = [p for p in pending if lookup.get(p, "missing") == "missing"]
-        unresolved = []
+        missing = [p for p in pending if lookup.get(p) == "missing"]
+        unresolved = [p for p in pending if p not in lookup]
+        confirmed = [p for p in confirmed if p in lookup]
     drift = Drift(
         unexpected_positions=unexpected,
         vanished_positions=vanished,

@@ -14,22 +14,31 @@ trader's loop and each close has its own page in the Web UI. Each attempt:
    contracts remain.
 
 Every order's ``client_order_id`` is ``close_position:<reason>:<uuid5 hex>`` where the uuid5 is
-derived from this workflow's id and the attempt number: deterministic, so an activity retry or a
-replay re-sends the same id and the exchange's 409 duplicate makes the place idempotent
-(ARCHITECTURE.md "Activities and idempotency"). Closes do not carry the order group id, so they work
-even while the group is triggered.
+derived from this close run's ``first_execution_run_id`` (a fresh uuid for every child run, so a
+terminated-and-restarted or reset trader never reuses an earlier close's id; patch
+``close-run-scoped-ids``; before it: the workflow id) and the attempt number: deterministic, so an
+activity retry or a replay re-sends the same id. Kalshi refuses a duplicate only while an open order
+holds the id (an IOC is never open afterwards), so a retried ``place_order`` looks the id up before it
+sends (ARCHITECTURE.md "Activities and idempotency"). Closes do not carry the order group id, so they
+work even while the group is triggered.
+
+Slippage floor and P&L (patch ``close-floor-and-pnl``): no attempt sells below the mark (the held
+side's best bid when it is priced) minus ``settings.max_slippage_dollars``; the result carries the
+cost basis of what was sold (the position's average cost from Kalshi's ``market_exposure``), the
+taker fees (:func:`models.money.taker_fee_dollars`) and the realised P&L after fees.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from models.ids import close_client_order_id
+from models.money import taker_fee_dollars
 from models.trader import (
     CloseQuote,
     CloseQuoteInput,
@@ -39,22 +48,16 @@ from models.trader import (
     OrderOutcome,
     PlaceOrderInput,
 )
-from workflows.names import CLOSE_POSITION_WORKFLOW, GET_CLOSE_QUOTE, PLACE_ORDER
-
-CLIENT_ORDER_ID_NAMESPACE = uuid.UUID("0f5f3a52-8f7e-4c1e-9d35-6b8f2b8a9c11")
-"""uuid5 namespace of every client_order_id this trader issues."""
+from workflows.names import (
+    CLOSE_POSITION_WORKFLOW,
+    GET_CLOSE_QUOTE,
+    PATCH_CLOSE_FLOOR_AND_PNL,
+    PATCH_CLOSE_RUN_SCOPED_IDS,
+    PLACE_ORDER,
+)
 
 NON_RETRYABLE_ERRORS = ["KalshiAuthError", "KalshiRejectedError", "KalshiNotFoundError", "KalshiCredentialsError"]
 """Activity error types never retried (temporal.md §3: the type string of the ApplicationError)."""
-
-
-def close_client_order_id(reason: str, workflow_id: str, attempt: int) -> str:
-    """Deterministic client_order_id of a close attempt: ``close_position:<reason>:<32 hex>`` (<= 64 chars).
-
-    Kalshi allows 64 characters from ``[A-Za-z0-9_-:+=/]`` (kalshi-api.md §3.5).
-    """
-    digest = uuid.uuid5(CLIENT_ORDER_ID_NAMESPACE, f"{workflow_id}:{attempt}").hex
-    return f"close_position:{reason}:{digest}"
 
 
 def rest_retry_policy(max_attempts: int) -> RetryPolicy:
@@ -76,6 +79,10 @@ class ClosePositionWorkflow:
     async def run(self, request: CloseRequest) -> CloseResult:
         """Run the close. Never raises for market conditions; activity failures end it as ``failed``."""
         info = workflow.info()
+        scope = (
+            f"run:{info.first_execution_run_id}" if workflow.patched(PATCH_CLOSE_RUN_SCOPED_IDS) else info.workflow_id
+        )
+        v2 = workflow.patched(PATCH_CLOSE_FLOOR_AND_PNL)
         result = CloseResult(
             ticker=request.ticker,
             side=request.side,
@@ -88,6 +95,8 @@ class ClosePositionWorkflow:
         timeout = timedelta(seconds=request.activity_timeout_s)
         retry = rest_retry_policy(3)
         remaining = request.contracts
+        avg_cost: Decimal | None = None
+        basis = Decimal(0)
         try:
             for attempt in range(1, request.settings.max_attempts + 1):
                 quote: CloseQuote = await workflow.execute_activity(
@@ -103,6 +112,8 @@ class ClosePositionWorkflow:
                     result.status = CloseStatus.CLOSED if result.closed_contracts > 0 else CloseStatus.ALREADY_FLAT
                     remaining = Decimal(0)
                     break
+                if v2 and avg_cost is None and quote.exposure_dollars is not None:
+                    avg_cost = quote.exposure_dollars / held
                 if quote.market_status not in ("active", "open"):
                     result.error = f"market is {quote.market_status}"
                     break
@@ -115,8 +126,12 @@ class ClosePositionWorkflow:
                 tick = quote.tick_size_dollars
                 crossing = min(bid, quote.sweep_price_dollars) if quote.sweep_price_dollars is not None else bid
                 price = max(crossing - request.settings.reprice_step_dollars * (attempt - 1), tick)
+                if v2:
+                    floor = slippage_floor(bid, request.settings.max_slippage_dollars, tick)
+                    result.slippage_floor_dollars = floor
+                    price = max(price, floor)
                 size = min(remaining, held)
-                client_order_id = close_client_order_id(request.reason.value, info.workflow_id, attempt)
+                client_order_id = close_client_order_id(request.reason.value, scope, attempt)
                 result.client_order_ids.append(client_order_id)
                 result.attempts = attempt
                 outcome: OrderOutcome = await workflow.execute_activity(
@@ -144,6 +159,10 @@ class ClosePositionWorkflow:
                     result.closed_contracts += outcome.filled_contracts
                     remaining -= outcome.filled_contracts
                     result.error = None
+                    if v2:
+                        result.fees_dollars += taker_fee_dollars(outcome.filled_contracts, avg)
+                        if avg_cost is not None:
+                            basis += outcome.filled_contracts * avg_cost
                 if remaining <= 0:
                     break
                 if attempt < request.settings.max_attempts:
@@ -161,6 +180,7 @@ class ClosePositionWorkflow:
             result.status = CloseStatus.FAILED
             result.error = error_line(err)
             result.at = workflow.now()
+            _pnl(result, basis if avg_cost is not None else None, v2)
             return result
         if result.status != CloseStatus.ALREADY_FLAT:
             if result.closed_contracts > 0:
@@ -173,11 +193,33 @@ class ClosePositionWorkflow:
             result.average_price_dollars = (result.proceeds_dollars / result.closed_contracts).quantize(
                 Decimal("0.0001")
             )
+        _pnl(result, basis if avg_cost is not None else None, v2)
         result.at = workflow.now()
         workflow.metric_meter().create_counter(
             "kalshi_trader_closes", "Positions closed by the trader, by reason and status"
         ).add(1, {"reason": request.reason.value, "status": result.status.value})
         return result
+
+
+def slippage_floor(mark_dollars: Decimal, max_slippage_dollars: Decimal, tick_dollars: Decimal) -> Decimal:
+    """The lowest price a close may sell at: ``mark - max_slippage``, up to the tick grid, at least one tick.
+
+    Args:
+        mark_dollars: the held side's best bid (dollars per contract).
+        max_slippage_dollars: ``CloseSettings.max_slippage_dollars``.
+        tick_dollars: the market's price step near the mark.
+    """
+    raw = mark_dollars - max_slippage_dollars
+    on_grid = (raw / tick_dollars).to_integral_value(rounding=ROUND_CEILING) * tick_dollars
+    return max(on_grid, tick_dollars)
+
+
+def _pnl(result: CloseResult, basis: Decimal | None, enabled: bool) -> None:
+    """Fill in the cost basis and the realised P&L after fees (dollars, 4 dp) when known."""
+    if not enabled or basis is None:
+        return
+    result.cost_basis_dollars = basis.quantize(Decimal("0.0001"))
+    result.realized_pnl_dollars = (result.proceeds_dollars - basis - result.fees_dollars).quantize(Decimal("0.0001"))
 
 
 def _held(position_contracts: Decimal, side: str) -> Decimal:

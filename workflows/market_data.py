@@ -7,7 +7,9 @@ Loop: ask the shared task queue for a worker (``get_worker_queue``: whichever wo
 its process-specific queue), run ``ingest_market_data`` on that queue with a schedule-to-start timeout
 (a dead worker's queue is noticed without waiting forever) and a heartbeat timeout (a worker that dies
 mid-run is noticed within it); when the run ends or fails, pick a worker again (possibly another one),
-after a backoff when it failed. Every move is recorded (``status`` query). The activity's heartbeat
+after a backoff when it failed (the backoff grows with consecutive failures; a run that was healthy
+for ``healthy_after_s`` before it failed starts the count afresh, so the tenth worker death moves
+ingestion as fast as the first). Every move is recorded (``status`` query). The activity's heartbeat
 details carry the subscription state and counters; ``locate_market_data`` reads them for the trader.
 """
 
@@ -16,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, TimeoutType
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from models.market_data import (
     IngestInput,
@@ -30,7 +34,14 @@ from models.market_data import (
     MarketDataStatus,
 )
 from workflows.close import error_line
-from workflows.names import GET_WORKER_QUEUE, INGEST_MARKET_DATA, MARKET_DATA_WORKFLOW, QUERY_STATUS, SIGNAL_STOP
+from workflows.names import (
+    GET_WORKER_QUEUE,
+    INGEST_MARKET_DATA,
+    MARKET_DATA_WORKFLOW,
+    PATCH_MD_HEALTHY_RESET,
+    QUERY_STATUS,
+    SIGNAL_STOP,
+)
 
 _MOVES_TAIL = 20
 
@@ -83,7 +94,7 @@ class MarketDataWorkflow:
             self.s.moves.append(IngestionMove(at=workflow.now(), from_queue=previous, to_queue=queue, reason=reason))
             del self.s.moves[:-_MOVES_TAIL]
         self.s.queue = queue
-        self.s.since = workflow.now()
+        started = self.s.since = workflow.now()
         self.s.runs += 1
         self._runs_this_execution += 1
         self._running = True
@@ -116,6 +127,13 @@ class MarketDataWorkflow:
             if isinstance(err, asyncio.CancelledError) and not task.cancelled():
                 raise  # the workflow itself is being cancelled
             if not self.s.stopped:
+                ran_s = (workflow.now() - started).total_seconds()
+                if (
+                    ran_s >= self.inp.healthy_after_s
+                    and not _never_started(err)
+                    and workflow.patched(PATCH_MD_HEALTHY_RESET)
+                ):
+                    self.s.consecutive_failures = 0
                 await self._failed(queue, error_line(err))
             return
         self._running = False
@@ -133,8 +151,8 @@ class MarketDataWorkflow:
             await workflow.wait_condition(lambda: self.s.stopped, timeout=delay, timeout_summary="restart backoff")
 
     @workflow.signal(name=SIGNAL_STOP, description="Stop market-data ingestion and complete.")
-    def stop(self) -> None:
-        """Stop after the current ingestion run is cancelled."""
+    def stop(self, *ignored: Any) -> None:
+        """Stop after the current ingestion run is cancelled (any input is ignored: it cannot fail the task)."""
         self.s.stopped = True
 
     @workflow.query(name=QUERY_STATUS, description="Where ingestion runs, since when, restarts and moves.")
@@ -150,3 +168,9 @@ class MarketDataWorkflow:
             last_error=self.s.last_error,
             moves=list(self.s.moves),
         )
+
+
+def _never_started(err: BaseException) -> bool:
+    """Whether an ingestion failure is a schedule-to-start timeout (no worker picked the run up)."""
+    cause = err.__cause__ if isinstance(err, ActivityError) else None
+    return isinstance(cause, TemporalTimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START

@@ -51,3 +51,29 @@ SA_STATE = SearchAttributeKey.for_keyword("KalshiTraderState")
 SA_MODE = SearchAttributeKey.for_keyword("KalshiTraderMode")
 SA_ENV = SearchAttributeKey.for_keyword("KalshiEnv")
 SEARCH_ATTRIBUTES = (SA_STATE, SA_MODE, SA_ENV)
+
+# Patch ids (``workflow.patched``): each names one behaviour change, so histories recorded before it keep
+# replaying the old branch (temporal.md §4 "Versioning"). Never rename or reuse one.
+PATCH_RUN_SCOPED_ORDER_IDS = "run-scoped-order-ids"
+"""Epoch client_order_ids from first_execution_run_id + run_id + cycle (+ attempt, sequence); close child ids
+carry the run token."""
+PATCH_CLOSE_RUN_SCOPED_IDS = "close-run-scoped-ids"
+"""Close client_order_ids from the close run's first_execution_run_id instead of its workflow id."""
+PATCH_CLOSE_FLOOR_AND_PNL = "close-floor-and-pnl"
+"""Closes never sell below mark - max_slippage; results carry cost basis, fees and realised P&L."""
+PATCH_OPERATOR_HANDLERS_V2 = "operator-handlers-v2"
+"""set_risk_limits validates the whole new config; force_close results keyed by update id and refused for a
+ticker already closing; resume is never swallowed; signals received during the continue-as-new drain are
+carried to the next run."""
+PATCH_PENDING_ORDERS_V2 = "pending-orders-v2"
+"""Pending client order ids carry their ticker, are bounded and age out; own new positions are not drift;
+an exchange-wide trading pause is named as such."""
+PATCH_STOP_UNTIL_FLAT = "stop-until-flat"
+"""stop {close_all} recalibrates and closes in rounds until flat, then reports what could not be closed."""
+PATCH_EPOCH_FALLBACK = "epoch-fallback-and-no-viable-retry"
+"""A failed actor epoch falls back to REST polling in the same cycle; a cycle with no viable market runs no
+epoch and recalibrates after no_viable_retry_s."""
+PATCH_SESSION_PNL = "session-pnl"
+"""Realised P&L and fees of closes summed per market and for the session."""
+PATCH_MD_HEALTHY_RESET = "md-reset-failures-when-healthy"
+"""MarketDataWorkflow forgets earlier failures once an ingestion run has been healthy for healthy_after_s."""

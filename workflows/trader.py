@@ -21,6 +21,16 @@ When a critical component is down the trader pauses itself and probes again afte
 across continue-as-new. An authentication failure pauses until an operator sends ``resume``
 (retrying bad credentials helps nobody).
 
+Exactly-once (issue 6; docs/architecture.md "Exactly-once"): every client_order_id is scoped to this
+run of this execution (:mod:`models.ids`: ``first_execution_run_id``, ``run_id``, cycle; the epoch adds
+its attempt and a sequence), so a terminate-and-start or a ``temporal workflow reset`` never re-sends or
+adopts an earlier run's order; the epoch activity fences itself (one epoch per account, a heartbeat
+lease) and rebuilds its state from the exchange before deciding. Operator input never wedges the
+workflow: every handler validates its payload, ``set_risk_limits`` validates the whole new
+configuration, ``force_close`` results are keyed by update id, signals received while draining before
+continue-as-new are carried over. Each behaviour change is behind a ``workflow.patched`` id
+(``workflows.names.PATCH_*``), so histories recorded before it replay unchanged.
+
 Determinism: no I/O, clock, randomness or heavy imports here; time is ``workflow.now()`` and the
 exchange time inside activity results; client order ids are uuid5 of stable workflow data.
 """
@@ -28,6 +38,7 @@ exchange time inside activity results; client order ids are uuid5 of stable work
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -38,6 +49,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
 
+from models.ids import close_workflow_id, epoch_key, run_token
 from models.market_data import LocateInput, MarketDataInput
 from models.trader import (
     CalibrationInput,
@@ -64,6 +76,8 @@ from models.trader import (
     OrderGroupState,
     OverallStatus,
     PauseRequest,
+    PendingOrder,
+    PositionView,
     RecordBatch,
     RejectedMessage,
     RiskLimits,
@@ -74,6 +88,7 @@ from models.trader import (
     TraderConfig,
     TraderInput,
     TraderStatus,
+    validation_line,
 )
 from workflows.calibration import build_report
 from workflows.close import error_line, rest_retry_policy
@@ -83,6 +98,12 @@ from workflows.names import (
     CANCEL_RESTING_ORDERS,
     ENSURE_ORDER_GROUP,
     GET_CLOSE_QUOTE,
+    PATCH_EPOCH_FALLBACK,
+    PATCH_OPERATOR_HANDLERS_V2,
+    PATCH_PENDING_ORDERS_V2,
+    PATCH_RUN_SCOPED_ORDER_IDS,
+    PATCH_SESSION_PNL,
+    PATCH_STOP_UNTIL_FLAT,
     QUERY_STATUS,
     RESET_ORDER_GROUP,
     RUN_ACTOR_EPOCH,
@@ -102,6 +123,7 @@ from workflows.rules import evaluate_exits
 
 _KNOWN_IDS_TAIL = 500
 _MAX_PARALLEL_CLOSES = 10
+_PNL_TICKERS = 100
 
 
 class _AuthFailure(Exception):
@@ -117,12 +139,18 @@ class TraderWorkflow:
         """Restore config and carried state before any handler runs (temporal.md §1 ``@workflow.init``)."""
         self.config: TraderConfig = inp.config
         self.s: CarriedState = inp.state or CarriedState()
-        self._pause_request: PauseRequest | None = None
-        self._resume_requested = False
-        self._stop_request: StopRequest | None = None
-        self._recalibrate_requested = False
-        self._force_close_queue: list[str] = []
+        # Operator signals received while the previous run drained before continue-as-new (carried).
+        self._pause_request: PauseRequest | None = self.s.queued_pause
+        self._resume_requested = self.s.queued_resume
+        self._stop_request: StopRequest | None = self.s.queued_stop
+        self._recalibrate_requested = self.s.queued_recalibrate
+        self.s.queued_pause = self.s.queued_stop = None
+        self.s.queued_resume = self.s.queued_recalibrate = False
+        # force_close requests: (result key, ticker); the key is the update id (the ticker before
+        # operator-handlers-v2). Results wait under their key until the update handler takes them.
+        self._force_close_queue: list[tuple[str, str]] = []
         self._force_close_results: dict[str, CloseResult] = {}
+        self._closing: dict[str, int] = {}  # ticker -> closes running (rule, force or stop closes)
         self._close_seq = 0
         self._cycles_this_run = 0
         self._sa_state: str | None = None
@@ -160,6 +188,13 @@ class TraderWorkflow:
             if self._should_continue_as_new():
                 await self._process_force_closes()
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                if workflow.patched(PATCH_OPERATOR_HANDLERS_V2):
+                    # A pause/stop/resume/recalibrate that arrived during the drain goes to the next run.
+                    self.s.queued_pause, self.s.queued_stop = self._pause_request, self._stop_request
+                    self.s.queued_resume, self.s.queued_recalibrate = (
+                        self._resume_requested,
+                        self._recalibrate_requested,
+                    )
                 self.s.generation += 1
                 self._update_details()
                 workflow.continue_as_new(TraderInput(config=self.config, state=self.s))
@@ -182,8 +217,11 @@ class TraderWorkflow:
             self._pause(f"authentication failed: {err} (fix the key, then send resume)", operator=True)
             return
         if not report.can_trade:
-            down = [c.name for c in report.components if c.category == ComponentCategory.CRITICAL and not c.healthy]
-            why = f"critical component down: {', '.join(down)}" if down else "exchange trading is paused"
+            if workflow.patched(PATCH_PENDING_ORDERS_V2):
+                why = pause_reason(report)
+            else:
+                down = [c.name for c in report.components if c.category == ComponentCategory.CRITICAL and not c.healthy]
+                why = f"critical component down: {', '.join(down)}" if down else "exchange trading is paused"
             self._pause(why, operator=False)
             return
         self.s.backoff_step = 0
@@ -199,14 +237,28 @@ class TraderWorkflow:
         if self._interrupted():
             return
 
-        self._transition(LifecycleState.TRADING, f"{len(report.viable_markets)} viable markets")
-        summary = await self._trading_epoch(report)
+        if not report.viable_markets and workflow.patched(PATCH_EPOCH_FALLBACK):
+            # Nothing to trade: recalibrate soon (a market may open or get quoted) instead of idling a cycle.
+            delay = self.config.no_viable_retry_s
+            workflow.logger.info("no viable market: recalibrating in %gs", delay)
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    self._interrupted, timeout=delay, timeout_summary=f"no viable market: recalibrate in {delay:g}s"
+                )
+            summary = None
+        else:
+            self._transition(LifecycleState.TRADING, f"{len(report.viable_markets)} viable markets")
+            summary = await self._trading_epoch(report)
         if summary is not None:
             self.s.last_epoch = summary
             self.s.orders_placed_total += summary.orders_placed
             self._remember_ids(summary.client_order_ids)
             self._remember_ids(summary.unresolved_client_order_ids)
-            self.s.pending_client_order_ids.extend(summary.unresolved_client_order_ids)
+            if workflow.patched(PATCH_PENDING_ORDERS_V2):
+                self._add_pending(summary.unresolved_orders)
+                self.s.own_tickers = list(summary.filled_tickers)
+            else:
+                self.s.pending_client_order_ids.extend(summary.unresolved_client_order_ids)
             if summary.ended_by == "order_group_triggered":
                 self.s.order_group_trigger_pending = True
         self.s.cycle += 1
@@ -218,6 +270,11 @@ class TraderWorkflow:
 
     async def _calibrate(self) -> CalibrationReport:
         tracked = sorted(set(self.s.positions_opened_at))
+        v2 = workflow.patched(PATCH_PENDING_ORDERS_V2)
+        if v2 and self.s.pending_client_order_ids:
+            # Ids carried from before pending-orders-v2 have no ticker; they age out like the others.
+            self._add_pending([PendingOrder(client_order_id=c) for c in self.s.pending_client_order_ids])
+            self.s.pending_client_order_ids = []
         try:
             snapshot: CalibrationSnapshot = await workflow.execute_activity(
                 CALIBRATION_SNAPSHOT,
@@ -226,7 +283,8 @@ class TraderWorkflow:
                     extra_tickers=tracked,
                     settlements_since=self.s.last_settlement_check,
                     order_group_id=self.s.order_group_id,
-                    pending_client_order_ids=list(self.s.pending_client_order_ids),
+                    pending_client_order_ids=[] if v2 else list(self.s.pending_client_order_ids),
+                    pending_orders=list(self.s.pending_orders) if v2 else [],
                     market_data=self._market_data_locator(),
                 ),
                 result_type=CalibrationSnapshot,
@@ -242,15 +300,30 @@ class TraderWorkflow:
             self.s.mode = report.overall_status
             self._publish_search_attributes()
             return report
-        report, opened = build_report(
-            snapshot,
-            self.config,
-            self.s.positions_opened_at,
-            self.s.known_client_order_ids,
-            self.s.pending_client_order_ids,
-        )
+        if v2:
+            report, opened = build_report(
+                snapshot,
+                self.config,
+                self.s.positions_opened_at,
+                self.s.known_client_order_ids,
+                [p.client_order_id for p in self.s.pending_orders],
+                own_tickers=self.s.own_tickers,
+            )
+            self.s.own_tickers = []
+            unresolved = set(report.drift.unresolved_pending)
+            self.s.pending_orders = [p for p in self.s.pending_orders if p.client_order_id in unresolved]
+            report.drift.expired_pending = self._expire_pending()
+        else:
+            report, opened = build_report(
+                snapshot,
+                self.config,
+                self.s.positions_opened_at,
+                self.s.known_client_order_ids,
+                self.s.pending_client_order_ids,
+            )
         self.s.positions_opened_at = opened
-        self.s.pending_client_order_ids = list(report.drift.unresolved_pending)
+        if not v2:
+            self.s.pending_client_order_ids = list(report.drift.unresolved_pending)
         if snapshot.settlements is not None:
             self.s.last_settlement_check = snapshot.exchange_time
         self.s.last_calibration = report
@@ -267,6 +340,30 @@ class TraderWorkflow:
         )
         wid = self.config.market_data_workflow_id or market_data_workflow_id(self.config.environment.value)
         return LocateInput(workflow_id=wid, task_queue=workflow.info().task_queue, start=start)
+
+    def _add_pending(self, orders: list[PendingOrder]) -> None:
+        """Note orders of unknown outcome (with their ticker and the workflow time) for lookup."""
+        now = workflow.now()
+        known = {p.client_order_id for p in self.s.pending_orders}
+        for order in orders:
+            if order.client_order_id not in known:
+                self.s.pending_orders.append(order.model_copy(update={"since": order.since or now}))
+                known.add(order.client_order_id)
+
+    def _expire_pending(self) -> list[str]:
+        """Drop pending orders older than ``pending_order_max_age_s`` or beyond ``max_pending_orders``."""
+        now = workflow.now()
+        max_age = self.config.pending_order_max_age_s
+        kept = [p for p in self.s.pending_orders if p.since is None or (now - p.since).total_seconds() <= max_age]
+        expired = [p.client_order_id for p in self.s.pending_orders if p not in kept]
+        overflow = len(kept) - self.config.max_pending_orders
+        if overflow > 0:
+            expired += [p.client_order_id for p in kept[:overflow]]
+            kept = kept[overflow:]
+        if expired:
+            workflow.logger.warning("dropping %d unresolved client order ids: %s", len(expired), ", ".join(expired))
+        self.s.pending_orders = kept
+        return expired
 
     def _failed_report(self, error: str) -> CalibrationReport:
         """A report for a calibration whose activity failed outright: the exchange is unreachable."""
@@ -376,8 +473,12 @@ class TraderWorkflow:
         The live position is read first (``get_close_quote``): the last calibration may predate it.
         """
         while self._force_close_queue:
-            ticker = self._force_close_queue.pop(0)
-            self._force_close_results[ticker] = await self._force_close(ticker)
+            key, ticker = self._force_close_queue.pop(0)
+            self._closing_add(ticker)
+            try:
+                self._force_close_results[key] = await self._force_close(ticker)
+            finally:
+                self._closing_done(ticker)
 
     async def _force_close(self, ticker: str) -> CloseResult:
         def result(status: CloseStatus, error: str | None = None) -> CloseResult:
@@ -425,12 +526,42 @@ class TraderWorkflow:
         return results
 
     async def _close_one(self, decision: ExitDecision) -> CloseResult:
+        self._closing_add(decision.ticker)
+        try:
+            return await self._close_child(decision)
+        finally:
+            self._closing_done(decision.ticker)
+
+    def _closing_add(self, ticker: str) -> None:
+        self._closing[ticker] = self._closing.get(ticker, 0) + 1
+
+    def _closing_done(self, ticker: str) -> None:
+        left = self._closing.get(ticker, 0) - 1
+        if left > 0:
+            self._closing[ticker] = left
+        else:
+            self._closing.pop(ticker, None)
+
+    async def _close_child(self, decision: ExitDecision) -> CloseResult:
         info = workflow.info()
         self._close_seq += 1
-        child_id = (
-            f"{info.workflow_id}/close/{decision.ticker}/{decision.side}/c{self.s.cycle}"
-            f"/g{self.s.generation}/{decision.reason.value}/{self._close_seq}"
-        )
+        if workflow.patched(PATCH_RUN_SCOPED_ORDER_IDS):
+            # Unique per run: a terminated-and-restarted or reset trader never meets an earlier close.
+            token = run_token(info.first_execution_run_id, info.run_id)
+            child_id = close_workflow_id(
+                info.workflow_id,
+                decision.ticker,
+                decision.side,
+                decision.reason.value,
+                token,
+                self.s.cycle,
+                self._close_seq,
+            )
+        else:
+            child_id = (
+                f"{info.workflow_id}/close/{decision.ticker}/{decision.side}/c{self.s.cycle}"
+                f"/g{self.s.generation}/{decision.reason.value}/{self._close_seq}"
+            )
         request = CloseRequest(
             ticker=decision.ticker,
             side=decision.side,
@@ -470,6 +601,14 @@ class TraderWorkflow:
         self.s.recent_closes.append(result)
         del self.s.recent_closes[: -self.config.recent_closes_size]
         self.s.closes_total += 1
+        pnl = result.realized_pnl_dollars
+        if pnl is not None and workflow.patched(PATCH_SESSION_PNL):
+            self.s.realized_pnl_dollars += pnl
+            self.s.close_fees_dollars += result.fees_dollars
+            by_ticker = self.s.realized_pnl_by_ticker
+            by_ticker[result.ticker] = by_ticker.pop(result.ticker, Decimal(0)) + pnl
+            for stale in list(by_ticker)[: max(len(by_ticker) - _PNL_TICKERS, 0)]:
+                del by_ticker[stale]
         workflow.logger.info(
             "close %s %s %s: %s %s/%s contracts",
             result.tag,
@@ -492,8 +631,11 @@ class TraderWorkflow:
         info = workflow.info()
         deadline = workflow.now() + timedelta(seconds=self.config.recalibration_interval_s)
         viable = {v.ticker: v for v in report.markets if v.viable}
+        scoped = workflow.patched(PATCH_RUN_SCOPED_ORDER_IDS)
         epoch = EpochInput(
             epoch_id=f"{info.workflow_id}:{self.s.cycle}",
+            order_key=epoch_key(info.first_execution_run_id, info.run_id, self.s.cycle) if scoped else None,
+            exchange_start=report.at if scoped else None,
             deadline=deadline,
             markets=[EpochMarket(ticker=t, close_time=v.close_time) for t, v in sorted(viable.items())],
             positions={p.ticker: (p.contracts if p.side == "yes" else -p.contracts) for p in report.positions},
@@ -516,10 +658,22 @@ class TraderWorkflow:
             summary = await self._run_epoch(
                 RUN_ACTOR_EPOCH, epoch, md.queue, f"react to {len(viable)} markets on {md.queue}"
             )
-            if summary is None or summary.ended_by != "no_market_data" or self._interrupted():
+            if self._interrupted():
                 return summary
-            workflow.logger.warning("no market data on %s: polling over REST for the rest of the cycle", md.queue)
+            if summary is None:
+                # The actor epoch could not start or died (its worker is gone): poll over REST instead.
+                if not (workflow.patched(PATCH_EPOCH_FALLBACK) and workflow.now() < deadline):
+                    return None
+                workflow.logger.warning(
+                    "actor epoch on %s failed: polling over REST for the rest of the cycle", md.queue
+                )
+            elif summary.ended_by != "no_market_data":
+                return summary
+            else:
+                workflow.logger.warning("no market data on %s: polling over REST for the rest of the cycle", md.queue)
             epoch.epoch_id += ":rest"
+            if scoped:
+                epoch.order_key = epoch_key(info.first_execution_run_id, info.run_id, self.s.cycle, leg="rest")
         return await self._run_epoch(
             RUN_TRADING_EPOCH, epoch, None, f"poll {len(viable)} markets for {self.config.recalibration_interval_s:g}s"
         )
@@ -637,49 +791,120 @@ class TraderWorkflow:
             self._transition(LifecycleState.CALIBRATING, "resume")
 
     async def _stop(self, request: StopRequest) -> None:
-        """Stop: optionally flatten every position, cancel resting orders, end in ``stopped``."""
+        """Stop: optionally flatten every position, cancel resting orders, end in ``stopped``.
+
+        With ``close_all`` (patch ``stop-until-flat``) it stays in ``stopping`` and works in rounds:
+        calibrate (positions from the exchange), close every position in an open market, repeat until
+        flat; rounds that made no progress or could not reach the exchange wait ``degraded_backoff_s``.
+        After ``stop_close_all_max_rounds`` rounds, or when only positions in markets that no longer
+        trade remain (they await settlement), it stops and ``stop_outcome`` says plainly what is left.
+        """
         self._transition(LifecycleState.STOPPING, f"stop requested ({request.reason}); close_all={request.close_all}")
-        try:
-            report = await self._calibrate()
-        except _AuthFailure as err:
-            report = self._failed_report(str(err))
-        if request.close_all:
-            decisions = [
-                ExitDecision(ticker=p.ticker, side=p.side, contracts=p.contracts, reason=ExitReason.STOP_CLOSE_ALL)
-                for p in report.positions
-            ]
-            await self._run_closes(decisions)
+        if request.close_all and workflow.patched(PATCH_STOP_UNTIL_FLAT):
+            report = await self._flatten_for_stop()
+            outcome = self.s.stop_outcome
+        else:
+            try:
+                report = await self._calibrate()
+            except _AuthFailure as err:
+                report = self._failed_report(str(err))
+            if request.close_all:
+                decisions = [
+                    ExitDecision(ticker=p.ticker, side=p.side, contracts=p.contracts, reason=ExitReason.STOP_CLOSE_ALL)
+                    for p in report.positions
+                ]
+                await self._run_closes(decisions)
+            outcome = None
         await self._process_force_closes()
+        await self._cancel_resting(report, "stop")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._transition(LifecycleState.STOPPED, f"{request.reason}; {outcome}" if outcome else request.reason)
+
+    async def _cancel_resting(self, report: CalibrationReport, reason: str) -> None:
         ids = [o.order_id for o in report.resting_orders]
         if ids:
             try:
                 await workflow.execute_activity(
                     CANCEL_RESTING_ORDERS,
-                    CancelOrdersInput(order_ids=ids, reason="stop"),
+                    CancelOrdersInput(order_ids=ids, reason=reason),
                     result_type=CancelOrdersResult,
                     start_to_close_timeout=timedelta(seconds=self.config.activity_timeout_s),
                     retry_policy=self._retry(),
                     summary=f"cancel {len(ids)} resting orders",
                 )
             except ActivityError as err:
-                workflow.logger.warning("cancel on stop failed: %s", error_line(err))
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        self._transition(LifecycleState.STOPPED, request.reason)
+                workflow.logger.warning("cancel on %s failed: %s", reason, error_line(err))
+
+    async def _flatten_for_stop(self) -> CalibrationReport:
+        """Close positions in rounds until flat (see :meth:`_stop`); sets ``stop_outcome``; returns the last report."""
+        rounds = 0
+        resting_cancelled = False
+        while True:
+            try:
+                report = await self._calibrate()
+            except _AuthFailure as err:
+                self.s.stop_outcome = f"could not flatten: authentication failed ({err}); positions may remain"
+                return self._failed_report(str(err))
+            readable = any(c.name == "order_tracking" and c.healthy for c in report.components)
+            if readable and not resting_cancelled:
+                # Resting orders (left by hand or an older run) could add to positions while we flatten.
+                await self._cancel_resting(report, "stop close_all")
+                report.resting_orders = []
+                resting_cancelled = True
+            tradeable = [p for p in report.positions if p.market_status in ("active", "open")]
+            stuck = [p for p in report.positions if p.market_status not in ("active", "open")]
+            if readable and not tradeable:
+                self.s.stop_outcome = (
+                    "flat"
+                    if not stuck
+                    else f"flat where the market trades; {_describe(stuck)} remain in markets that no longer "
+                    "trade (they await settlement)"
+                )
+                return report
+            if rounds >= self.config.stop_close_all_max_rounds:
+                what = _describe(report.positions) if readable else "positions unknown (the exchange is unreachable)"
+                self.s.stop_outcome = f"could not flatten after {rounds} rounds: {what} remain"
+                workflow.logger.warning("stop close_all: %s", self.s.stop_outcome)
+                return report
+            rounds += 1
+            progress = False
+            if readable and report.can_trade:
+                decisions = [
+                    ExitDecision(ticker=p.ticker, side=p.side, contracts=p.contracts, reason=ExitReason.STOP_CLOSE_ALL)
+                    for p in tradeable
+                ]
+                results = await self._run_closes(decisions)
+                progress = any(r.closed_contracts > 0 for r in results)
+            if not progress:
+                steps = self.config.degraded_backoff_s
+                delay = steps[min(rounds - 1, len(steps) - 1)]
+                why = "the exchange cannot trade now" if not report.can_trade else "nothing filled"
+                workflow.logger.info("stop close_all round %d: %s; retrying in %gs", rounds, why, delay)
+                await workflow.sleep(delay, summary=f"stop close_all: retry in {delay:g}s ({why})")
 
     # ------------------------------------------------------------------ signals, query, updates
 
     @workflow.signal(name=SIGNAL_PAUSE, description='Pause trading: {"reason": "..."} (optional).')
-    def pause(self, payload: Any = None) -> None:
+    def pause(self, payload: Any = None, *extra: Any) -> None:
         """Pause: cancel the running epoch and place no orders until ``resume``."""
-        request = self._parse(SIGNAL_PAUSE, PauseRequest, payload)
+        request = self._parse(SIGNAL_PAUSE, PauseRequest, payload, extra)
         if request is not None:
             self._pause_request = request
 
     @workflow.signal(name=SIGNAL_RESUME, description="Resume trading after a pause (recalibrates first).")
-    def resume(self, payload: Any = None) -> None:
+    def resume(self, payload: Any = None, *extra: Any) -> None:
         """Resume from any pause; the trader recalibrates before trading. Ignored when not paused."""
-        if payload not in (None, {}, ""):
+        if extra or payload not in (None, {}, ""):
             self._reject(SIGNAL_RESUME, "resume takes no input")
+            return
+        if workflow.patched(PATCH_OPERATOR_HANDLERS_V2):
+            # The latest of pause/resume wins: a resume cancels a queued pause AND ends a current pause.
+            queued = self._pause_request is not None
+            self._pause_request = None
+            if self.s.state == LifecycleState.PAUSED:
+                self._resume_requested = True
+            elif not queued:
+                workflow.logger.info("resume ignored: the trader is %s, not paused", self.s.state.value)
             return
         if self._pause_request is not None:
             self._pause_request = None  # a pause and its resume in the same task cancel out
@@ -689,15 +914,15 @@ class TraderWorkflow:
             workflow.logger.info("resume ignored: the trader is %s, not paused", self.s.state.value)
 
     @workflow.signal(name=SIGNAL_STOP, description='Stop the trader: {"close_all": true} flattens positions first.')
-    def stop(self, payload: Any = None) -> None:
+    def stop(self, payload: Any = None, *extra: Any) -> None:
         """Stop the trader; with ``close_all`` every position is closed first."""
-        request = self._parse(SIGNAL_STOP, StopRequest, payload)
+        request = self._parse(SIGNAL_STOP, StopRequest, payload, extra)
         if request is not None:
             self._stop_request = request
 
     @workflow.signal(name=SIGNAL_RECALIBRATE, description="End the current epoch and recalibrate now.")
-    def recalibrate(self, payload: Any = None) -> None:
-        """Recalibrate now (ends the running epoch; probes immediately while recovering)."""
+    def recalibrate(self, payload: Any = None, *extra: Any) -> None:
+        """Recalibrate now (ends the running epoch; probes immediately while recovering). Input is ignored."""
         self._recalibrate_requested = True
 
     @workflow.query(name=QUERY_STATUS, description="Trader status: state, mode, cycle, positions, closes, history.")
@@ -724,13 +949,43 @@ class TraderWorkflow:
             order_group_id=self.s.order_group_id,
             risk=self.config.risk,
             exits=self.config.exits,
-            pending_client_order_ids=list(self.s.pending_client_order_ids),
+            pending_client_order_ids=list(self.s.pending_client_order_ids)
+            + [p.client_order_id for p in self.s.pending_orders],
             rejected_messages=list(self.s.rejected_messages),
+            pending_orders=list(self.s.pending_orders),
+            realized_pnl_dollars=self.s.realized_pnl_dollars,
+            close_fees_dollars=self.s.close_fees_dollars,
+            realized_pnl_by_ticker=dict(self.s.realized_pnl_by_ticker),
+            stop_outcome=self.s.stop_outcome,
         )
 
     @workflow.update(name=UPDATE_SET_RISK_LIMITS, description="Change risk limits / exit thresholds; returns them.")
     def set_risk_limits(self, payload: Any) -> RiskLimits:
-        """Apply a validated :class:`RiskLimitsUpdate`; takes effect from the next epoch."""
+        """Apply a validated :class:`RiskLimitsUpdate`; takes effect from the next epoch.
+
+        The whole resulting configuration is validated (``RiskLimitsUpdate.apply``): nulls, values out
+        of range and combinations that cannot work are refused by the validator, before history.
+
+        Raises:
+            ApplicationError: the payload is invalid (only reachable if the validator was skipped; fails
+                the update, never the workflow task).
+        """
+        if workflow.patched(PATCH_OPERATOR_HANDLERS_V2):
+            try:
+                risk, exits = RiskLimitsUpdate.model_validate(payload).apply(self.config.risk, self.config.exits)
+            except ValidationError as err:
+                raise ApplicationError(
+                    f"invalid set_risk_limits payload: {validation_line(err)}",
+                    type="InvalidPayload",
+                    non_retryable=True,
+                ) from None
+            except ValueError as err:
+                raise ApplicationError(
+                    f"set_risk_limits refused: {err}", type="InvalidPayload", non_retryable=True
+                ) from None
+            self.config.risk, self.config.exits = risk, exits
+            self._update_details()
+            return self.config.risk
         update = RiskLimitsUpdate.model_validate(payload)
         risk_fields = set(RiskLimits.model_fields) & update.model_fields_set
         exit_fields = {"take_profit_pct", "stop_loss_pct", "cash_reserve_cents"} & update.model_fields_set
@@ -742,34 +997,63 @@ class TraderWorkflow:
     @set_risk_limits.validator
     def _validate_risk_limits(self, payload: Any) -> None:
         try:
-            RiskLimitsUpdate.model_validate(payload)
+            update = RiskLimitsUpdate.model_validate(payload)
         except ValidationError as err:
-            raise ValueError(f"invalid set_risk_limits payload: {_validation_line(err)}") from None
+            raise ValueError(f"invalid set_risk_limits payload: {validation_line(err)}") from None
+        try:
+            update.apply(self.config.risk, self.config.exits)
+        except ValueError as err:
+            raise ValueError(f"set_risk_limits refused: {err}") from None
 
     @workflow.update(name=UPDATE_FORCE_CLOSE, description='Close one market now: {"ticker": "..."}; returns the close.')
     async def force_close(self, payload: Any) -> CloseResult:
-        """Close the position in one market now (reason ``force_close``) and return the result."""
-        request = ForceCloseRequest.model_validate(payload)
-        self._force_close_queue.append(request.ticker)
-        await workflow.wait_condition(lambda: request.ticker in self._force_close_results)
-        return self._force_close_results.pop(request.ticker)
+        """Close the position in one market now (reason ``force_close``) and return the result.
+
+        Raises:
+            ApplicationError: the payload is invalid (only reachable if the validator was skipped).
+        """
+        if workflow.patched(PATCH_OPERATOR_HANDLERS_V2):
+            try:
+                request = ForceCloseRequest.model_validate(payload)
+            except ValidationError as err:
+                raise ApplicationError(
+                    f"invalid force_close payload: {validation_line(err)}", type="InvalidPayload", non_retryable=True
+                ) from None
+            info = workflow.current_update_info()
+            key = info.id if info is not None else f"{request.ticker}:{workflow.now().isoformat()}"
+        else:
+            request = ForceCloseRequest.model_validate(payload)
+            key = request.ticker
+        self._force_close_queue.append((key, request.ticker))
+        await workflow.wait_condition(lambda: key in self._force_close_results)
+        return self._force_close_results.pop(key)
 
     @force_close.validator
     def _validate_force_close(self, payload: Any) -> None:
         try:
             request = ForceCloseRequest.model_validate(payload)
         except ValidationError as err:
-            raise ValueError(f"invalid force_close payload: {_validation_line(err)}") from None
+            raise ValueError(f"invalid force_close payload: {validation_line(err)}") from None
         if self.s.state in (LifecycleState.STOPPING, LifecycleState.STOPPED):
             raise ValueError(f"trader is {self.s.state.value}; force_close refused")
-        if request.ticker in self._force_close_queue:
+        if any(ticker == request.ticker for _, ticker in self._force_close_queue):
             raise ValueError(f"a force_close of {request.ticker} is already queued")
+        if request.ticker in self._closing:
+            raise ValueError(f"{request.ticker} is being closed right now; see the status query for the result")
 
-    def _parse(self, handler: str, model: type[Any], payload: Any) -> Any:
+    def _parse(self, handler: str, model: type[Any], payload: Any, extra: tuple[Any, ...] = ()) -> Any:
+        """Validate a signal payload; a bad one is recorded in ``rejected_messages`` and None returned.
+
+        Signal handlers take ``*extra`` so a signal sent with several arguments (``--input`` twice) is
+        rejected here instead of raising TypeError in the SDK, which would fail the workflow task.
+        """
+        if extra:
+            self._reject(handler, f"{handler} takes one JSON argument, got {1 + len(extra)}")
+            return None
         try:
             return model.model_validate(payload if payload is not None else {})
         except ValidationError as err:
-            self._reject(handler, _validation_line(err))
+            self._reject(handler, validation_line(err))
             return None
 
     def _reject(self, handler: str, error: str) -> None:
@@ -890,14 +1174,24 @@ def render_details(config: TraderConfig, s: CarriedState) -> str:
         f"| viable markets | {', '.join(cal.viable_markets) if cal and cal.viable_markets else 'none'} |",
         f"| order group | {s.order_group_id or 'none'} |",
         f"| orders placed / closes | {s.orders_placed_total} / {s.closes_total} |",
+        f"| realised P&L of closes (session) | {_dollars(s.realized_pnl_dollars)} after "
+        f"${s.close_fees_dollars:,.2f} fees |",
     ]
+    if s.pending_orders:
+        lines.append(f"| orders of unknown outcome | {len(s.pending_orders)} (looked up at each calibration) |")
+    if s.stop_outcome:
+        lines.append(f"| stop | {s.stop_outcome} |")
     if s.last_epoch:
         e = s.last_epoch
         decisions = ", ".join(f"{k} {v}" for k, v in sorted(e.decisions.items())) or "none"
         counts = f"{e.updates_seen} updates, {e.orders_placed} orders"
         lines.append(f"| last epoch | {e.driver}, {e.ended_by}: {counts}, {decisions} |")
     if cal and cal.positions:
-        lines += ["", "| position | side | contracts | avg cost | mark | P&L |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| position | side | contracts | avg cost | mark | unrealised P&L | realised P&L (closes) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for p in cal.positions:
             pnl = (
                 f"{p.unrealized_pnl_dollars:+.2f} ({p.pnl_pct * 100:+.1f}%)"
@@ -905,15 +1199,52 @@ def render_details(config: TraderConfig, s: CarriedState) -> str:
                 else "n/a"
             )
             mark = p.mark_dollars if p.mark_dollars is not None else "n/a"
-            lines.append(f"| {p.ticker} | {p.side} | {p.contracts} | {p.avg_cost_dollars:.4f} | {mark} | {pnl} |")
+            realized = s.realized_pnl_by_ticker.get(p.ticker)
+            lines.append(
+                f"| {p.ticker} | {p.side} | {p.contracts} | {p.avg_cost_dollars:.4f} | {mark} | {pnl} | "
+                f"{_dollars(realized) if realized is not None else 'n/a'} |"
+            )
     if s.recent_closes:
-        lines += ["", "| close | ticker | status | contracts | avg price |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| close | ticker | status | contracts | avg price | fees | realised P&L |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for c in s.recent_closes[-5:]:
             avg = c.average_price_dollars or "n/a"
+            pnl = _dollars(c.realized_pnl_dollars) if c.realized_pnl_dollars is not None else "n/a"
             lines.append(
-                f"| {c.tag} | {c.ticker} | {c.status.value} | {c.closed_contracts}/{c.requested_contracts} | {avg} |"
+                f"| {c.tag} | {c.ticker} | {c.status.value} | {c.closed_contracts}/{c.requested_contracts} | {avg} "
+                f"| ${c.fees_dollars:,.2f} | {pnl} |"
             )
     return "\n".join(lines)
+
+
+def _dollars(amount: Decimal) -> str:
+    """``+$1.23`` / ``-$0.40``."""
+    sign = "-" if amount < 0 else "+"
+    return f"{sign}${abs(amount):,.2f}"
+
+
+def _describe(positions: list[PositionView]) -> str:
+    """``3 YES KX-A, 2 NO KX-B`` (or ``none``)."""
+    return ", ".join(f"{p.contracts} {p.side.upper()} {p.ticker}" for p in positions) or "none"
+
+
+def pause_reason(report: CalibrationReport) -> str:
+    """Why a calibration that cannot trade pauses the trader, in the operator's words.
+
+    An exchange-wide trading pause (``trading_active=false``) or a closed exchange is named as such; a
+    failed component is named with its error.
+    """
+    down = [c for c in report.components if c.category == ComponentCategory.CRITICAL and not c.healthy]
+    if report.exchange_active is False:
+        return "the exchange is not active (Kalshi exchange_active=false: closed or under maintenance)"
+    if report.trading_active is False and all(c.name == "exchange_rest" for c in down):
+        return "exchange-wide trading pause (Kalshi trading_active=false); probing again with backoff"
+    if not down:
+        return "exchange trading is paused"
+    return "critical component down: " + "; ".join(f"{c.name} ({c.error})" if c.error else c.name for c in down)
 
 
 def _cents(cents: int | None) -> str:
@@ -929,14 +1260,6 @@ def _error_type(err: BaseException) -> str | None:
             return cause.type
         cause = cause.__cause__
     return None
-
-
-def _validation_line(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or "payload"
-        parts.append(f"{loc}: {e['msg']}")
-    return "; ".join(parts)
 
 
 __all__ = ["TraderWorkflow", "render_details"]

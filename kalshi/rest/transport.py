@@ -217,6 +217,11 @@ class RestTransport:
         return self._base_url
 
     @property
+    def key_id(self) -> str | None:
+        """The API key id requests are signed with (which account they act for), None when unsigned."""
+        return self._signer.key_id if self._signer is not None else None
+
+    @property
     def order_api(self) -> Literal["v2", "v1"]:
         """Order endpoints currently in use (``v1`` after a fallback)."""
         return self._order_api

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -28,13 +29,21 @@ from temporalio.testing import WorkflowEnvironment
 
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
-from models.trader import EpochSettings, ExitRules, LifecycleState, RiskLimits
+from models.trader import CloseResult, EpochSettings, ExitRules, LifecycleState, RiskLimits
 from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
+from tests.chaos import WorkerProcess, worker_env
 from tests.conftest import DATA_DIR, Account
 from tests.harness import Harness, fast_config, trading_config
 from workers.devserver import find_temporal_cli
-from workflows.names import SEARCH_ATTRIBUTES, SIGNAL_PAUSE, SIGNAL_RESUME, SIGNAL_STOP
+from workflows.names import (
+    SEARCH_ATTRIBUTES,
+    SIGNAL_PAUSE,
+    SIGNAL_RESUME,
+    SIGNAL_STOP,
+    UPDATE_FORCE_CLOSE,
+    UPDATE_SET_RISK_LIMITS,
+)
 
 HERE = Path(__file__).resolve().parent
 Scenario = Callable[[Harness], Awaitable[list[str]]]
@@ -141,12 +150,149 @@ async def actor_loop_and_market_data(h: Harness) -> list[str]:
     return [handle.id, md.id]
 
 
+async def exactly_once_operator(h: Harness) -> list[str]:
+    """Issue 6 behaviour: run-scoped ids, a take-profit close with its floor and P&L, operator updates, a
+    second pause then resume, an exchange-wide trading pause, then stop with close_all until flat."""
+    ticker, yes_bid, _ = await h.freeze_on_quoted_market()
+    await h.arrange_position(ticker, "4", (yes_bid * 4 / Decimal(2)).quantize(Decimal("0.01")))  # take profit
+    config = trading_config(recalibration_interval_s=2, degraded_backoff_s=[1])
+    config.risk.max_position_contracts = Decimal(3)
+    handle = await h.start(config, workflow_id="hist-exactly-once")
+    await h.wait_status(
+        handle,
+        lambda s: bool(s.recent_closes) and s.last_epoch is not None and s.last_epoch.orders_placed > 0,
+        "a close and epoch orders",
+    )
+    await handle.execute_update(UPDATE_SET_RISK_LIMITS, {"order_size_contracts": "2"}, result_type=RiskLimits)
+    await handle.execute_update(UPDATE_FORCE_CLOSE, {"ticker": ticker}, result_type=CloseResult)
+    await handle.signal(SIGNAL_PAUSE, {"reason": "first"})
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused")
+    await handle.signal(SIGNAL_PAUSE, {"reason": "second"})
+    await handle.signal(SIGNAL_RESUME)
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading again")
+    await h.faults(trading_paused=True)
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "exchange-wide trading pause")
+    await h.faults(trading_paused=False)
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "recovered")
+    await h.wait_status(handle, lambda s: s.cycle >= 2 and s.state == LifecycleState.TRADING, "a cycle after")
+    await handle.signal(SIGNAL_STOP, {"close_all": True})
+    await handle.result()
+    return [handle.id]
+
+
+async def no_viable_market(h: Harness) -> list[str]:
+    """Every market closed: cycles run no epoch and recalibrate after no_viable_retry_s; then stop."""
+    await h.freeze_on_quoted_market()
+    for m in await h.account.client.get_markets(series_ticker="KXGOLD15M", status="open"):
+        (await h.control.post(f"/markets/{m.ticker}/close", json={})).raise_for_status()
+    handle = await h.start(fast_config(recalibration_interval_s=30, no_viable_retry_s=1), workflow_id="hist-no-viable")
+    await h.wait_status(handle, lambda s: s.cycle >= 3, "three short cycles")
+    await handle.signal(SIGNAL_STOP, {})
+    await handle.result()
+    return [handle.id]
+
+
+async def signals_during_drain(h: Harness) -> list[str]:
+    """Continue-as-new every cycle; a pause sent while a force_close keeps the run draining is carried."""
+    ticker, yes_bid, _ = await h.freeze_on_quoted_market()
+    await h.arrange_position(ticker, "2", (yes_bid * 2).quantize(Decimal("0.01")))
+    handle = await h.start(fast_config(continue_as_new_after_cycles=1), workflow_id="hist-drain")
+    await h.wait_status(handle, lambda s: s.generation >= 1 and bool(s.positions), "a continue-as-new")
+    closing = asyncio.ensure_future(
+        handle.execute_update(UPDATE_FORCE_CLOSE, {"ticker": ticker}, result_type=CloseResult)
+    )
+    await asyncio.sleep(0.05)
+    await handle.signal(SIGNAL_PAUSE, {"reason": "during the drain"})
+    await closing
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused in the next run")
+    await handle.signal(SIGNAL_STOP, {})
+    await handle.result()
+    return [handle.id]
+
+
+async def market_data_move(h: Harness) -> list[str]:
+    """Two worker processes; the one holding market data (and the actor epoch) is killed: the actor epoch
+    falls back to REST polling in the same cycle, and ingestion, healthy before, moves without backoff."""
+    from models.market_data import IngestSettings, MarketDataInput
+
+    await h.stop_worker()
+    await h.freeze_on_quoted_market()
+    await h.clock(paused=False, speed="1")
+    key_path = h.account.key_path
+    env = worker_env(
+        temporal_address=h.client.service_client.config.target_host,
+        task_queue=h.task_queue,
+        rest_url=h.account.client.base_url,
+        ws_url=h.ws_url or "",
+        key_id=h.account.key_id,
+        key_path=key_path,
+    )
+    workers = [WorkerProcess(env, key_path.parent / f"w{i}.log") for i in range(2)]
+    for w in workers:
+        w.start()
+    try:
+        config = fast_config(
+            recalibration_interval_s=20,
+            epoch=EpochSettings(policy="hold", heartbeat_timeout_s=2, use_websocket=True),
+            market_data_workflow_id="hist-md-move",
+            market_data=MarketDataInput(
+                series_tickers=["KXGOLD15M"],
+                settings=IngestSettings(discovery_interval_s=2, heartbeat_interval_s=0.5),
+                heartbeat_timeout_s=3,
+                schedule_to_start_timeout_s=3,
+                restart_backoff_s=[0.5, 5],
+                healthy_after_s=5,
+            ),
+        )
+        handle = await h.start(config, workflow_id="hist-md-actor")
+        st = await h.wait_status(
+            handle,
+            lambda s: (
+                s.state == LifecycleState.TRADING
+                and s.last_calibration is not None
+                and s.last_calibration.market_data is not None
+                and s.last_calibration.market_data.connected
+                and (s.last_calibration.market_data.heartbeat_age_s or 0) < 2
+            ),
+            "an actor epoch",
+            timeout_s=90,
+        )
+        first = st.last_calibration.market_data.queue
+        await asyncio.sleep(6)  # ingestion has been healthy longer than healthy_after_s
+        victim = next(w for w in workers if first and first in w.log.read_text(errors="replace"))
+        victim.kill9()
+        await h.wait_status(
+            handle,
+            lambda s: (
+                s.last_calibration is not None
+                and s.last_calibration.market_data is not None
+                and s.last_calibration.market_data.connected
+                and s.last_calibration.market_data.queue != first
+            ),
+            "ingestion moved",
+            timeout_s=120,
+        )
+        await handle.signal(SIGNAL_STOP, {})
+        await handle.result()
+        md = h.client.get_workflow_handle("hist-md-move")
+        await md.signal(SIGNAL_STOP)
+        await md.result()
+    finally:
+        for w in workers:
+            w.stop()
+    return [handle.id, "hist-md-move"]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "take-profit": take_profit_then_stop,
     "trading-pause": trading_pause_resume_stop,
     "outage": outage_and_recovery,
     "continue-as-new": continue_as_new_chain,
     "actor": actor_loop_and_market_data,
+    "exactly-once": exactly_once_operator,
+    "no-viable": no_viable_market,
+    "drain": signals_during_drain,
+    "md-move": market_data_move,
 }
 
 
@@ -191,8 +337,11 @@ async def main(selected: list[str]) -> None:
                     )
                 ).raise_for_status()
                 signer = RequestSigner.from_pem(private_pem, key_id)
+                key_path = Path(tempfile.mkdtemp()) / f"{key_id}.pem"  # for worker subprocesses
+                key_path.write_bytes(private_pem)
+                key_path.chmod(0o600)
                 async with KalshiRestClient(sim.rest_url, signer) as kalshi:
-                    account = Account(key_id=key_id, key_path=Path("/dev/null"), signer=signer, client=kalshi)
+                    account = Account(key_id=key_id, key_path=key_path, signer=signer, client=kalshi)
                     h = Harness(env.client, account, control, f"hist-{name}", AppMetrics(), ws_url=sim.ws_url)
                     await h.start_worker()
                     try:

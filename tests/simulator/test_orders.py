@@ -166,7 +166,9 @@ async def test_validation_errors() -> None:
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_order"
 
 
-async def test_duplicate_client_order_id_is_409() -> None:
+async def test_duplicate_client_order_id_is_409_only_while_an_open_order_holds_it() -> None:
+    """Kalshi's rule (kalshi-api.md §3.5): a duplicate is refused while the id's order rests; once it has
+    executed or been cancelled, the id may be used again."""
     async with running() as sim:
         await sim.goto(T0)
         trader = await sim.trader()
@@ -178,7 +180,8 @@ async def test_duplicate_client_order_id_is_409() -> None:
             "yes_price": 2,
             "client_order_id": "dup-1",
         }
-        assert (await trader.post("/portfolio/orders", json=body)).status_code == 201
+        first = await trader.post("/portfolio/orders", json=body)
+        assert first.status_code == 201 and first.json()["order"]["status"] == "resting"
         again = await trader.post("/portfolio/orders", json=body)
         assert again.status_code == 409
         assert set(again.json()["error"]) >= {"code", "message"}
@@ -186,6 +189,30 @@ async def test_duplicate_client_order_id_is_409() -> None:
         assert v2again.status_code == 409
         other = await sim.trader(index=1)
         assert (await other.post("/portfolio/orders", json=body)).status_code == 201
+        # Cancelled: the id is free again.
+        assert (await trader.delete(f"/portfolio/orders/{first.json()['order']['order_id']}")).status_code == 200
+        reused = await trader.post("/portfolio/orders", json=body)
+        assert reused.status_code == 201, reused.text
+        assert reused.json()["order"]["order_id"] != first.json()["order"]["order_id"]
+        # An executed IOC's id is free at once.
+        _, _, ask, _ = await best(sim)
+        ioc = v2("bid", ask, "1", client_order_id="ioc-1", time_in_force="immediate_or_cancel")
+        assert (await trader.post("/portfolio/events/orders", json=ioc)).status_code == 201
+        assert (await trader.post("/portfolio/events/orders", json=ioc)).status_code == 201
+        listed = (await trader.get("/portfolio/orders", params={"ticker": MARKET})).json()["orders"]
+        assert [o["client_order_id"] for o in listed].count("ioc-1") == 2
+
+
+async def test_strict_mode_refuses_any_used_client_order_id() -> None:
+    async with running(strict_client_order_ids=True) as sim:
+        await sim.goto(T0)
+        trader = await sim.trader()
+        _, _, ask, _ = await best(sim)
+        ioc = v2("bid", ask, "1", client_order_id="ioc-strict", time_in_force="immediate_or_cancel")
+        first = await trader.post("/portfolio/events/orders", json=ioc)
+        assert first.status_code == 201
+        again = await trader.post("/portfolio/events/orders", json=ioc)
+        assert again.status_code == 409 and again.json()["error"]["code"] == "order_already_exists"
 
 
 async def test_ioc_fok_post_only_reduce_only() -> None:

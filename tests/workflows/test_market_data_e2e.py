@@ -107,6 +107,25 @@ def _spawn(harness: Harness, temporal_address: str, sim, log: Path) -> subproces
         )
 
 
+def _fell_back_to_rest(history) -> bool:
+    """Whether a failed ``run_actor_epoch`` was followed by ``run_trading_epoch`` in the same cycle."""
+    kinds: dict[int, str] = {}
+    sequence: list[tuple[str, str]] = []
+    for e in history.events:
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            kinds[e.event_id] = e.activity_task_scheduled_event_attributes.activity_type.name
+            sequence.append(("scheduled", kinds[e.event_id]))
+        for field in ("activity_task_timed_out_event_attributes", "activity_task_failed_event_attributes"):
+            if e.HasField(field):
+                sequence.append(("failed", kinds[getattr(e, field).scheduled_event_id]))
+    for i, (what, kind) in enumerate(sequence):
+        if (what, kind) == ("failed", "run_actor_epoch"):
+            following = [k for w, k in sequence[i + 1 :] if w == "scheduled"]
+            if following and following[0] == "run_trading_epoch":
+                return True
+    return False
+
+
 def _queue_of(log: Path) -> str | None:
     m = re.search(r"worker polling task queues \S+ and (\S+) on", log.read_text(errors="replace"))
     return m.group(1) if m else None
@@ -124,7 +143,11 @@ async def test_killing_the_ingestion_worker_moves_ingestion_and_books_recover(
         queues = await eventually(lambda: all(_queue_of(log) for log in logs), timeout_s=60, what="both workers up")
         assert queues
         by_queue = {_queue_of(log): proc for log, proc in zip(logs, procs, strict=True)}
-        config = ws_config(epoch=EpochSettings(policy="hold", heartbeat_timeout_s=2, use_websocket=True))
+        # 10 s cycles: the kill lands inside an actor epoch, which then falls back to REST polling.
+        config = ws_config(
+            recalibration_interval_s=10,
+            epoch=EpochSettings(policy="hold", heartbeat_timeout_s=2, use_websocket=True),
+        )
         handle = await harness.start(config)
         md_handle = harness.client.get_workflow_handle(config.market_data_workflow_id)
         harness.handles.append(md_handle)
@@ -133,7 +156,9 @@ async def test_killing_the_ingestion_worker_moves_ingestion_and_books_recover(
             md = s.last_calibration.market_data if s.last_calibration else None
             return md is not None and md.connected and md.books_trusted > 0 and md.queue in by_queue
 
-        st = await harness.wait_status(handle, books_ok, "books on the first worker", timeout_s=90)
+        st = await harness.wait_status(
+            handle, lambda s: books_ok(s) and s.state == "trading", "an actor epoch on the first worker", timeout_s=90
+        )
         first = st.last_calibration.market_data.queue
         by_queue[first].send_signal(signal.SIGKILL)
         by_queue[first].wait(timeout=10)
@@ -150,6 +175,7 @@ async def test_killing_the_ingestion_worker_moves_ingestion_and_books_recover(
         assert md_status.queue == second and md_status.running
         assert any(m.from_queue == first and m.to_queue == second for m in md_status.moves)
         assert st.last_calibration.market_data.markets, "the new worker subscribed the series' markets"
+        assert _fell_back_to_rest(await handle.fetch_history()), "the failed actor epoch fell back to REST polling"
     finally:
         for p in procs:
             if p.poll() is None:

@@ -161,3 +161,46 @@ async def test_workflow_cancel_cancels_resting_orders_and_ends_cancelled(harness
     assert order.status == "canceled"
     desc = await handle.describe()
     assert desc.status == WorkflowExecutionStatus.CANCELED
+
+
+async def test_stop_close_all_during_an_outage_stays_stopping_until_flat(harness: Harness) -> None:
+    ticker, yes_bid, _ = await harness.freeze_on_quoted_market()
+    await harness.arrange_position(ticker, "4", (yes_bid * 4).quantize(Decimal("0.01")))  # no exit rule fires
+    handle = await harness.start(fast_config(degraded_backoff_s=[0.5, 1]))
+    await harness.wait_status(handle, lambda s: s.state == LifecycleState.TRADING and bool(s.positions), "trading")
+    await harness.faults(exchange_paused=True)  # the exchange cannot trade: nothing can be closed now
+    await handle.signal(SIGNAL_STOP, {"close_all": True, "reason": "end of day"})
+    st = await harness.wait_status(handle, lambda s: s.state == LifecycleState.STOPPING, "stopping")
+    await asyncio.sleep(3)  # several failed rounds: it must keep trying, not give up and report stopped
+    st = await harness.status(handle)
+    assert st.state == LifecycleState.STOPPING and await harness.exchange_position(ticker) == 4
+    await harness.faults(exchange_paused=False)
+    final = await asyncio.wait_for(handle.result(), timeout=60)
+    assert final.state == LifecycleState.STOPPED and final.stop_outcome == "flat"
+    assert await harness.exchange_position(ticker) == 0
+    assert final.status_history[-1].result == "end of day; flat"
+
+
+async def test_stop_close_all_says_plainly_what_it_could_not_close(harness: Harness) -> None:
+    ticker, yes_bid, _ = await harness.freeze_on_quoted_market()
+    await harness.arrange_position(ticker, "2", (yes_bid * 2).quantize(Decimal("0.01")))
+    handle = await harness.start(fast_config())
+    await harness.wait_status(handle, lambda s: bool(s.positions), "the position seen")
+    (await harness.control.post(f"/markets/{ticker}/close", json={})).raise_for_status()
+    await handle.signal(SIGNAL_STOP, {"close_all": True})
+    final = await asyncio.wait_for(handle.result(), timeout=60)
+    assert final.state == LifecycleState.STOPPED
+    assert final.stop_outcome is not None and f"2.00 YES {ticker}" in final.stop_outcome
+    assert "no longer trade" in final.stop_outcome
+    assert await harness.exchange_position(ticker) == 2
+
+
+async def test_a_cycle_without_viable_markets_recalibrates_soon(harness: Harness) -> None:
+    await harness.freeze_on_quoted_market()
+    markets = await harness.account.client.get_markets(series_ticker="KXGOLD15M", status="open")
+    for m in markets:
+        (await harness.control.post(f"/markets/{m.ticker}/close", json={})).raise_for_status()
+    handle = await harness.start(fast_config(recalibration_interval_s=60, no_viable_retry_s=1))
+    st = await harness.wait_status(handle, lambda s: s.cycle >= 3, "three cycles in far less than a minute", 30)
+    assert st.last_calibration is not None and not st.last_calibration.viable_markets
+    assert st.last_epoch is None, "no epoch runs without a market to trade"

@@ -122,3 +122,25 @@ def test_fill_cash_delta_follows_the_net_position_model(book_side, count, price,
     from rl.pretrade import fill_cash_delta_dollars
 
     assert fill_cash_delta_dollars(book_side, D(count), D(price), D(before), D(fee)) == D(expected)
+
+
+def test_streamed_positions_count_an_acknowledged_fill_exactly_once() -> None:
+    from activities.trading import StreamedPositions
+
+    positions = {"T-1": D(2)}
+    book = StreamedPositions(positions)
+    book.acknowledged("T-1", "o1", D(1))  # the ack comes first: counts before any frame
+    assert positions["T-1"] == 3
+    book.fill("T-1", "o1", D(1))
+    book.position("T-1", D(3))  # the frame confirms it: still 3, not 4
+    assert positions["T-1"] == 3
+    book.fill("T-1", "o2", D("0.5"))  # a frame before its ack (partial) ...
+    book.position("T-1", D("3.5"))
+    book.acknowledged("T-1", "o2", D(1))  # ... the ack reports 1: only the unconfirmed 0.5 is added
+    assert positions["T-1"] == 4
+    book.fill("T-1", "o2", D("0.5"))
+    book.position("T-1", D(4))
+    assert positions["T-1"] == 4
+    book.acknowledged("T-1", "o3", D(-2))  # a NO-side fill lowers it; a stale position frame cannot hide it
+    book.position("T-1", D(4))
+    assert positions["T-1"] == 2

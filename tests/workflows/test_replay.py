@@ -42,7 +42,28 @@ def test_every_scenario_and_workflow_type_is_covered() -> None:
         "outage",
         "continue-as-new",
         "actor",
+        "exactly-once",
+        "no-viable",
+        "drain",
+        "md-move",
     }
+
+
+def test_every_patch_has_a_history_that_takes_its_new_branch() -> None:
+    """Each ``workflow.patched`` id appears as a marker in some recorded history (its new code replays)."""
+    import base64
+
+    from workflows import names
+
+    patches = {v for k, v in vars(names).items() if k.startswith("PATCH_")}
+    seen: set[str] = set()
+    for name in INDEX:
+        for event in json.loads((HISTORIES / name).read_text())["events"]:
+            marker = event.get("markerRecordedEventAttributes")
+            if marker and "patch-data" in marker.get("details", {}):
+                data = marker["details"]["patch-data"]["payloads"][0]["data"]
+                seen.add(json.loads(base64.b64decode(data))["id"])
+    assert patches <= seen, f"patches without a recorded history: {sorted(patches - seen)}"
     assert sorted(p.name for p in HISTORIES.glob("*.json") if p.name != "index.json") == sorted(INDEX)
 
 

@@ -208,15 +208,26 @@ def test_drift_adopts_unknown_positions_drops_vanished_and_flags_foreign_orders(
     ]
     earlier = NOW - timedelta(hours=1)
     report, opened = build_report(
-        snapshot(positions=positions, resting_orders=resting, pending_lookup={"p1": "executed"}),
+        snapshot(positions=positions, resting_orders=resting, pending_lookup={"p1": "executed", "p2": "missing"}),
         TraderConfig(),
         {"GONE-1": earlier},
         ["mine"],
-        ["p1", "p2"],
+        ["p1", "p2", "p3"],
     )
     assert opened == {"A-1": NOW}
     assert report.drift.unexpected_positions == ["A-1"]
     assert report.drift.vanished_positions == ["GONE-1"]
     assert report.drift.unknown_resting_orders == ["o2"]
     assert report.drift.confirmed_pending == ["p1"] and report.drift.missing_pending == ["p2"]
+    assert report.drift.unresolved_pending == ["p3"], "an id the bounded lookup did not reach stays pending"
     assert [p.ticker for p in report.positions] == ["A-1"]
+
+
+def test_the_traders_own_new_positions_are_adopted_but_not_drift() -> None:
+    positions = [
+        ExchangePosition(ticker="OWN-1", position_contracts=D(2), exposure_dollars=D("0.80")),
+        ExchangePosition(ticker="ODD-1", position_contracts=D(-1), exposure_dollars=D("0.60")),
+    ]
+    report, opened = build_report(snapshot(positions=positions), TraderConfig(), {}, [], [], own_tickers=["OWN-1"])
+    assert opened == {"OWN-1": NOW, "ODD-1": NOW}
+    assert report.drift.unexpected_positions == ["ODD-1"]

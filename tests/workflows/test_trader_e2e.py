@@ -180,13 +180,15 @@ async def _wait_value(fn, predicate, what: str, timeout_s: float = 60.0):
 
 
 async def test_close_reprices_when_the_top_level_is_thin(harness: Harness) -> None:
-    """A close larger than the visible bids sweeps them all, finds no bid left, and reports partial."""
+    """A close larger than the visible bids sweeps them all (no slippage floor in the way), finds no bid
+    left, and reports partial."""
     ticker, yes_bid, _ = await harness.freeze_on_quoted_market()
     book = await harness.account.client.get_orderbook(ticker)
     depth = sum((lvl[1] for lvl in book.yes_bids), Decimal(0))
     size = (depth + 50).quantize(Decimal(1))
     await harness.arrange_position(ticker, str(size), (yes_bid * size / Decimal(2)).quantize(Decimal("0.01")))
-    handle = await harness.start(fast_config(close=CloseSettings(max_attempts=2, retry_delay_s=0.1)))
+    settings = CloseSettings(max_attempts=2, retry_delay_s=0.1, max_slippage_dollars=Decimal("0.99"))
+    handle = await harness.start(fast_config(close=settings))
     st = await harness.wait_status(handle, lambda s: bool(_closes(s, "take_profit")), "a take_profit close")
     close = _closes(st, "take_profit")[0]
     assert close.status == "partial" and close.attempts == 1  # one order swept every level
@@ -195,13 +197,44 @@ async def test_close_reprices_when_the_top_level_is_thin(harness: Harness) -> No
     assert await harness.exchange_position(ticker) == size - depth
 
 
+async def test_close_never_sells_below_the_slippage_floor_and_reports_pnl(harness: Harness) -> None:
+    """With a 2-cent floor a close sells only the bids within 2 cents of the best bid; the result carries
+    the cost basis, the fees and the realised P&L, summed in status and the Web UI details."""
+    ticker, yes_bid, _ = await harness.freeze_on_quoted_market()
+    book = await harness.account.client.get_orderbook(ticker)
+    floor = yes_bid - Decimal("0.02")
+    within = sum((lvl[1] for lvl in book.yes_bids if lvl[0] >= floor), Decimal(0))
+    size = (sum((lvl[1] for lvl in book.yes_bids), Decimal(0)) + 10).quantize(Decimal(1))
+    cost = (yes_bid * size / Decimal(2)).quantize(Decimal("0.01"))  # bought at half the bid: take profit
+    await harness.arrange_position(ticker, str(size), cost)
+    settings = CloseSettings(max_attempts=1, retry_delay_s=0.1, max_slippage_dollars=Decimal("0.02"))
+    handle = await harness.start(fast_config(close=settings))
+    st = await harness.wait_status(handle, lambda s: bool(_closes(s, "take_profit")), "a take_profit close")
+    close = _closes(st, "take_profit")[0]
+    assert close.slippage_floor_dollars == floor
+    assert close.closed_contracts == within and close.status == "partial"
+    fills = [f for f in (await harness.exchange_account())["fills"] if f["ticker"] == ticker]
+    assert fills and min(Decimal(f["yes_price_dollars"]) for f in fills) >= floor
+    basis = cost / size * within
+    assert close.cost_basis_dollars == basis.quantize(Decimal("0.0001"))
+    assert close.fees_dollars > 0
+    assert close.realized_pnl_dollars == (close.proceeds_dollars - basis - close.fees_dollars).quantize(
+        Decimal("0.0001")
+    )
+    assert st.realized_pnl_dollars == close.realized_pnl_dollars and st.close_fees_dollars == close.fees_dollars
+    assert st.realized_pnl_by_ticker[ticker] == close.realized_pnl_dollars
+    meta = await handle.query("__temporal_workflow_metadata")
+    details = meta.current_details if hasattr(meta, "current_details") else meta["currentDetails"]
+    assert "realised P&L of closes (session)" in details and f"{close.realized_pnl_dollars:.2f}"[1:] in details
+
+
 async def test_critical_outage_pauses_and_recovers_with_backoff(harness: Harness) -> None:
     await harness.freeze_on_quoted_market()
     handle = await harness.start(fast_config(degraded_backoff_s=[1, 2, 3]))
     await harness.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading")
     await harness.faults(exchange_paused=True)  # GET /exchange/status reports the exchange inactive
     st = await harness.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused by the outage")
-    assert st.pause_reason == "critical component down: exchange_rest"
+    assert st.pause_reason is not None and st.pause_reason.startswith("the exchange is not active")
     assert st.mode == "paused" and not st.last_calibration.can_trade
     st = await harness.wait_status(
         handle, lambda s: any(h.result.startswith("recovery probe #2") for h in s.status_history), "two probes"
@@ -211,6 +244,17 @@ async def test_critical_outage_pauses_and_recovers_with_backoff(harness: Harness
     assert st.mode == "fully_operational" and st.pause_reason is None
     probes = [h.result for h in st.status_history if h.result.startswith("recovery probe")]
     assert probes[:2] == ["recovery probe #1", "recovery probe #2"]
+
+
+async def test_exchange_wide_trading_pause_is_named_as_such(harness: Harness) -> None:
+    await harness.freeze_on_quoted_market()
+    handle = await harness.start(fast_config(degraded_backoff_s=[1]))
+    await harness.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading")
+    await harness.faults(trading_paused=True)
+    st = await harness.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused by the trading pause")
+    assert st.pause_reason is not None and st.pause_reason.startswith("exchange-wide trading pause")
+    await harness.faults(trading_paused=False)
+    await harness.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading again")
 
 
 async def test_order_group_trigger_is_reset_and_repeated_triggers_pause(harness: Harness) -> None:
