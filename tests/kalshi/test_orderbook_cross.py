@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from kalshi.feed import MarketDataFeed
 from kalshi.models.ws import format_lots, format_price_cc
 from kalshi.orderbook import BookIntegrityError, BookNotReadyError, BookStore, CrossedBookError, OrderBook, PriceGrid
 from kalshi.ws import Resynced
