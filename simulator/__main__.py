@@ -153,6 +153,19 @@ async def _serve(config: SimulatorConfig) -> None:
     help="Serve a finalized market's status as 'settled' (for Kalshi SDK 3.2.0 and other pre-2026 clients).",
 )
 @click.option(
+    "--scenario",
+    default=None,
+    help="Fault scenario to play from the start: a YAML file or a built-in name (ws-503, rest-outage, 429-storm, "
+    "5xx-30pct-orders, trading-pause, fill-ws-down, ...; see simulator/scenarios).",
+)
+@click.option(
+    "--fault-seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed of the timed faults' random draws (faults with their own seed use that).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from models.money import to_decimal
 from simulator.ratelimit import TIER_NAMES
+from simulator.scenario import load as load_scenario
 from simulator.timeutil import parse_iso_ms
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "kalshi-gold15m"
@@ -56,6 +57,10 @@ class SimulatorConfig(BaseModel):
             ends with error 25 "subscription buffer overflow" (§6.3).
         ws_public_orderbook: let unauthenticated WebSocket connections subscribe to ``orderbook_delta``
             (Kalshi lists it as private, §6.5; default False: error 9 without auth).
+        fault_seed: seed of the timed faults that name none (each fault draws from its own generator seeded by
+            its ``seed``, or by this seed and its id; docs/simulator.md "Timed faults and scenarios").
+        scenario: a fault scenario (a YAML file, or the name of a built-in one under ``simulator/scenarios``)
+            whose timed faults start counting when the simulator starts.
         legacy_market_status: serve a finalized market's REST ``status`` as ``"settled"``, the name the
             pre-2026 API and SDK 3.2.0 use (their status enum has no ``finalized``); default False serves the
             current spec's ``finalized`` (docs/simulator.md "Kalshi SDK conformance").
@@ -90,6 +95,8 @@ class SimulatorConfig(BaseModel):
     ws_subscription_buffer: int = Field(default=50_000, ge=1, le=10_000_000)
     ws_public_orderbook: bool = False
     legacy_market_status: bool = False
+    fault_seed: int = 0
+    scenario: str | None = None
 
     @field_validator("start")
     @classmethod
@@ -114,6 +121,8 @@ class SimulatorConfig(BaseModel):
             raise ValueError(f"data dir {self.data_dir} does not exist")
         if self.keys_dir is not None and not self.keys_dir.is_dir():
             raise ValueError(f"keys dir {self.keys_dir} does not exist")
+        if self.scenario is not None:
+            load_scenario(self.scenario)  # ScenarioError is a ValueError: a missing or invalid file fails validation
         return self
 
     def start_ms(self) -> int | None:
