@@ -55,8 +55,8 @@ WS_CHANNELS = frozenset(
 )
 """Channels the simulator serves (docs/simulator.md "WebSocket API")."""
 
-_UNIT_S = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600)}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_S = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600), "d": Decimal(86400)}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
 
 def parse_duration(value: Any) -> Decimal:
@@ -80,7 +80,7 @@ def parse_duration(value: Any) -> Decimal:
             parts = _PART.findall(text)
             if not parts or "".join(n + u for n, u in parts) != text:
                 raise ValueError(
-                    f"{value!r} is not a duration (use seconds or units ms/s/m/h, e.g. '30s', '2m', '1m30s')"
+                    f"{value!r} is not a duration (use seconds or units ms/s/m/h/d, e.g. '30s', '2m', '1m30s')"
                 ) from None
             seconds = sum((Decimal(n) * _UNIT_S[u] for n, u in parts), Decimal(0))
     else:
