@@ -9,6 +9,7 @@ own send/receive instants against the window the simulator announced (``starts_a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import uuid
@@ -22,7 +23,7 @@ import pytest
 from simulator.scenario import builtin_names
 from simulator.scenario import load as load_scenario
 from simulator.timeutil import parse_iso_ms
-from tests.simulator.conftest import PREFIX, Sim, Trader, running, sign_headers
+from tests.simulator.conftest import PREFIX, Sim, running, sign_headers
 from workers.cli import run as cli_run
 
 WS_PATH = "/trade-api/ws/v2"
@@ -332,7 +333,7 @@ async def test_timed_skip_seq_and_inject_and_repeating_drops() -> None:
                         break
                     if "seq" in frame:
                         seqs.append(frame["seq"])
-                gaps = [b - a for a, b in zip(seqs, seqs[1:], strict=False) if b - a != 1]
+                gaps = [b - a for a, b in itertools.pairwise(seqs) if b - a != 1]
                 assert gaps == [2] and raw_seen == ["{not json"]
             (drops,) = await schedule(sim, {"kind": "ws_drop", "every": "150ms", "for": "700ms"})
             dropped = 0
