@@ -76,6 +76,13 @@ async def _serve(config: SimulatorConfig) -> None:
 @click.option(
     "--synthetic-markets", default=96, show_default=True, type=int, help="Number of synthetic 15-minute markets."
 )
+@click.option(
+    "--synthetic-grid",
+    default="linear_cent",
+    show_default=True,
+    type=click.Choice(["linear_cent", "tapered_deci_cent", "deci_cent"]),
+    help="Tick grid of the synthetic markets (tapered_deci_cent: $0.001 ticks below $0.10 and above $0.90).",
+)
 @click.option("--speed", default="1", show_default=True, help="Replay speed factor (tape seconds per wall second).")
 @click.option(
     "--start",

@@ -34,6 +34,9 @@ class SimulatorConfig(BaseModel):
             relative to the repository root).
         synthetic: force the synthetic generator even when a tape is available.
         synthetic_seed / synthetic_markets: generator seed and number of 15-minute markets.
+        synthetic_grid: the synthetic markets' tick grid (``price_level_structure``, kalshi-api.md §4):
+            ``linear_cent`` (default), ``tapered_deci_cent`` ($0.001 ticks below $0.10 and above $0.90) or
+            ``deci_cent``.
         speed: tape seconds per wall second (Decimal > 0; 1 = real time, 60 = a 15-minute market in 15 s).
         start: ``"auto"`` (the longest run of back-to-back windows + 60 s) or an ISO 8601 **tape** time.
         paused: start with the clock paused (tests step it with ``POST /sim/v1/clock/advance``).
@@ -76,6 +79,7 @@ class SimulatorConfig(BaseModel):
     synthetic: bool = False
     synthetic_seed: int = 0
     synthetic_markets: int = Field(default=96, ge=1, le=100_000)
+    synthetic_grid: Literal["linear_cent", "tapered_deci_cent", "deci_cent"] = "linear_cent"
     speed: ExactDecimal = Field(default=Decimal(1), gt=0, le=100_000)
     start: str = "auto"
     paused: bool = False

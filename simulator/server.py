@@ -70,7 +70,9 @@ def load_catalog(config: SimulatorConfig) -> Catalog:
     """
     tape_dir = config.tape_dir()
     if tape_dir is None:
-        return build_synthetic_catalog(config.synthetic_seed, config.synthetic_markets)
+        return build_synthetic_catalog(
+            config.synthetic_seed, config.synthetic_markets, price_level_structure=config.synthetic_grid
+        )
     try:
         return load_recorded_catalog(tape_dir, config.fractional_trading_enabled)
     except CatalogError as exc:

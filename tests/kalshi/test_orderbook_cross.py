@@ -198,6 +198,7 @@ async def test_feed_tolerates_a_transient_cross_without_resync_and_refuses_to_tr
             book = feed.book(MARKET)
             assert isinstance(book, OrderBook)
             sid = feed.subscription.sid
+            assert sid is not None
             ts = clock["now_ms"] + 30_000
             best = book.depth("yes", 2)
             sweep = taker_sweep(book, "yes", 2, ts)
@@ -236,7 +237,9 @@ async def test_feed_resyncs_a_cross_that_outlives_its_timestamp() -> None:
             ts = clock["now_ms"] + 30_000
             add = taker_sweep(book, "yes", 1, ts)[0]
             late = (add[0], add[1], -add[2], ts + 1)  # the add is withdrawn only at the next timestamp
-            await _inject(sim, client, _frames(feed.subscription.sid, MARKET, [add, late]))
+            sid = feed.subscription.sid
+            assert sid is not None
+            await _inject(sim, client, _frames(sid, MARKET, [add, late]))
             await events.wait(lambda e: isinstance(e, Resynced))
             await book_matches_rest(sim, client, feed, MARKET)
             f = feed.counters
