@@ -32,7 +32,16 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 API_PREFIX = "/trade-api/v2"
 MAX_SECONDS = Decimal(7 * 24 * 3600)
@@ -123,6 +132,16 @@ def _check_rate(value: Any) -> Decimal:
 
 Duration = Annotated[Decimal, BeforeValidator(parse_duration)]
 """Seconds as exact Decimal; accepts numbers and unit strings (see :func:`parse_duration`)."""
+
+
+def _check_hold(value: Decimal) -> Decimal:
+    if value <= 0 or value > MAX_HOLD_SECONDS:
+        raise ValueError("must be more than 0 and at most 10 minutes")
+    return value
+
+
+HoldDuration = Annotated[Decimal, BeforeValidator(parse_duration), AfterValidator(_check_hold)]
+"""A latency or hold: a :data:`Duration` in (0, 10 min]."""
 Rate = Annotated[Decimal, BeforeValidator(_check_rate)]
 """A fraction in [0, 1] with at most 6 decimals."""
 Method = Literal["GET", "POST", "PUT", "DELETE"]
@@ -193,14 +212,7 @@ class LatencySpec(_RequestSpec):
     """``latency``: matching requests wait ``latency`` before being handled."""
 
     kind: Literal["latency"]
-    latency: Duration
-
-    @field_validator("latency")
-    @classmethod
-    def _bounded(cls, value: Decimal) -> Decimal:
-        if value <= 0 or value > MAX_HOLD_SECONDS:
-            raise ValueError("latency must be more than 0 and at most 10 minutes")
-        return value
+    latency: HoldDuration
 
 
 class HttpErrorSpec(_RequestSpec):
@@ -218,16 +230,9 @@ class HoldSpec(_RequestSpec):
     """
 
     kind: Literal["hold"]
-    delay: Duration
+    delay: HoldDuration
     status: int | None = Field(default=None, ge=400, le=599)
     after_processing: bool = True
-
-    @field_validator("delay")
-    @classmethod
-    def _bounded(cls, value: Decimal) -> Decimal:
-        if value <= 0 or value > MAX_HOLD_SECONDS:
-            raise ValueError("delay must be more than 0 and at most 10 minutes")
-        return value
 
 
 class WsHandshake503Spec(_Drawn):

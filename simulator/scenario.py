@@ -14,7 +14,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from simulator.fault_specs import Scenario, validation_message
+from simulator.fault_specs import KINDS, Scenario, validation_message
+
+__all__ = ["KINDS", "LIBRARY", "ScenarioError", "builtin_names", "load", "read_document", "resolve"]
 
 LIBRARY = Path(__file__).resolve().parent / "scenarios"
 """The built-in scenarios (``<name>.yaml``)."""

@@ -24,19 +24,6 @@ import httpx
 
 from simulator import scenario as scenarios
 
-KINDS = (
-    "latency",
-    "http_error",
-    "hold",
-    "ws_handshake_503",
-    "ws_drop",
-    "ws_skip_seq",
-    "ws_inject",
-    "ws_channel_down",
-    "trading_pause",
-    "exchange_pause",
-)
-
 
 def _default_url() -> str:
     return os.environ.get("SIM_URL") or f"http://127.0.0.1:{os.environ.get('SIM_PORT', '8765')}"
@@ -195,7 +182,7 @@ def fault() -> None:
 
 
 @fault.command("set")
-@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("kind", type=click.Choice(scenarios.KINDS))
 @click.option("--after", help="Start offset from now (30s, 2m, 250ms; default now).")
 @click.option("--for", "duration", help="How long it lasts (default: until cleared).")
 @click.option("--route", "path", help="Route prefix under /trade-api/v2, e.g. /portfolio/orders (default: all).")

@@ -15,15 +15,18 @@ lasts, counters; a cross that outlives its timestamp is resynced.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
+from kalshi.feed import MarketDataFeed
 from kalshi.models.ws import format_lots, format_price_cc
 from kalshi.orderbook import BookIntegrityError, BookNotReadyError, BookStore, CrossedBookError, OrderBook, PriceGrid
 from kalshi.ws import Resynced
 from tests.kalshi.test_ws_client import OPEN_AT, book_matches_rest, feed_on, register
-from tests.simulator.conftest import requires_tape, running
+from tests.simulator.conftest import Sim, requires_tape, running
 
 TS = 1_780_000_000_123
 Delta = tuple[str, int, int, int]  # side, price_cc, delta_lots, ts_ms
@@ -186,45 +189,10 @@ async def _inject(sim: Any, client: Any, frames: list[dict[str, Any]]) -> None:
     await client.list_subscriptions()  # barrier: the reply is queued behind the injected frames
 
 
-@requires_tape
-async def test_feed_tolerates_a_transient_cross_without_resync_and_refuses_to_trade_on_it() -> None:
-    async with running() as sim:
-        clock = await sim.goto(OPEN_AT)
-        signer = await register(sim)
-        async with feed_on(sim, signer) as (client, feed, _events):
-            await feed.add_markets([MARKET])
-            await sim.advance(30)
-            await book_matches_rest(sim, client, feed, MARKET)
-            book = feed.book(MARKET)
-            assert isinstance(book, OrderBook)
-            sid = feed.subscription.sid
-            assert sid is not None
-            ts = clock["now_ms"] + 30_000
-            best = book.depth("yes", 2)
-            sweep = taker_sweep(book, "yes", 2, ts)
-            # put the swept levels back (new orders at the same timestamp) so the book equals the exchange's again
-            restore = [("yes", level.price_cc, level.size_lots, ts) for level in best]
-
-            await _inject(sim, client, _frames(sid, MARKET, sweep[:2]))
-            fresh = feed.freshness(MARKET)
-            assert fresh.crossed and fresh.trusted and not fresh.usable(60_000)
-            assert feed.usable_book(MARKET, 60_000) is None
-            assert feed.metrics()["feed_books_crossed"] == 1
-
-            await _inject(sim, client, _frames(sid, MARKET, sweep[2:] + restore))
-            assert not feed.freshness(MARKET).crossed and feed.usable_book(MARKET, 60_000) is book
-            await book_matches_rest(sim, client, feed, MARKET)
-            f = feed.counters
-            assert (f.transient_crosses, f.crossed_deltas, f.max_cross_deltas) == (1, 2, 2)
-            assert (f.persistent_crosses, f.integrity_errors, f.resyncs_requested) == (0, 0, 0)
-            assert client.counters.resyncs == 0
-            # the book keeps following the exchange afterwards
-            await sim.advance(20)
-            await book_matches_rest(sim, client, feed, MARKET)
-
-
-@requires_tape
-async def test_feed_resyncs_a_cross_that_outlives_its_timestamp() -> None:
+@asynccontextmanager
+async def live_feed() -> AsyncIterator[tuple[Sim, Any, MarketDataFeed, Any, OrderBook, int, int]]:
+    """A simulator 30 s into MARKET, a client and feed holding its book: ``(sim, client, feed, events, book, sid,
+    a fresh exchange ts_ms)``."""
     async with running() as sim:
         clock = await sim.goto(OPEN_AT)
         signer = await register(sim)
@@ -233,16 +201,46 @@ async def test_feed_resyncs_a_cross_that_outlives_its_timestamp() -> None:
             await sim.advance(30)
             await book_matches_rest(sim, client, feed, MARKET)
             book = feed.book(MARKET)
-            assert isinstance(book, OrderBook)
-            ts = clock["now_ms"] + 30_000
-            add = taker_sweep(book, "yes", 1, ts)[0]
-            late = (add[0], add[1], -add[2], ts + 1)  # the add is withdrawn only at the next timestamp
-            sid = feed.subscription.sid
-            assert sid is not None
-            await _inject(sim, client, _frames(sid, MARKET, [add, late]))
-            await events.wait(lambda e: isinstance(e, Resynced))
-            await book_matches_rest(sim, client, feed, MARKET)
-            f = feed.counters
-            assert (f.persistent_crosses, f.integrity_errors, f.transient_crosses) == (1, 1, 0)
-            assert (f.resyncs_requested, f.resyncs_completed) == (1, 1)
-            assert not feed.freshness(MARKET).crossed
+            sid = feed.subscription.sid if feed.subscription is not None else None
+            assert isinstance(book, OrderBook) and sid is not None
+            yield sim, client, feed, events, book, sid, clock["now_ms"] + 30_000
+
+
+@requires_tape
+async def test_feed_tolerates_a_transient_cross_without_resync_and_refuses_to_trade_on_it() -> None:
+    async with live_feed() as (sim, client, feed, _events, book, sid, ts):
+        best = book.depth("yes", 2)
+        sweep = taker_sweep(book, "yes", 2, ts)
+        # put the swept levels back (new orders at the same timestamp) so the book equals the exchange's again
+        restore = [("yes", level.price_cc, level.size_lots, ts) for level in best]
+
+        await _inject(sim, client, _frames(sid, MARKET, sweep[:2]))
+        fresh = feed.freshness(MARKET)
+        assert fresh.crossed and fresh.trusted and not fresh.usable(60_000)
+        assert feed.usable_book(MARKET, 60_000) is None
+        assert feed.metrics()["feed_books_crossed"] == 1
+
+        await _inject(sim, client, _frames(sid, MARKET, sweep[2:] + restore))
+        assert not feed.freshness(MARKET).crossed and feed.usable_book(MARKET, 60_000) is book
+        await book_matches_rest(sim, client, feed, MARKET)
+        f = feed.counters
+        assert (f.transient_crosses, f.crossed_deltas, f.max_cross_deltas) == (1, 2, 2)
+        assert (f.persistent_crosses, f.integrity_errors, f.resyncs_requested) == (0, 0, 0)
+        assert client.counters.resyncs == 0
+        # the book keeps following the exchange afterwards
+        await sim.advance(20)
+        await book_matches_rest(sim, client, feed, MARKET)
+
+
+@requires_tape
+async def test_feed_resyncs_a_cross_that_outlives_its_timestamp() -> None:
+    async with live_feed() as (sim, client, feed, events, book, sid, ts):
+        add = taker_sweep(book, "yes", 1, ts)[0]
+        late = (add[0], add[1], -add[2], ts + 1)  # the add is withdrawn only at the next timestamp
+        await _inject(sim, client, _frames(sid, MARKET, [add, late]))
+        await events.wait(lambda e: isinstance(e, Resynced))
+        await book_matches_rest(sim, client, feed, MARKET)
+        f = feed.counters
+        assert (f.persistent_crosses, f.integrity_errors, f.transient_crosses) == (1, 1, 0)
+        assert (f.resyncs_requested, f.resyncs_completed) == (1, 1)
+        assert not feed.freshness(MARKET).crossed

@@ -370,7 +370,7 @@ BAD = [
         "no route under '/markets' takes DELETE",
     ),
     ({"kind": "http_error", "status": 503, "method": "PATCH"}, "method: Input should be"),
-    ({"kind": "latency", "latency": "20m"}, "latency must be more than 0 and at most 10 minutes"),
+    ({"kind": "latency", "latency": "20m"}, "latency: must be more than 0 and at most 10 minutes"),
     ({"kind": "ws_channel_down", "channels": ["fills"]}, "unknown channel(s) ['fills']"),
     ({"kind": "ws_inject", "frames": ["x"], "for": "1s"}, "takes no 'for'"),
     ({"kind": "trading_pause", "status": 503}, "status: not a field of this fault kind"),
