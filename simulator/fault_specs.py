@@ -363,7 +363,9 @@ def validation_message(exc: ValidationError) -> str:
     """One line per problem, ``where: what``, from a pydantic error (for the control API's 400 details)."""
     lines = []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if str(p) not in KINDS]
+        raw = list(err.get("loc", ()))
+        # drop the union tag pydantic puts after a list index (``faults.0.latency.latency`` -> ``faults.0.latency``)
+        loc = [str(p) for i, p in enumerate(raw) if not (p in KINDS and i > 0 and isinstance(raw[i - 1], int))]
         where = ".".join(p for p in loc if not p.startswith("function-"))
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if err.get("type") == "union_tag_invalid":
