@@ -13,6 +13,7 @@ import itertools
 import json
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import aiohttp
 import httpx
 import pytest
 
+from simulator.fault_specs import format_duration, parse_duration
 from simulator.scenario import builtin_names
 from simulator.scenario import load as load_scenario
 from simulator.timeutil import parse_iso_ms
@@ -501,3 +503,28 @@ async def test_command_line_sets_lists_and_clears(capsys: pytest.CaptureFixture[
         assert code == 0 and "ws-503" in out and "5xx-30pct-orders" in out
     code, _, err = await cli("fault", "list", "--url", "http://127.0.0.1:9")
     assert code == 1 and "cannot reach the simulator" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds", "shown"),
+    [
+        ("250ms", "0.25", "250ms"),
+        ("30s", "30", "30s"),
+        ("2m", "120", "2m"),
+        ("1m30s", "90", "1m30s"),
+        ("1h30m", "5400", "1h30m"),
+        ("1d", "86400", "24h"),
+        (45, "45", "45s"),
+        ("1.5", "1.5", "1.5s"),
+        ("0", "0", "0s"),
+    ],
+)
+def test_durations_parse_and_print(text: Any, seconds: str, shown: str) -> None:
+    assert parse_duration(text) == Decimal(seconds)
+    assert format_duration(parse_duration(text)) == shown
+
+
+@pytest.mark.parametrize("text", ["-1s", "3x", "1s2", "", True, "s", [1]])
+def test_bad_durations_are_refused(text: Any) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
