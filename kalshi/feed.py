@@ -5,7 +5,14 @@
 :class:`~kalshi.orderbook.BookStore`:
 
 * ``orderbook_snapshot`` replaces a market's book; ``orderbook_delta`` applies ``new = old + delta``;
-* a :class:`~kalshi.orderbook.BookIntegrityError` (size below zero, crossed book) or
+* a delta that locks or crosses a book is tolerated while deltas of the same exchange ``ts_ms`` follow (Kalshi
+  publishes an incoming order's add before the removal of the level it trades against): the book stays
+  trusted but :attr:`BookFreshness.crossed` makes it unusable until the cross clears; the cleared crosses are
+  counted (``transient_crosses``, ``crossed_deltas``, ``max_cross_deltas``). A cross still there when a later
+  ``ts_ms`` arrives is a :class:`~kalshi.orderbook.CrossedBookError` (``persistent_crosses``), handled as below.
+  A delta without ``ts_ms`` is applied with its receipt time as its timestamp, so a cross it causes must clear
+  within the same receipt millisecond;
+* a :class:`~kalshi.orderbook.BookIntegrityError` (size below zero, persistent cross) or
   :class:`~kalshi.orderbook.OffTickPriceError` (price off the market's grid) on a delta, or a malformed
   order-book frame for a market we hold, marks that book untrusted, is counted, logged with the raw frame
   (truncated) and triggers a resync of that market (``get_snapshot``, else a new subscription; see
@@ -40,6 +47,7 @@ from kalshi.orderbook import (
     BookIntegrityError,
     BookNotReadyError,
     BookStore,
+    CrossedBookError,
     OffTickPriceError,
     OrderBook,
     PriceGrid,
@@ -75,8 +83,15 @@ class FeedCounters:
         deltas_dropped_untrusted: deltas that arrived while their book was untrusted (awaiting a snapshot).
         unknown_market_deltas: deltas for a market with no book.
         ignored_frames: book frames for markets this feed does not hold or of another subscription.
-        integrity_errors: BookIntegrityError on a delta or snapshot (includes off-tick ones).
+        integrity_errors: BookIntegrityError on a delta or snapshot (includes off-tick ones and persistent
+            crosses).
         off_tick_errors: of which OffTickPriceError.
+        persistent_crosses: of which CrossedBookError: a locked/crossed book still crossed when a delta of a
+            later exchange timestamp arrived (the book is resynced).
+        transient_crosses: locked/crossed episodes that cleared within their exchange timestamp (tolerated:
+            no resync; the book was unusable meanwhile).
+        crossed_deltas: deltas after which a book was locked or crossed (the frames it was not tradable).
+        max_cross_deltas: the longest cleared episode, in deltas (Kalshi's bitcoin markets: up to 174).
         bad_snapshots: snapshots refused by the book (left untrusted, not resynced at once).
         malformed_book_frames: malformed order-book frames naming a market we hold.
         gaps: seq gaps on the feed's subscription.
@@ -96,6 +111,10 @@ class FeedCounters:
     ignored_frames: int = 0
     integrity_errors: int = 0
     off_tick_errors: int = 0
+    persistent_crosses: int = 0
+    transient_crosses: int = 0
+    crossed_deltas: int = 0
+    max_cross_deltas: int = 0
     bad_snapshots: int = 0
     malformed_book_frames: int = 0
     gaps: int = 0
@@ -115,6 +134,8 @@ class BookFreshness:
         exists: a book is held (a snapshot arrived at least once).
         trusted: the book reflects the exchange (snapshot applied, nothing lost since).
         untrusted_reason: why not, else ``None``.
+        crossed: the book is locked or crossed right now, mid-way through one exchange timestamp's deltas
+            (:attr:`kalshi.orderbook.OrderBook.crossed`): trusted, but its prices are not to be traded on.
         connected: the WebSocket is up.
         last_exchange_ts_ms: Unix ms of the last applied update on the exchange clock (a delta's ``ts_ms``;
             for a snapshot, which carries no exchange time, its receipt time), or ``None``.
@@ -130,6 +151,7 @@ class BookFreshness:
     exists: bool
     trusted: bool
     untrusted_reason: str | None
+    crossed: bool
     connected: bool
     last_exchange_ts_ms: int | None
     last_recv_ms: int | None
@@ -137,7 +159,10 @@ class BookFreshness:
     connection_idle_ms: int | None
 
     def usable(self, max_connection_idle_ms: int) -> bool:
-        """Whether to act on the book: trusted, connected, and the connection heard from within the bound.
+        """Whether to act on the book: trusted, not crossed, connected, and the connection heard from within the bound.
+
+        A transiently crossed book (see ``crossed``) is not usable: the pre-trade check refuses it and tries
+        again on the next update, which normally clears the cross within the same exchange timestamp.
 
         Args:
             max_connection_idle_ms: e.g. 15,000 with Kalshi's 10 s pings (the silence timeout reconnects at
@@ -146,6 +171,7 @@ class BookFreshness:
         """
         return (
             self.trusted
+            and not self.crossed
             and self.connected
             and self.connection_idle_ms is not None
             and self.connection_idle_ms <= max_connection_idle_ms
@@ -295,6 +321,7 @@ class MarketDataFeed:
             exists=book is not None,
             trusted=book is not None and book.trusted,
             untrusted_reason=None if book is None else book.untrusted_reason,
+            crossed=book is not None and book.crossed,
             connected=self.client.connected,
             last_exchange_ts_ms=None if book is None else book.last_update_ts_ms,
             last_recv_ms=None if recv is None else recv[0],
@@ -303,7 +330,10 @@ class MarketDataFeed:
         )
 
     def usable_book(self, ticker: str, max_connection_idle_ms: int) -> OrderBook | None:
-        """The book of ``ticker`` if it may be acted on now (:meth:`BookFreshness.usable`), else ``None``."""
+        """The book of ``ticker`` if it may be acted on now (:meth:`BookFreshness.usable`), else ``None``.
+
+        ``None`` while the book is untrusted, transiently crossed, or the connection is down or silent.
+        """
         if self.freshness(ticker).usable(max_connection_idle_ms):
             return self.books.get(ticker)
         return None
@@ -327,6 +357,7 @@ class MarketDataFeed:
         out["feed_markets"] = len(self._tickers)
         out["feed_books_trusted"] = trusted
         out["feed_books_untrusted"] = len(self._tickers) - trusted
+        out["feed_books_crossed"] = sum(1 for t in self._tickers if (b := self.books.get(t)) is not None and b.crossed)
         return out
 
     # ---------------------------------------------------------------------------------------------
@@ -395,20 +426,30 @@ class MarketDataFeed:
             self._resync(ticker)
             return
         ts = event.ts_ms
+        crossing = book.cross_deltas
         try:
             book.apply_delta(event.side, event.price_cc, event.delta_lots, recv_ms if ts is None else ts)
         except BookNotReadyError:
             c.deltas_dropped_untrusted += 1
             return
-        except BookIntegrityError as exc:  # includes OffTickPriceError; the book is now untrusted
+        except BookIntegrityError as exc:  # includes OffTickPriceError, CrossedBookError; the book is now untrusted
             c.integrity_errors += 1
             c.untrusted_marks += 1
             if isinstance(exc, OffTickPriceError):
                 c.off_tick_errors += 1
+            elif isinstance(exc, CrossedBookError):
+                c.persistent_crosses += 1
             self._log_bad("integrity error", raw, exc)
             self._resync(ticker)
             return
         c.deltas_applied += 1
+        if crossing or book.cross_deltas:
+            if book.cross_deltas:
+                c.crossed_deltas += 1
+            else:  # this delta cleared the cross within its exchange timestamp
+                c.transient_crosses += 1
+                if crossing > c.max_cross_deltas:
+                    c.max_cross_deltas = crossing
         self._recv[ticker] = (recv_ms, time.monotonic())
         if ts is not None:
             age = recv_ms - ts

@@ -35,7 +35,10 @@ _FEED_COUNTERS = {
     "deltas_applied": "Order-book deltas applied (rate() = updates per second)",
     "snapshots_applied": "Order-book snapshots applied",
     "deltas_dropped_untrusted": "Deltas dropped while their book awaited a snapshot",
-    "integrity_errors": "Deltas or snapshots that would make a book negative, crossed or off-grid",
+    "integrity_errors": "Deltas or snapshots that would make a book negative, off-grid or crossed past its timestamp",
+    "transient_crosses": "Locked/crossed books that cleared within the same exchange timestamp (tolerated, no resync)",
+    "persistent_crosses": "Locked/crossed books still crossed at a later exchange timestamp (resynced)",
+    "crossed_deltas": "Deltas after which a book was locked or crossed (not tradable meanwhile)",
     "unknown_market_deltas": "Deltas for markets without a book",
 }
 _RECORDER_COUNTERS = {
@@ -81,6 +84,16 @@ class LiveCollector(Collector):
             )
             yield GaugeMetricFamily(
                 "kalshi_feed_books_untrusted", "Order books awaiting a snapshot", value=m["feed_books_untrusted"] or 0
+            )
+            yield GaugeMetricFamily(
+                "kalshi_feed_books_crossed",
+                "Order books locked or crossed mid-timestamp right now (not tradable)",
+                value=m["feed_books_crossed"] or 0,
+            )
+            yield GaugeMetricFamily(
+                "kalshi_feed_max_cross_deltas",
+                "Longest tolerated locked/crossed episode, in deltas",
+                value=feed.counters.max_cross_deltas,
             )
         recorder = self.recorder
         if recorder is not None:

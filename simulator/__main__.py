@@ -76,6 +76,13 @@ async def _serve(config: SimulatorConfig) -> None:
 @click.option(
     "--synthetic-markets", default=96, show_default=True, type=int, help="Number of synthetic 15-minute markets."
 )
+@click.option(
+    "--synthetic-grid",
+    default="linear_cent",
+    show_default=True,
+    type=click.Choice(["linear_cent", "tapered_deci_cent", "deci_cent"]),
+    help="Tick grid of the synthetic markets (tapered_deci_cent: $0.001 ticks below $0.10 and above $0.90).",
+)
 @click.option("--speed", default="1", show_default=True, help="Replay speed factor (tape seconds per wall second).")
 @click.option(
     "--start",
@@ -157,6 +164,19 @@ async def _serve(config: SimulatorConfig) -> None:
     is_flag=True,
     help="409 for a client_order_id used by ANY earlier order (default: Kalshi's rule, 409 only while an "
     "open order holds the id).",
+)
+@click.option(
+    "--scenario",
+    default=None,
+    help="Fault scenario to play from the start: a YAML file or a built-in name (ws-503, rest-outage, 429-storm, "
+    "5xx-30pct-orders, trading-pause, fill-ws-down, ...; see simulator/scenarios).",
+)
+@click.option(
+    "--fault-seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed of the timed faults' random draws (faults with their own seed use that).",
 )
 @click.option(
     "--log-level",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from models.money import to_decimal
 from simulator.ratelimit import TIER_NAMES
+from simulator.scenario import load as load_scenario
 from simulator.timeutil import parse_iso_ms
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "kalshi-gold15m"
@@ -33,6 +34,9 @@ class SimulatorConfig(BaseModel):
             relative to the repository root).
         synthetic: force the synthetic generator even when a tape is available.
         synthetic_seed / synthetic_markets: generator seed and number of 15-minute markets.
+        synthetic_grid: the synthetic markets' tick grid (``price_level_structure``, kalshi-api.md §4):
+            ``linear_cent`` (default), ``tapered_deci_cent`` ($0.001 ticks below $0.10 and above $0.90) or
+            ``deci_cent``.
         speed: tape seconds per wall second (Decimal > 0; 1 = real time, 60 = a 15-minute market in 15 s).
         start: ``"auto"`` (the longest run of back-to-back windows + 60 s) or an ISO 8601 **tape** time.
         paused: start with the clock paused (tests step it with ``POST /sim/v1/clock/advance``).
@@ -56,6 +60,10 @@ class SimulatorConfig(BaseModel):
             ends with error 25 "subscription buffer overflow" (§6.3).
         ws_public_orderbook: let unauthenticated WebSocket connections subscribe to ``orderbook_delta``
             (Kalshi lists it as private, §6.5; default False: error 9 without auth).
+        fault_seed: seed of the timed faults that name none (each fault draws from its own generator seeded by
+            its ``seed``, or by this seed and its id; docs/simulator.md "Timed faults and scenarios").
+        scenario: a fault scenario (a YAML file, or the name of a built-in one under ``simulator/scenarios``)
+            whose timed faults start counting when the simulator starts.
         legacy_market_status: serve a finalized market's REST ``status`` as ``"settled"``, the name the
             pre-2026 API and SDK 3.2.0 use (their status enum has no ``finalized``); default False serves the
             current spec's ``finalized`` (docs/simulator.md "Kalshi SDK conformance").
@@ -74,6 +82,7 @@ class SimulatorConfig(BaseModel):
     synthetic: bool = False
     synthetic_seed: int = 0
     synthetic_markets: int = Field(default=96, ge=1, le=100_000)
+    synthetic_grid: Literal["linear_cent", "tapered_deci_cent", "deci_cent"] = "linear_cent"
     speed: ExactDecimal = Field(default=Decimal(1), gt=0, le=100_000)
     start: str = "auto"
     paused: bool = False
@@ -94,6 +103,8 @@ class SimulatorConfig(BaseModel):
     ws_public_orderbook: bool = False
     legacy_market_status: bool = False
     strict_client_order_ids: bool = False
+    fault_seed: int = 0
+    scenario: str | None = None
 
     @field_validator("start")
     @classmethod
@@ -118,6 +129,8 @@ class SimulatorConfig(BaseModel):
             raise ValueError(f"data dir {self.data_dir} does not exist")
         if self.keys_dir is not None and not self.keys_dir.is_dir():
             raise ValueError(f"keys dir {self.keys_dir} does not exist")
+        if self.scenario is not None:
+            load_scenario(self.scenario)  # ScenarioError is a ValueError: a missing or invalid file fails validation
         return self
 
     def start_ms(self) -> int | None:

@@ -12,7 +12,12 @@ same ``{"error": {code, message, details}}`` envelope as the trade API.
 ``PUT  /sim/v1/accounts/{key_id}/positions/{ticker}``  ``{position_fp, market_exposure_dollars}``
 ``GET/PUT /sim/v1/clock``                  ``{now, tape_time, speed, paused}``
 ``POST /sim/v1/clock/advance``             ``{seconds}``: step the clock, apply every frame due
-``GET/PUT /sim/v1/faults``                 latency, fail_next rules, pauses, WS knobs
+``GET/PUT /sim/v1/faults``                 static faults (latency, fail_next rules, pauses, WS knobs) + timed
+``DELETE /sim/v1/faults``                  clear every fault (static back to defaults, timed ended)
+``POST /sim/v1/faults/timed``              schedule timed faults: one spec or ``{faults: [...]}`` (201)
+``GET  /sim/v1/faults/timed``              active, scheduled and recently ended timed faults
+``DELETE /sim/v1/faults/timed[/{id}]``     end every timed fault (or ``?ids=f1,f3``), or one
+``POST /sim/v1/faults/scenario``           ``{scenario: {name, seed?, faults}, time_scale?}``: play a scenario (201)
 ``GET  /sim/v1/markets``                   every market with status and tape progress
 ``POST /sim/v1/markets/{ticker}/close``    ``{result?}``: force-close now
 =========================================  ====================================================
@@ -35,6 +40,8 @@ from simulator.auth import KeyLoadError
 from simulator.clock import ClockError
 from simulator.context import SimContext
 from simulator.errors import ApiError, invalid_param
+from simulator.fault_schedule import TimedFault
+from simulator.fault_specs import FaultBatch, ScenarioLoad, validation_message
 from simulator.faults import FaultsUpdate
 from simulator.httputil import BODY_KEY, body, error_response, json_response
 from simulator.rest import CTX_KEY
@@ -100,6 +107,7 @@ async def health(request: web.Request) -> web.Response:
             },
             "uptime_seconds": str(uptime_s.quantize(Decimal("0.001"))),
             "requests": ctx.requests,
+            "faults": _faults_status(ctx),
         }
     )
 
@@ -238,18 +246,104 @@ async def advance_clock(request: web.Request) -> web.Response:
 
 
 # -- faults ---------------------------------------------------------------------------------------
+def _faults_status(ctx: SimContext) -> dict[str, Any]:
+    """What ``/health`` shows of the faults: the timed ones active and scheduled, and the static ones in force."""
+    faults = ctx.faults
+    body = faults.as_json()
+    static = {
+        k: body[k] for k in ("latency_ms", "trading_paused", "exchange_paused", "ws_handshake_503", "ws_skip_seq")
+    }
+    static["fail_next"] = len(faults.fail_next)
+    return {
+        "active": body["timed"]["active"],
+        "scheduled": body["timed"]["scheduled"],
+        "static": {k: v for k, v in static.items() if v},
+        "effective": body["effective"],
+    }
+
+
+def _json_faults(faults: list[TimedFault], ctx: SimContext) -> list[dict[str, Any]]:
+    now = ctx.faults.timed.clock()
+    return [f.as_json(now) for f in faults]
+
+
 async def get_faults(request: web.Request) -> web.Response:
-    """``GET /sim/v1/faults``."""
+    """``GET /sim/v1/faults``: static faults plus ``timed`` (``active``, ``scheduled``, ``ended``)."""
     return json_response(_ctx(request).faults.as_json())
 
 
 async def put_faults(request: web.Request) -> web.Response:
-    """``PUT /sim/v1/faults``: merge the given fields (``fail_next`` replaces the list)."""
+    """``PUT /sim/v1/faults``: merge the given static fields (``fail_next`` replaces the list)."""
     ctx = _ctx(request)
     update: FaultsUpdate = _model(FaultsUpdate, body(request))
     ctx.faults.apply(update)
-    ctx.exchange.set_pauses(trading_paused=ctx.faults.trading_paused, exchange_paused=ctx.faults.exchange_paused)
     return json_response(ctx.faults.as_json())
+
+
+async def delete_faults(request: web.Request) -> web.Response:
+    """``DELETE /sim/v1/faults``: every static fault back to its default and every timed fault ended."""
+    ctx = _ctx(request)
+    cleared = ctx.faults.reset()
+    out = ctx.faults.as_json()
+    out["cleared"] = [f.id for f in cleared]
+    return json_response(out)
+
+
+def _schedule(ctx: SimContext, data: Any) -> list[TimedFault]:
+    try:
+        batch = FaultBatch.model_validate(data if isinstance(data, dict) and "faults" in data else {"faults": [data]})
+    except ValidationError as exc:
+        raise invalid_param(validation_message(exc)) from exc
+    try:
+        return ctx.faults.schedule(batch.faults)
+    except ValueError as exc:
+        raise invalid_param(str(exc)) from exc
+
+
+async def post_timed(request: web.Request) -> web.Response:
+    """``POST /sim/v1/faults/timed``: schedule one spec or ``{"faults": [...]}``, all or none (201)."""
+    ctx = _ctx(request)
+    added = _schedule(ctx, body(request))
+    return json_response({"faults": _json_faults(added, ctx)}, status=201)
+
+
+async def get_timed(request: web.Request) -> web.Response:
+    """``GET /sim/v1/faults/timed``: ``{active, scheduled, ended}``."""
+    ctx = _ctx(request)
+    ctx.faults.tick()
+    return json_response(ctx.faults.timed.as_json())
+
+
+async def delete_timed(request: web.Request) -> web.Response:
+    """``DELETE /sim/v1/faults/timed`` (all, or ``?ids=f1,f3``) or ``.../timed/{id}``: end timed faults now.
+
+    All or nothing: an unknown id answers 404 and clears none.
+    """
+    ctx = _ctx(request)
+    fid = request.match_info.get("fault_id")
+    ids = [fid] if fid is not None else [i for i in request.query.get("ids", "").split(",") if i] or None
+    try:
+        cleared = ctx.faults.clear(ids)
+    except KeyError as exc:
+        raise ApiError(404, "not_found", f"no scheduled or active timed fault {exc.args[0]}; nothing cleared") from exc
+    return json_response({"cleared": _json_faults(cleared, ctx)})
+
+
+async def post_scenario(request: web.Request) -> web.Response:
+    """``POST /sim/v1/faults/scenario``: schedule a scenario's faults from now, schedule scaled by ``time_scale``."""
+    ctx = _ctx(request)
+    try:
+        load = ScenarioLoad.model_validate(body(request))
+    except ValidationError as exc:
+        raise invalid_param(validation_message(exc)) from exc
+    try:
+        added = ctx.faults.schedule(load.scenario.faults, load.scenario, load.time_scale)
+    except ValueError as exc:
+        raise invalid_param(str(exc).replace("faults.", "scenario.faults.", 1)) from exc
+    return json_response(
+        {"scenario": load.scenario.name, "time_scale": str(load.time_scale), "faults": _json_faults(added, ctx)},
+        status=201,
+    )
 
 
 # -- accounts -------------------------------------------------------------------------------------
@@ -381,6 +475,12 @@ def make_control_app(ctx: SimContext) -> web.Application:
     r.add_post("/clock/advance", advance_clock)
     r.add_get("/faults", get_faults)
     r.add_put("/faults", put_faults)
+    r.add_delete("/faults", delete_faults)
+    r.add_post("/faults/timed", post_timed)
+    r.add_get("/faults/timed", get_timed)
+    r.add_delete("/faults/timed", delete_timed)
+    r.add_delete("/faults/timed/{fault_id}", delete_timed)
+    r.add_post("/faults/scenario", post_scenario)
     r.add_post("/accounts", create_account)
     r.add_get("/accounts", list_accounts)
     r.add_get("/accounts/{key_id}", get_account)

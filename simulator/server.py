@@ -35,10 +35,13 @@ from simulator.context import SimContext, TradeLog
 from simulator.control import make_control_app
 from simulator.events import EventBus
 from simulator.exchange import Exchange
+from simulator.fault_specs import RouteTable
 from simulator.faults import Faults
 from simulator.ratelimit import RateLimiter
 from simulator.replay import ReplayEngine
 from simulator.rest import make_api_app
+from simulator.scenario import ScenarioError
+from simulator.scenario import load as load_scenario
 from simulator.synthetic import build_synthetic_catalog
 from simulator.tape import Catalog, CatalogError, load_recorded_catalog
 from simulator.timeutil import iso_ms
@@ -67,7 +70,9 @@ def load_catalog(config: SimulatorConfig) -> Catalog:
     """
     tape_dir = config.tape_dir()
     if tape_dir is None:
-        return build_synthetic_catalog(config.synthetic_seed, config.synthetic_markets)
+        return build_synthetic_catalog(
+            config.synthetic_seed, config.synthetic_markets, price_level_structure=config.synthetic_grid
+        )
     try:
         return load_recorded_catalog(tape_dir, config.fractional_trading_enabled)
     except CatalogError as exc:
@@ -89,6 +94,7 @@ class SimulatorServer:
         self.config = config or SimulatorConfig()
         self._runner: web.AppRunner | None = None
         self._replay_task: asyncio.Task[None] | None = None
+        self._faults_task: asyncio.Task[None] | None = None
         self._port: int | None = None
         self.context: SimContext | None = None
         self.ws: WsServer | None = None
@@ -182,14 +188,17 @@ class SimulatorServer:
             engine=engine,
             keys=keys,
             limiter=RateLimiter(config.rate_limit_tier),
-            faults=Faults(config.latency_ms),
+            faults=Faults(config.latency_ms, seed=config.fault_seed),
             trade_log=trade_log,
             started_wall_ns=time.monotonic_ns(),
         )
 
     def _make_app(self, ctx: SimContext) -> web.Application:
         app = web.Application(middlewares=[self._root_middleware])
-        app.add_subapp(API_PREFIX, make_api_app(ctx))
+        api = make_api_app(ctx)
+        app.add_subapp(API_PREFIX, api)
+        ctx.faults.routes = RouteTable((r.method, r.resource.canonical) for r in api.router.routes() if r.resource)
+        ctx.faults.pause_hook = ctx.exchange.set_pauses
         app.add_subapp(CONTROL_PREFIX, make_control_app(ctx))
         ws = self.ws = WsServer(ctx)
         ctx.faults.ws_hooks = ws
@@ -243,6 +252,15 @@ class SimulatorServer:
         if not self.config.paused:
             ctx.clock.resume()
         self._replay_task = asyncio.create_task(ctx.engine.run(), name="simulator-replay")
+        self._faults_task = asyncio.create_task(ctx.faults.run(), name="simulator-faults")
+        if self.config.scenario is not None:
+            try:
+                scenario = load_scenario(self.config.scenario)
+                ctx.faults.schedule(scenario.faults, scenario)
+            except (ScenarioError, ValueError) as exc:
+                await self.stop()
+                raise SimulatorError(f"scenario {self.config.scenario}: {exc}") from exc
+            log.info("playing fault scenario %s (%d faults)", scenario.name, len(scenario.faults))
         log.info(
             "simulator listening on %s (%s, start %s, speed %s%s)",
             self.base_url,
@@ -254,11 +272,12 @@ class SimulatorServer:
 
     async def stop(self) -> None:
         """Stop serving and the replay task; close open tape files (idempotent)."""
-        task, self._replay_task = self._replay_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._faults_task, self._replay_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._faults_task = self._replay_task = None
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -266,6 +285,7 @@ class SimulatorServer:
             self.context.engine.close()
             self.context.trade_log.close()
             self.context.faults.ws_hooks = None
+            self.context.faults.pause_hook = None
         self.ws = None
         self._port = None
 

@@ -117,6 +117,7 @@ from simulator.ws_frames import FrameRenderer, shown_levels
 from simulator.ws_protocol import (
     CHANNELS,
     E_ACTION_UNSUPPORTED,
+    E_CHANNEL_ERROR,
     E_COMMAND,
     E_MARKET_REQUIRED,
     E_OVERFLOW,
@@ -225,7 +226,7 @@ class WsServer:
         WebSocket upgrade) before upgrading; otherwise the finished :class:`aiohttp.web.WebSocketResponse`.
         """
         ctx = self.ctx
-        if ctx.faults.ws_handshake_503:
+        if ctx.faults.ws_handshake_refused():
             self.stats.handshake_503s += 1
             return web.json_response(fault_body(503), status=503)
         account_id: str | None = None
@@ -306,6 +307,23 @@ class WsServer:
             conn.abort()
         self.stats.drops += len(conns)
         return len(conns)
+
+    def fail_channels(self, channels: frozenset[str]) -> int:
+        """End every subscription of ``channels`` with error 10 (the ``ws_channel_down`` fault); return how many.
+
+        Error 10 "channel error" is terminal (kalshi-api.md §6.3): the client must resubscribe, which the fault
+        refuses with error 10 while it lasts.
+        """
+        ended = 0
+        for conn in list(self._conns.values()):
+            for sub in [s for s in conn.subs.values() if s.channel in channels]:
+                sub.alive = False
+                conn.subs.pop(sub.sid, None)
+                self._unregister(sub)
+                msg = {"code": E_CHANNEL_ERROR, "msg": WS_ERROR_MESSAGES[E_CHANNEL_ERROR]}
+                conn.push((None, None, "frame", {"type": "error", "sid": sub.sid, "msg": msg}))
+                ended += 1
+        return ended
 
     def inject(self, frames: Iterable[str | dict[str, Any]]) -> int:
         """Send raw frames to every connection (the ``ws_inject`` fault); return the number of connections.
@@ -473,6 +491,9 @@ class WsServer:
         initial = p.get("send_initial_snapshot", False)
         if not isinstance(initial, bool):
             raise CommandError(E_PARAM, "send_initial_snapshot must be a boolean")
+        down = self.ctx.faults.channels_down(channels)
+        if down:
+            raise CommandError(E_CHANNEL_ERROR, f"channel unavailable: {', '.join(down)}")
         await self.ctx.sync()
         if conn.closed:
             return
@@ -638,11 +659,7 @@ class WsServer:
         if subs:
             faults = self.ctx.faults
             for sub in list(subs):
-                skip = 0
-                if faults.ws_skip_seq > 0:
-                    faults.ws_skip_seq -= 1
-                    skip = 1
-                self._push_data(sub, "delta", e, skip=skip)
+                self._push_data(sub, "delta", e, skip=faults.take_ws_skip())
         self._ticker_touch(e.ticker, None)
 
     def _on_trade(self, e: TradeEvent) -> None:

@@ -95,6 +95,7 @@ E_COMMAND = 5
 E_SID = 7
 E_CHANNEL = 8
 E_AUTH = 9
+E_CHANNEL_ERROR = 10
 E_PARAM = 11
 E_ONE_SID = 12
 E_ACTION_UNSUPPORTED = 13
@@ -111,6 +112,7 @@ WS_ERROR_MESSAGES: dict[int, str] = {
     E_SID: "Unknown subscription ID",
     E_CHANNEL: "Unknown channel name",
     E_AUTH: "Authentication required",
+    E_CHANNEL_ERROR: "Channel error",
     E_PARAM: "Invalid parameter",
     E_ONE_SID: "Exactly one subscription ID is required",
     E_ACTION_UNSUPPORTED: "Action not supported",

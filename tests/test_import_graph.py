@@ -35,7 +35,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "recording": frozenset({"recording", "kalshi", "models", STDLIB, "sqlalchemy", "msgspec", "pydantic", "prometheus_client"}),
     "rl": frozenset({"rl", "models", "kalshi", "simulator", STDLIB, "pydantic", "numpy", "torch", "gymnasium",
                      "stable_baselines3", "sb3_contrib", "matplotlib"}),
-    "simulator": frozenset({"simulator", "models", STDLIB, "aiohttp", "click", "cryptography", "pydantic"}),
+    "simulator": frozenset({"simulator", "models", STDLIB, "aiohttp", "click", "cryptography", "pydantic", "yaml"}),
     "activities": frozenset({"activities", "kalshi", "recording", "rl", "models", "workflows", STDLIB, "temporalio", "pydantic"}),
     "workers": frozenset({"workers", "workflows", "activities", "kalshi", "recording", "rl", "models", "simulator", STDLIB,
                           "temporalio", "click", "httpx", "aiohttp", "prometheus_client", "pydantic", "pydantic_settings"}),
@@ -45,7 +45,7 @@ library. ``rl`` may use ``simulator``'s engine (the training environment fills o
 
 NARROW_IMPORTS: dict[tuple[str, str], frozenset[str]] = {
     ("activities", "workflows"): frozenset({"workflows.names"}),
-    ("workers", "simulator"): frozenset({"simulator.__main__"}),
+    ("workers", "simulator"): frozenset({"simulator.__main__", "simulator.scenario"}),
     ("rl", "simulator"): frozenset(
         {"simulator.ledger", "simulator.matching", "simulator.liquidity", "simulator.exchange", "simulator.replay"}
         | {"simulator.book", "simulator.orders", "simulator.accounts", "simulator.market", "simulator.tape"}
@@ -53,7 +53,8 @@ NARROW_IMPORTS: dict[tuple[str, str], frozenset[str]] = {
     ),
 }
 """Where a folder may import only some modules of another: activities take only names (activity and workflow
-type names) from workflows; workers start the simulator's command line; rl uses only the simulator's engine."""
+type names) from workflows; workers start the simulator's command line and read its fault scenario files; rl uses
+only the simulator's engine."""
 
 ENGINE = ("simulator.ledger", "simulator.matching", "simulator.liquidity", "simulator.exchange", "simulator.replay")
 SERVED = ("aiohttp", "simulator.server", "simulator.rest", "simulator.ws", "simulator.control", "simulator.context")

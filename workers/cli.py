@@ -5,7 +5,8 @@
   idempotently (running it again resumes the same workflow). Prints the Web UI URL and the
   ``temporal`` commands to pause, resume and query; Ctrl-C stops everything cleanly.
 * ``worker``: run the worker against an existing Temporal server and exchange.
-* ``simulator``: run the exchange simulator alone (flags are the simulator's own).
+* ``simulator``: run the exchange simulator alone (flags are the simulator's own); ``simulator status`` and
+  ``simulator fault set|list|clear|load|scenarios`` drive a running one's timed faults (:mod:`workers.sim_cli`).
 * ``start``: start the trader workflow (or attach to the running one).
 * ``status``: query the trader's ``status`` and print it (``--json`` for the raw answer).
 * ``record``, ``sessions``, ``export``, ``import``: record a feed into the database, list its recording
@@ -38,6 +39,7 @@ from temporalio.service import RPCError
 from models.trader import TraderConfig, TraderInput, TraderStatus
 from workers.devserver import DevServer, find_temporal_cli, port_open
 from workers.settings import SIM_KEY_ID, Settings, SettingsError, load_settings
+from workers.sim_cli import simulator as simulator_group
 from workers.worker import connect, ensure_search_attributes, run_worker
 from workflows.names import QUERY_STATUS, SA_ENV, SA_MODE, SA_STATE
 from workflows.trader import TraderWorkflow
@@ -216,13 +218,7 @@ def worker(allow_production: bool) -> None:
     asyncio.run(run_worker(settings))
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def simulator(args: tuple[str, ...]) -> None:
-    """Run the Kalshi-compatible exchange simulator (all flags are the simulator's: --help)."""
-    from simulator.__main__ import main as sim_main
-
-    sim_main.main(args=list(args), prog_name="kalshi-trader simulator")
+cli.add_command(simulator_group, "simulator")
 
 
 # --------------------------------------------------------------------------------------- record / export

@@ -180,10 +180,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
 async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = sim_ctx(request)
     ctx.requests += 1
-    faults = ctx.faults
-    if faults.latency_ms:
-        await asyncio.sleep(faults.latency_ms / 1000)
-    rule = faults.take(request.method, request.path)
+    plan = ctx.faults.for_request(request.method, request.path)
+    if plan.latency_s:
+        await asyncio.sleep(plan.latency_s)
+    rule = plan.rule
     if rule is not None and not rule.after_processing:
         if rule.delay_ms:
             await asyncio.sleep(rule.delay_ms / 1000)
