@@ -70,7 +70,6 @@ ALLOWED_CYCLES = (
 
 ALLOWED_LAYER_EDGES = frozenset(
     {
-        ("activities.trading", "workflows.close"),  # CLIENT_ORDER_ID_NAMESPACE: moves to models/ in phase B
         ("activities.kalshi_activities", "workflows.rules"),  # build_position_views (P&L gauge): models/ in phase B
     }
 )
