@@ -33,10 +33,10 @@ from pathlib import Path
 
 import httpx
 
-from recording.metrics import AppMetrics
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
 from models.trader import TraderInput, TraderStatus
+from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.chaos import (
     OwnDevServer,
