@@ -48,6 +48,7 @@ from models.trader import (
     PlaceOrderInput,
     RestingOrder,
     SettlementRecord,
+    build_position_views,
 )
 from recording.metrics import AppMetrics
 from workflows.names import (
@@ -58,7 +59,6 @@ from workflows.names import (
     PLACE_ORDER,
     RESET_ORDER_GROUP,
 )
-from workflows.rules import build_position_views
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

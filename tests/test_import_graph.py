@@ -68,11 +68,7 @@ ALLOWED_CYCLES = (
 )
 """Import cycles tolerated as they are (no module may join one): the activities cycle phase B breaks up."""
 
-ALLOWED_LAYER_EDGES = frozenset(
-    {
-        ("activities.kalshi_activities", "workflows.rules"),  # build_position_views (P&L gauge): models/ in phase B
-    }
-)
+ALLOWED_LAYER_EDGES: frozenset[tuple[str, str]] = frozenset()
 """Module edges exempt from the folder rules."""
 
 

@@ -65,7 +65,14 @@ from models.trader.enums import (
     TradeAction,
 )
 from models.trader.epoch import EpochInput, EpochMarket, EpochSummary, RecordBatch
-from models.trader.market import BookTop, ExchangePosition, MarketSnapshot, PositionView
+from models.trader.market import (
+    BookTop,
+    ExchangePosition,
+    MarketSnapshot,
+    PositionView,
+    build_position_views,
+    is_sellable,
+)
 from models.trader.operator import (
     ForceCloseRequest,
     PauseRequest,
@@ -130,6 +137,8 @@ __all__ = [
     "TraderConfig",
     "TraderInput",
     "TraderStatus",
+    "build_position_views",
+    "is_sellable",
     "limit_problems",
     "validation_line",
 ]

@@ -1,10 +1,13 @@
 """What the trader knows of one market and one position.
 
-The top of book, the market snapshot, the exchange's position and the position's P&L view.
+The top of book, the market snapshot, the exchange's position and the position's P&L view
+(:func:`build_position_views`: pure, used by the workflow's calibration report and exit rules and by the
+calibration activity's P&L gauge).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -128,3 +131,66 @@ class PositionView(BaseModel):
     seconds_to_close: float | None = None
     opened_at: datetime | None = None
     held_for_s: float | None = None
+
+
+def build_position_views(
+    positions: Iterable[ExchangePosition],
+    markets: Mapping[str, MarketSnapshot],
+    opened_at: Mapping[str, datetime],
+    now: datetime,
+) -> list[PositionView]:
+    """Turn exchange positions into :class:`PositionView` with marks and P&L.
+
+    Args:
+        positions: signed exchange positions (contracts; exposure in dollars). Zero positions are
+            skipped.
+        markets: market snapshots by ticker (book top, status, close time); a missing market gives
+            a view without mark.
+        opened_at: when each position was first seen (exchange clock), by ticker.
+        now: the exchange clock at the snapshot.
+
+    Returns:
+        One view per non-zero position, sorted by ticker.
+
+    """
+    views: list[PositionView] = []
+    for pos in sorted(positions, key=lambda p: p.ticker):
+        if pos.position_contracts == 0:
+            continue
+        side: Side = "yes" if pos.position_contracts > 0 else "no"
+        contracts = abs(pos.position_contracts)
+        exposure = pos.exposure_dollars
+        avg_cost = (exposure / contracts).quantize(Decimal("0.000001")) if contracts else Decimal(0)
+        market = markets.get(pos.ticker)
+        mark = market.book.bid_for(side) if market is not None and market.book is not None else None
+        value = pnl = pct = None
+        if mark is not None:
+            value = contracts * mark
+            pnl = value - exposure
+            pct = (pnl / exposure).quantize(Decimal("0.0001")) if exposure > 0 else None
+        close_time = market.close_time if market else None
+        opened = opened_at.get(pos.ticker)
+        views.append(
+            PositionView(
+                ticker=pos.ticker,
+                side=side,
+                contracts=contracts,
+                exposure_dollars=exposure,
+                avg_cost_dollars=avg_cost,
+                mark_dollars=mark,
+                market_value_dollars=value,
+                unrealized_pnl_dollars=pnl,
+                pnl_pct=pct,
+                market_status=market.status if market else None,
+                close_time=close_time,
+                seconds_to_close=(close_time - now).total_seconds() if close_time else None,
+                opened_at=opened,
+                held_for_s=(now - opened).total_seconds() if opened else None,
+            )
+        )
+    return views
+
+
+def is_sellable(view: PositionView) -> bool:
+    """Whether a close order could fill now: the market is active and the held side has a bid."""
+    return view.market_status in ("active", "open") and view.mark_dollars is not None
