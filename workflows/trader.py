@@ -91,7 +91,7 @@ from models.trader import (
     validation_line,
 )
 from workflows.calibration import build_report
-from workflows.close import error_line, rest_retry_policy
+from workflows.common import error_line, error_type, rest_retry_policy
 from workflows.market_data import market_data_workflow_id
 from workflows.names import (
     CALIBRATION_SNAPSHOT,
@@ -293,7 +293,7 @@ class TraderWorkflow:
                 summary="calibrate: exchange, portfolio, markets (parallel)",
             )
         except ActivityError as err:
-            if _error_type(err) == "KalshiAuthError":
+            if error_type(err) == "KalshiAuthError":
                 raise _AuthFailure(error_line(err)) from err
             report = self._failed_report(error_line(err))
             self.s.last_calibration = report
@@ -1251,15 +1251,6 @@ def _cents(cents: int | None) -> str:
     if cents is None:
         return "n/a"
     return f"${Decimal(cents) / 100:,.2f}"
-
-
-def _error_type(err: BaseException) -> str | None:
-    cause: BaseException | None = err
-    while cause is not None:
-        if isinstance(cause, ApplicationError):
-            return cause.type
-        cause = cause.__cause__
-    return None
 
 
 __all__ = ["TraderWorkflow", "render_details"]
