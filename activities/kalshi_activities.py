@@ -1,32 +1,30 @@
 """REST activities: thin adapters from Temporal to the ``kalshi`` client library.
 
 One :class:`KalshiActivities` instance per worker process holds one :class:`kalshi.rest.KalshiRestClient`
-(one connection pool, one client-side rate limiter). Every Kalshi error is converted at this
-boundary into an ``ApplicationError`` whose ``type`` is the error's class name, non-retryable for
-authentication, validation and not-found errors (temporal.md §3 "Retries and errors"); rate limits
-ask Temporal for a later retry with ``next_retry_delay``. Order rejections are outcomes, not
+(one connection pool, one client-side rate limiter). Every Kalshi error is converted at this boundary
+(:mod:`activities.errors`) into an ``ApplicationError`` whose ``type`` is the error's class name,
+non-retryable for authentication, validation and not-found errors (temporal.md §3 "Retries and errors");
+rate limits ask Temporal for a later retry with ``next_retry_delay``. Order rejections are outcomes, not
 errors: ``place_order`` returns them in :class:`OrderOutcome`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.errors import kalshi_errors, to_application_error
 from kalshi.errors import (
     KalshiAuthError,
     KalshiError,
     KalshiNotFoundError,
-    KalshiRateLimitedError,
     KalshiRejectedError,
 )
 from kalshi.models import CreateOrderRequest, Market, Orderbook
@@ -68,30 +66,6 @@ MAX_PENDING_LOOKUPS = 20
 
 PENDING_LOOKUP_PAGES = 3
 """Pages of one market's orders (up to 1,000 each) read to find one pending client_order_id."""
-
-
-def to_application_error(err: KalshiError) -> ApplicationError:
-    """Convert a Kalshi client error into the ``ApplicationError`` Temporal retries (or not).
-
-    ``type`` is the error class name (``KalshiAuthError``, ``KalshiUnavailableError``...), so retry
-    policies can list non-retryable types; 429s carry ``next_retry_delay`` of 1 s.
-    """
-    delay = timedelta(seconds=1) if isinstance(err, KalshiRateLimitedError) else None
-    return ApplicationError(
-        str(err),
-        type=type(err).__name__,
-        non_retryable=not err.retryable,
-        next_retry_delay=delay,
-    )
-
-
-@contextlib.asynccontextmanager
-async def kalshi_errors() -> AsyncIterator[None]:
-    """Re-raise any :class:`KalshiError` inside the block as an ``ApplicationError`` (see above)."""
-    try:
-        yield
-    except KalshiError as err:
-        raise to_application_error(err) from err
 
 
 def book_top(book: Orderbook) -> BookTop:

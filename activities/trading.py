@@ -54,7 +54,8 @@ from temporalio import activity
 from temporalio.client import AsyncActivityCancelledError, AsyncActivityHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.kalshi_activities import book_top, to_application_error
+from activities.errors import to_application_error
+from activities.kalshi_activities import book_top
 from kalshi.errors import (
     KalshiAuthError,
     KalshiCredentialsError,
