@@ -11,8 +11,8 @@ cash follow the private ``market_positions`` and ``fill`` channels; an order-gro
 stops entries at once.
 
 On the shared queue: ``get_worker_queue`` (answers this process's queue name: how the workflow picks a
-worker) and :func:`locate_market_data` (called from the calibration: ensures the workflow runs and
-reads the ingestion activity's last heartbeat).
+worker). Where ingestion runs and how healthy it is comes from :mod:`activities.market_data_location`
+(the calibration activity calls it).
 """
 
 from __future__ import annotations
@@ -22,19 +22,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from temporalio import activity
-from temporalio.api.enums.v1 import PendingActivityState
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from activities.errors import to_application_error
 from activities.trading import EpochCore
+from kalshi.convert import book_top
 from kalshi.errors import KalshiAuthError, KalshiError
 from kalshi.feed import MarketDataFeed
 from kalshi.models import Market
@@ -46,33 +41,18 @@ from kalshi.models.ws import (
     OrderbookSnapshot,
     OrderGroupUpdate,
 )
-from kalshi.orderbook import OrderBook
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
 from kalshi.ws import KalshiWebSocketClient, Subscription
-from models.market_data import IngestInput, IngestSummary, LocateInput, MarketDataHealth, MarketDataStatus
-from models.trader import BookTop, EpochInput, EpochSettings, EpochSummary
+from models.market_data import IngestInput, IngestSummary
+from models.trader import EpochInput, EpochSettings, EpochSummary
 from recording.metrics import AppMetrics
 from rl.pretrade import fill_cash_delta_dollars
-from workflows.names import GET_WORKER_QUEUE, INGEST_MARKET_DATA, QUERY_STATUS, RUN_ACTOR_EPOCH
+from workflows.names import GET_WORKER_QUEUE, INGEST_MARKET_DATA, RUN_ACTOR_EPOCH
 
 log = logging.getLogger(__name__)
 
-_CC = Decimal("0.0001")
-_LOT = Decimal("0.01")
 PRIVATE_CHANNELS = ("fill", "market_positions", "order_group_updates")
-
-
-def top_of_book(book: OrderBook) -> BookTop:
-    """:class:`BookTop` (dollars, contracts) from an exact :class:`OrderBook` (centi-cents, lots)."""
-    yes = book.best_yes_bid_cc
-    no = book.best_no_bid_cc
-    return BookTop(
-        yes_bid_dollars=None if yes is None else Decimal(yes) * _CC,
-        yes_bid_size=Decimal(book.bid_size_lots("yes")) * _LOT,
-        no_bid_dollars=None if no is None else Decimal(no) * _CC,
-        no_bid_size=Decimal(book.bid_size_lots("no")) * _LOT,
-    )
 
 
 class UpdateStream:
@@ -397,21 +377,21 @@ class MarketDataActivities:
 
         def on_private(event: Any) -> None:
             if isinstance(event, MarketPositionUpdate):
-                core.ws_position(event.market_ticker, Decimal(event.position_lots) * _LOT)
+                core.ws_position(event.market_ticker, event.position_contracts)
             elif isinstance(event, Fill):
-                contracts = Decimal(event.count_lots) * _LOT
+                contracts = event.count_contracts
                 signed = contracts if event.book_side == "bid" else -contracts
-                if event.post_position_lots is not None:
-                    before = Decimal(event.post_position_lots) * _LOT - signed
-                else:
-                    before = core.state.positions.get(event.market_ticker, Decimal(0))
+                post = event.post_position_contracts
+                before = (
+                    post - signed if post is not None else core.state.positions.get(event.market_ticker, Decimal(0))
+                )
                 core.ws_fill(event.market_ticker, event.order_id, contracts)
-                if event.post_position_lots is not None:
+                if post is not None:
                     core.ws_position(event.market_ticker, before + signed)
                 delta = fill_cash_delta_dollars(
                     "bid" if event.book_side == "bid" else "ask",
                     contracts,
-                    Decimal(event.yes_price_cc) * _CC,
+                    event.yes_price_dollars,
                     before,
                     event.fee_cost_dollars or Decimal(0),
                 )
@@ -456,7 +436,7 @@ class MarketDataActivities:
             age = feed.freshness(ticker).book_age_ms or 0
             await core.decide(
                 ticker,
-                top_of_book(book),
+                book_top(book),
                 now,
                 received_at,
                 book_age_ms=age,
@@ -464,52 +444,3 @@ class MarketDataActivities:
             )
             if core.state.order_group_triggered or core.stopping():
                 break
-
-
-async def locate_market_data(client: Client, inp: LocateInput) -> MarketDataHealth:
-    """Ensure ``MarketDataWorkflow`` runs, and report where ingestion is and how healthy it looks.
-
-    Starts the workflow if missing (``USE_EXISTING``: idempotent), queries its ``status`` for the worker
-    queue and reads the ingestion activity's last heartbeat details from ``describe`` (connected,
-    markets, trusted books, private channels). Never raises for a Temporal error: the answer then says
-    what is wrong in ``error`` (the calibration reports the optional WebSocket components as down).
-    """
-    from workflows.names import MARKET_DATA_WORKFLOW
-
-    health = MarketDataHealth()
-    try:
-        handle = await client.start_workflow(
-            MARKET_DATA_WORKFLOW,
-            inp.start,
-            id=inp.workflow_id,
-            task_queue=inp.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            static_summary=f"Kalshi market data ({inp.start.environment.value}): {', '.join(inp.start.series_tickers)}",
-        )
-        desc = await handle.describe()
-        health.workflow_running = desc.status == WorkflowExecutionStatus.RUNNING
-        status = await handle.query(QUERY_STATUS, result_type=MarketDataStatus)
-        health.queue = status.queue if status.running else None
-        for pending in desc.raw_description.pending_activities:
-            if pending.activity_type.name != INGEST_MARKET_DATA:
-                continue
-            if pending.state != PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
-                health.error = "ingestion is scheduled but not started"
-                continue
-            details = pending.heartbeat_details.payloads
-            if pending.HasField("last_heartbeat_time"):
-                beat = pending.last_heartbeat_time.ToDatetime(tzinfo=UTC)
-                health.heartbeat_age_s = round((datetime.now(UTC) - beat).total_seconds(), 3)
-            if details:
-                [info] = await client.data_converter.decode(list(details[:1]), [dict])
-                health.connected = bool(info.get("connected"))
-                health.markets = list(info.get("markets") or [])
-                health.books_trusted = int(info.get("feed_books_trusted") or 0)
-                health.books_untrusted = int(info.get("feed_books_untrusted") or 0)
-                health.private_channels = bool(info.get("private_channels"))
-                health.queue = str(info.get("queue") or health.queue)
-        if health.queue is None and health.error is None:
-            health.error = status.last_error or "no ingestion running"
-    except (RPCError, ApplicationError) as err:
-        health.error = f"market data workflow: {err}"
-    return health

@@ -55,7 +55,7 @@ from temporalio.client import AsyncActivityCancelledError, AsyncActivityHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import to_application_error
-from activities.kalshi_activities import book_top
+from kalshi.convert import book_top
 from kalshi.errors import (
     KalshiAuthError,
     KalshiCredentialsError,

@@ -10,8 +10,8 @@ the design), and skips only ``if TYPE_CHECKING:`` blocks. It fails on:
   ``simulator/`` shares only ``models/`` with the trader; ...);
 * the simulator's engine (what the RL training environment runs in-process) reaching its HTTP half.
 
-Known exceptions of the phase-B files are listed in :data:`ALLOWED_CYCLES` and
-:data:`ALLOWED_LAYER_EDGES`; an entry that no longer occurs fails the test too, so the lists only shrink.
+Exceptions would be listed in :data:`ALLOWED_CYCLES` and :data:`ALLOWED_LAYER_EDGES`; both are empty (issue 7
+phase B removed the last ones), and an entry that no longer occurs fails the test too, so the lists only shrink.
 """
 
 from __future__ import annotations
@@ -59,14 +59,8 @@ ENGINE = ("simulator.ledger", "simulator.matching", "simulator.liquidity", "simu
 SERVED = ("aiohttp", "simulator.server", "simulator.rest", "simulator.ws", "simulator.control", "simulator.context")
 """The simulator's engine must not reach its served half, even transitively."""
 
-# Phase B (the decision pipeline leaves activities/; issue 7 items 2 and 5) empties these two lists.
-ALLOWED_CYCLES = (
-    # activities.kalshi_activities -> market_data is the function-level import of locate_market_data that
-    # closes the circle; market_data -> trading (EpochCore) and trading -> kalshi_activities (book_top,
-    # to_application_error) are its other two sides.
-    frozenset({"activities.kalshi_activities", "activities.market_data", "activities.trading"}),
-)
-"""Import cycles tolerated as they are (no module may join one): the activities cycle phase B breaks up."""
+ALLOWED_CYCLES: tuple[frozenset[str], ...] = ()
+"""Import cycles tolerated as they are (none: phase B of issue 7 broke the last one up)."""
 
 ALLOWED_LAYER_EDGES: frozenset[tuple[str, str]] = frozenset()
 """Module edges exempt from the folder rules."""
@@ -212,7 +206,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_sees_every_package() -> None:
     assert {m.split(".")[0] for m in MODULES} == set(PACKAGES)
-    assert ("activities.kalshi_activities", "activities.market_data") in {
+    assert ("workers.cli", "simulator.__main__") in {
         (i.module, _project_module(i.target)) for i in IMPORTS if i.in_function
     }, "function-level imports must be part of the graph"
 
