@@ -1,14 +1,11 @@
-"""Market data on a worker-specific task queue: WebSocket ingestion and the reactive trading loop.
+"""Market data on a worker-specific task queue: WebSocket ingestion and the reactive trading loop (adapters).
 
 Every worker process has a unique task queue (``kalshi-trader-<host>-<id>``) and one
-:class:`MarketDataHub`. ``ingest_market_data`` (started by ``MarketDataWorkflow`` on that queue) holds
-the Kalshi WebSocket (:class:`kalshi.ws.KalshiWebSocketClient`) and the order books
-(:class:`kalshi.feed.MarketDataFeed`) in the hub for as long as it runs, heartbeating its subscription
-state and counters. ``run_actor_epoch`` runs on the SAME queue, so it reads those books in memory and
-runs the 4-step pipeline on every order-book update of a traded market (ARCHITECTURE.md "Two loops,
-two speeds"): ``build_observation -> select_action -> pre-trade checks -> execute``. Positions and
-cash follow the private ``market_positions`` and ``fill`` channels; an order-group ``triggered`` event
-stops entries at once.
+:class:`kalshi.ingest.MarketDataHub`. ``ingest_market_data`` (started by ``MarketDataWorkflow`` on that queue)
+runs :class:`kalshi.ingest.IngestionLoop`, which holds the Kalshi WebSocket and the order books in the hub for as
+long as it runs; the activity heartbeats its subscription state and counters. ``run_actor_epoch`` runs on the
+SAME queue, so :class:`trading.drivers.ActorEpoch` reads those books in memory and runs the decision step on
+every order-book update of a traded market (ARCHITECTURE.md "Two loops, two speeds").
 
 On the shared queue: ``get_worker_queue`` (answers this process's queue name: how the workflow picks a
 worker). Where ingestion runs and how healthy it is comes from :mod:`activities.market_data_location`
@@ -17,34 +14,22 @@ worker). Where ingestion runs and how healthy it is comes from :mod:`activities.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from temporalio import activity
 
-from activities.errors import to_application_error
-from activities.trading import EpochCore
-from kalshi.convert import book_top
+from activities.attempt import TemporalAttempt
+from activities.errors import kalshi_errors, to_application_error
 from kalshi.errors import KalshiAuthError
-from kalshi.feed import MarketDataFeed
 from kalshi.ingest import IngestionLoop, MarketDataHub
-from kalshi.models.ws import (
-    Fill,
-    MarketPositionUpdate,
-    OrderGroupUpdate,
-)
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
 from models.market_data import IngestInput, IngestSummary
-from models.trader import EpochInput, EpochSettings, EpochSummary
+from models.trader import EpochInput, EpochSummary
 from recording.metrics import AppMetrics
-from rl.pretrade import fill_cash_delta_dollars
+from trading.drivers import ActorEpoch
 from workflows.names import GET_WORKER_QUEUE, INGEST_MARKET_DATA, RUN_ACTOR_EPOCH
-
-log = logging.getLogger(__name__)
 
 
 class MarketDataActivities:
@@ -115,87 +100,12 @@ class MarketDataActivities:
     async def run_actor_epoch(self, inp: EpochInput) -> EpochSummary:
         """The reactive trading loop: decide on every order-book update until the deadline or cancellation.
 
-        Returns ``ended_by="no_market_data"`` at once when this worker holds no market data (the
-        workflow then falls back to the REST polling epoch). Books older than
-        ``settings.max_book_age_ms`` or from a silent connection are never acted on (``stale_book``).
+        Runs :class:`trading.drivers.ActorEpoch` on this worker's hub. Returns ``ended_by="no_market_data"`` at
+        once when this worker holds no market data (the workflow then falls back to the REST polling epoch).
+
+        Raises:
+            ApplicationError: non-retryable ``KalshiAuthError`` on bad credentials.
         """
-        core = EpochCore(self.rest, self.metrics, inp, origin="actor", fills_from_acks=False, recorder=self.recorder)
-        feed = self.hub.feed
-        if feed is None:
-            core.summary.ended_by = "no_market_data"
-            return core.finish()
-        traded = set(core.close_times)
-        missing = [self.hub.markets.get(t) or t for t in sorted(traded - set(feed.markets))]
-        if missing:
-            await feed.add_markets(missing)
-        settings = inp.settings
-
-        def on_private(event: Any) -> None:
-            if isinstance(event, MarketPositionUpdate):
-                core.ws_position(event.market_ticker, event.position_contracts)
-            elif isinstance(event, Fill):
-                contracts = event.count_contracts
-                signed = contracts if event.book_side == "bid" else -contracts
-                post = event.post_position_contracts
-                before = (
-                    post - signed if post is not None else core.state.positions.get(event.market_ticker, Decimal(0))
-                )
-                core.ws_fill(event.market_ticker, event.order_id, contracts)
-                if post is not None:
-                    core.ws_position(event.market_ticker, before + signed)
-                delta = fill_cash_delta_dollars(
-                    "bid" if event.book_side == "bid" else "ask",
-                    contracts,
-                    event.yes_price_dollars,
-                    before,
-                    event.fee_cost_dollars or Decimal(0),
-                )
-                core.add_cash(delta)
-            elif (
-                isinstance(event, OrderGroupUpdate)
-                and event.event_type == "triggered"
-                and event.order_group_id == inp.order_group_id
-            ):
-                core.state.order_group_triggered = True
-
-        with self.hub.updates() as stream, self.hub.private_events(on_private):
-            try:
-                async with core:
-                    while not core.stopping():
-                        batch = await stream.next(min(1.0, core.seconds_left()))
-                        if batch:
-                            await self._decide_batch(core, feed, batch, traded, settings)
-                        core.heartbeat()
-            except asyncio.CancelledError:
-                if core.superseded is None:
-                    core.summary.ended_by = "cancelled"
-        return core.finish()
-
-    async def _decide_batch(
-        self,
-        core: EpochCore,
-        feed: MarketDataFeed,
-        batch: dict[str, float],
-        traded: set[str],
-        settings: EpochSettings,
-    ) -> None:
-        """Run the pipeline on the latest book of every traded market in ``batch`` (ticker -> received at)."""
-        now = self.rest.exchange_now()
-        for ticker, received_at in batch.items():
-            if ticker not in traded:
-                continue
-            book = feed.usable_book(ticker, max_connection_idle_ms=settings.max_connection_idle_ms)
-            if book is None:
-                core.reject("stale_book")
-                continue
-            age = feed.freshness(ticker).book_age_ms or 0
-            await core.decide(
-                ticker,
-                book_top(book),
-                now,
-                received_at,
-                book_age_ms=age,
-                max_book_age_ms=settings.max_book_age_ms,
-            )
-            if core.state.order_group_triggered or core.stopping():
-                break
+        epoch = ActorEpoch(self.rest, self.metrics, inp, TemporalAttempt(), self.hub, recorder=self.recorder)
+        async with kalshi_errors():
+            return await epoch.run()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("models", "workflows", "activities", "workers", "kalshi", "simulator", "rl", "recording")
+PACKAGES = ("models", "workflows", "activities", "workers", "kalshi", "simulator", "rl", "recording", "trading")
 """The product's top-level packages (``tests/`` and ``bench/`` may import anything)."""
 
 STDLIB = "<stdlib>"
@@ -36,8 +36,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "rl": frozenset({"rl", "models", "kalshi", "simulator", STDLIB, "pydantic", "numpy", "torch", "gymnasium",
                      "stable_baselines3", "sb3_contrib", "matplotlib"}),
     "simulator": frozenset({"simulator", "models", STDLIB, "aiohttp", "click", "cryptography", "pydantic"}),
-    "activities": frozenset({"activities", "kalshi", "recording", "rl", "models", "workflows", STDLIB, "temporalio", "pydantic"}),
-    "workers": frozenset({"workers", "workflows", "activities", "kalshi", "recording", "rl", "models", "simulator", STDLIB,
+    "trading": frozenset({"trading", "kalshi", "rl", "recording", "models", STDLIB}),
+    "activities": frozenset({"activities", "trading", "kalshi", "recording", "rl", "models", "workflows", STDLIB, "temporalio",
+                             "pydantic"}),
+    "workers": frozenset({"workers", "workflows", "activities", "trading", "kalshi", "recording", "rl", "models", "simulator", STDLIB,
                           "temporalio", "click", "httpx", "aiohttp", "prometheus_client", "pydantic", "pydantic_settings"}),
 }  # fmt: skip
 """What each folder may import: project folders by name, third-party packages by import name, and the standard

@@ -69,7 +69,7 @@ class EpochSettings(StrictModel):
         heartbeat_timeout_s: Temporal heartbeat timeout of the epoch activity; cancellation
             (pause/stop) reaches the activity within about 0.8x this (temporal.md §3), and the epoch
             writes orders only while a heartbeat the server acknowledged was sent less than half of
-            this ago (its lease, :class:`activities.trading.EpochLease`): a retry never overlaps it.
+            this ago (its lease, :class:`trading.fencing.EpochLease`): a retry never overlaps it.
         max_consecutive_errors: circuit breaker: the epoch ends early after this many REST errors
             in a row.
         max_book_age_ms: freshness: the actor loop never acts on a book whose last change is older
