@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ from models.trader import (
 )
 from recording.metrics import AppMetrics
 from tests.conftest import Account, eventually
+from tests.worker_process import WorkerProcess, worker_env
 from workers.worker import Workers, build_workers
 from workflows.names import QUERY_STATUS
 from workflows.trader import TraderWorkflow
@@ -112,6 +114,33 @@ class Harness:
         self._worker_task = None
 
     # ---------------------------------------------------------------- trader
+
+    def worker_process(
+        self,
+        log: Path,
+        *,
+        ws_url: str | None = None,
+        database_url: str | None = "off",
+        temporal_address: str | None = None,
+    ) -> WorkerProcess:
+        """A worker subprocess on this harness's task queue and account (not started yet).
+
+        Args:
+            log: its output file.
+            ws_url: the WebSocket URL (None: the worker's default).
+            database_url: ``DATABASE_URL`` (``"off"``: no recording; None: the worker's default).
+            temporal_address: the Temporal frontend (default: the harness client's).
+        """
+        env = worker_env(
+            temporal_address=temporal_address or self.client.service_client.config.target_host,
+            task_queue=self.task_queue,
+            rest_url=self.account.client.base_url,
+            key_id=self.account.key_id,
+            key_path=self.account.key_path,
+            ws_url=ws_url,
+            database_url=database_url,
+        )
+        return WorkerProcess(env, log)
 
     async def start(self, config: TraderConfig, workflow_id: str | None = None) -> WorkflowHandle[Any, Any]:
         """Start a TraderWorkflow with ``config`` on this harness's task queue."""

@@ -32,7 +32,6 @@ from kalshi.signer import RequestSigner, generate_key_pair
 from models.trader import CloseResult, EpochSettings, ExitRules, LifecycleState, RiskLimits
 from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
-from tests.chaos import WorkerProcess, worker_env
 from tests.conftest import DATA_DIR, Account
 from tests.harness import Harness, fast_config, trading_config
 from workers.devserver import find_temporal_cli
@@ -219,15 +218,7 @@ async def market_data_move(h: Harness) -> list[str]:
     await h.freeze_on_quoted_market()
     await h.clock(paused=False, speed="1")
     key_path = h.account.key_path
-    env = worker_env(
-        temporal_address=h.client.service_client.config.target_host,
-        task_queue=h.task_queue,
-        rest_url=h.account.client.base_url,
-        ws_url=h.ws_url or "",
-        key_id=h.account.key_id,
-        key_path=key_path,
-    )
-    workers = [WorkerProcess(env, key_path.parent / f"w{i}.log") for i in range(2)]
+    workers = [h.worker_process(key_path.parent / f"w{i}.log", ws_url=h.ws_url or "") for i in range(2)]
     for w in workers:
         w.start()
     try:

@@ -19,9 +19,7 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -41,6 +39,7 @@ from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import Account, eventually, register_account
 from tests.harness import SERIES, Harness, fast_config
+from tests.worker_process import WorkerProcess, worker_env
 from workers.metrics import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -176,17 +175,6 @@ class LiveStack:
     metrics_url: str
 
 
-def _spawn_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "worker"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
 @contextlib.asynccontextmanager
 async def live_stack(client: Client, temporal_address: str, prometheus_bin: Path) -> AsyncIterator[LiveStack]:
     """Start the simulator, a worker process, Prometheus and a trading ``TraderWorkflow``; tear all down."""
@@ -196,21 +184,22 @@ async def live_stack(client: Client, temporal_address: str, prometheus_bin: Path
         key_id, key_path, signer = await register_account(sim, workdir, prefix="ops")
         task_queue = f"kalshi-trader-ops-{uuid.uuid4().hex[:8]}"
         metrics_port = free_port()
-        env = {
-            **os.environ,
-            "TEMPORAL_ADDRESS": temporal_address,
-            "TRADER_TASK_QUEUE": task_queue,
-            "KALSHI_ENV": "sim",
-            "KALSHI_REST_URL": sim.rest_url,
-            "KALSHI_WS_URL": sim.ws_url,
-            "KALSHI_API_KEY_ID": key_id,
-            "KALSHI_PRIVATE_KEY_PATH": str(key_path),
-            "METRICS_PORT": str(metrics_port),
-            "DATABASE_URL": f"sqlite:///{workdir / 'recording.db'}",
-            "STATE_DIR": str(workdir / "state"),
-        }
+        env = worker_env(
+            temporal_address=temporal_address,
+            task_queue=task_queue,
+            rest_url=sim.rest_url,
+            ws_url=sim.ws_url,
+            key_id=key_id,
+            key_path=key_path,
+            metrics_port=metrics_port,
+            database_url=f"sqlite:///{workdir / 'recording.db'}",
+            STATE_DIR=str(workdir / "state"),
+        )
         worker_log = workdir / "worker.log"
-        worker = _spawn_worker(env, worker_log)
+        process = WorkerProcess(env, worker_log)
+        process.start()
+        assert process.proc is not None
+        worker = process.proc
         prometheus = Prometheus(prometheus_bin, workdir, [f"127.0.0.1:{metrics_port}"], [ALERT_RULES])
         metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         async with (
@@ -245,11 +234,6 @@ async def live_stack(client: Client, temporal_address: str, prometheus_bin: Path
                 for handle in harness.handles:
                     with contextlib.suppress(Exception):  # already completed or terminated
                         await handle.terminate("ops test finished")
-                if worker.poll() is None:
-                    worker.send_signal(signal.SIGINT)
-                try:
-                    await asyncio.to_thread(worker.wait, 30)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+                await asyncio.to_thread(process.stop, 30)
                 await prometheus.stop()
     shutil.rmtree(workdir, ignore_errors=True)
