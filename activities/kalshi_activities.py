@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -72,19 +73,19 @@ PENDING_LOOKUP_PAGES = 3
 """Pages of one market's orders (up to 1,000 each) read to find one pending client_order_id."""
 
 
+@dataclass
 class KalshiActivities:
     """The trader's REST activities, bound to one client.
 
-    Args:
+    Attributes:
         client: an open :class:`KalshiRestClient` (signed; secrets stay in the worker process).
         metrics: application metrics to record into.
         recorder: the worker's write-behind recorder (orders of closes are persisted), or None.
     """
 
-    def __init__(self, client: KalshiRestClient, metrics: AppMetrics, recorder: Any | None = None) -> None:
-        self.client = client
-        self.metrics = metrics
-        self.recorder = recorder
+    client: KalshiRestClient
+    metrics: AppMetrics
+    recorder: Any | None = None
 
     # ---------------------------------------------------------------- calibration
 

@@ -4,7 +4,7 @@ Every worker process has a unique task queue (``kalshi-trader-<host>-<id>``) and
 :class:`kalshi.ingest.MarketDataHub`. ``ingest_market_data`` (started by ``MarketDataWorkflow`` on that queue)
 runs :class:`kalshi.ingest.IngestionLoop`, which holds the Kalshi WebSocket and the order books in the hub for as
 long as it runs; the activity heartbeats its subscription state and counters. ``run_actor_epoch`` runs on the
-SAME queue, so :class:`trading.drivers.ActorEpoch` reads those books in memory and runs the decision step on
+SAME queue, so :func:`trading.drivers.run_actor` reads those books in memory and runs the decision step on
 every order-book update of a traded market (ARCHITECTURE.md "Two loops, two speeds").
 
 On the shared queue: ``get_worker_queue`` (answers this process's queue name: how the workflow picks a
@@ -15,6 +15,7 @@ worker). Where ingestion runs and how healthy it is comes from :mod:`activities.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from temporalio import activity
@@ -28,14 +29,16 @@ from kalshi.signer import RequestSigner
 from models.market_data import IngestInput, IngestSummary
 from models.trader import EpochInput, EpochSummary
 from recording.metrics import AppMetrics
-from trading.drivers import ActorEpoch
+from trading.drivers import run_actor
+from trading.epoch import EpochCore
 from workflows.names import GET_WORKER_QUEUE, INGEST_MARKET_DATA, RUN_ACTOR_EPOCH
 
 
+@dataclass
 class MarketDataActivities:
     """Activities bound to this worker's hub, REST client and WebSocket endpoint.
 
-    Args:
+    Attributes:
         rest: the signed REST client (discovery, orders).
         ws_url: the WebSocket URL (``.../trade-api/ws/v2``).
         signer: signs the WebSocket handshake.
@@ -44,21 +47,12 @@ class MarketDataActivities:
         recorder: optional write-behind recorder; every frame is handed to ``recorder.record_frame``.
     """
 
-    def __init__(
-        self,
-        rest: KalshiRestClient,
-        ws_url: str,
-        signer: RequestSigner | None,
-        metrics: AppMetrics,
-        hub: MarketDataHub,
-        recorder: Any | None = None,
-    ) -> None:
-        self.rest = rest
-        self.ws_url = ws_url
-        self.signer = signer
-        self.metrics = metrics
-        self.hub = hub
-        self.recorder = recorder
+    rest: KalshiRestClient
+    ws_url: str
+    signer: RequestSigner | None
+    metrics: AppMetrics
+    hub: MarketDataHub
+    recorder: Any | None = None
 
     def queue_activity(self) -> Callable[[], Any]:
         """The ``get_worker_queue`` activity for the SHARED queue: answers this process's queue name."""
@@ -100,12 +94,12 @@ class MarketDataActivities:
     async def run_actor_epoch(self, inp: EpochInput) -> EpochSummary:
         """The reactive trading loop: decide on every order-book update until the deadline or cancellation.
 
-        Runs :class:`trading.drivers.ActorEpoch` on this worker's hub. Returns ``ended_by="no_market_data"`` at
+        Runs :func:`trading.drivers.run_actor` on this worker's hub. Returns ``ended_by="no_market_data"`` at
         once when this worker holds no market data (the workflow then falls back to the REST polling epoch).
 
         Raises:
             ApplicationError: non-retryable ``KalshiAuthError`` on bad credentials.
         """
-        epoch = ActorEpoch(self.rest, self.metrics, inp, TemporalAttempt(), self.hub, recorder=self.recorder)
+        core = EpochCore(self.rest, self.metrics, inp, TemporalAttempt(), driver="actor", recorder=self.recorder)
         async with kalshi_errors():
-            return await epoch.run()
+            return await run_actor(core, self.hub)

@@ -36,7 +36,7 @@ import contextlib
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from kalshi.errors import (
     KalshiAuthError,
@@ -54,7 +54,7 @@ from rl.policy import Policy
 from rl.pretrade import OrderIntent
 from trading.attempt import Attempt
 from trading.fencing import EpochFence, EpochLease
-from trading.pipeline import EpochPipeline, PretradePipeline
+from trading.pipeline import BookUpdate, EpochPipeline, PretradePipeline
 
 _ORDER_GROUP_CODES = ("order_group_triggered", "ORDER_GROUP_TRIGGERED")
 _DETAIL_IDS = 50
@@ -84,13 +84,13 @@ class EpochCore:
         inp: the epoch input (deadline, markets, limits, the epoch key).
         ctx: the activity attempt running the epoch (:class:`trading.attempt.Attempt`).
         policy: override of the configured policy.
-        origin: metric label (``epoch`` for polling, ``actor`` for the WebSocket loop).
-        fills_from_acks: update positions and cash from order acknowledgements (REST mode); the actor
-            loop takes them from the ``fill`` and ``market_positions`` channels instead.
+        driver: ``polling`` (REST books; positions and cash from order acknowledgements; metric label
+            ``epoch``) or ``actor`` (WebSocket books; positions and cash from the ``fill`` and
+            ``market_positions`` channels; label ``actor``).
         recorder: the worker's write-behind recorder (orders, the epoch summary and the workflow's
             record batch are persisted), or None.
         pipeline: the decision step (default: :class:`trading.pipeline.PretradePipeline` from ``inp``,
-            ``policy`` and ``fills_from_acks``).
+            ``policy`` and the driver).
     """
 
     def __init__(
@@ -101,8 +101,7 @@ class EpochCore:
         ctx: Attempt,
         policy: Policy | None = None,
         *,
-        origin: str = "epoch",
-        fills_from_acks: bool = True,
+        driver: Literal["polling", "actor"] = "polling",
         recorder: Any | None = None,
         pipeline: EpochPipeline | None = None,
     ) -> None:
@@ -110,17 +109,17 @@ class EpochCore:
         self.recorder = recorder
         self.metrics = metrics
         self.inp = inp
-        self.origin = origin
+        self.origin = "actor" if driver == "actor" else "epoch"
         self.ctx = ctx
         self.log = ctx.logger
-        self.pipeline: EpochPipeline = pipeline or PretradePipeline(inp, policy, fills_from_acks=fills_from_acks)
+        self.pipeline: EpochPipeline = pipeline or PretradePipeline(inp, policy, fills_from_acks=driver == "polling")
         self.attempt = ctx.number
         self.resumed = ctx.number > 1
         self.sequence = 0
         self.resume_sequence = 0
         self.summary = EpochSummary(
             epoch_id=inp.epoch_id,
-            driver="actor" if origin == "actor" else "polling",
+            driver=driver,
             started_at=self.client.exchange_now(),
             attempt=ctx.number,
         )
@@ -316,15 +315,10 @@ class EpochCore:
         """
         self.summary.updates_seen += 1
         self.metrics.epoch_updates.inc()
-        decision = self.pipeline.decide(
-            ticker,
-            top,
-            self.close_times.get(ticker),
-            now,
-            now_ms=time.monotonic() * 1000,
-            book_age_ms=book_age_ms,
-            max_book_age_ms=max_book_age_ms,
+        update = BookUpdate(
+            ticker, top, self.close_times.get(ticker), now, time.monotonic() * 1000, book_age_ms, max_book_age_ms
         )
+        decision = self.pipeline.decide(update)
         self.decisions[decision.action] += 1
         self.metrics.decisions.labels(decision.action).inc()
         if decision.intent is None:

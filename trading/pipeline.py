@@ -3,9 +3,10 @@
 :class:`trading.epoch.EpochCore` (fencing, execution, the summary) and the two drivers (REST polling, the
 WebSocket actor loop) reach the decision pipeline only through :class:`EpochPipeline`:
 
-* decision: :meth:`EpochPipeline.decide` turns one market's book into a :class:`Decision` (observation ->
-  policy -> pre-trade checks -> order intent, or a reject reason); :meth:`EpochPipeline.order_sent` starts the
-  market's throttle when the core actually sends the intent (after the fence let it);
+* decision: :meth:`EpochPipeline.decide` turns one market's book (:class:`BookUpdate`) into a :class:`Decision`
+  (observation -> policy -> pre-trade checks -> order intent, or a reject reason);
+  :meth:`EpochPipeline.order_sent` starts the market's throttle when the core actually sends the intent (after
+  the fence let it);
 * bookkeeping (what the exchange said): :meth:`EpochPipeline.reset` (positions and cash read over REST when the
   attempt starts), :meth:`EpochPipeline.acknowledged` (an order acknowledgement with its fills),
   :meth:`EpochPipeline.fill_frame` and :meth:`EpochPipeline.position_frame` (the private WebSocket channels),
@@ -24,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from kalshi.models import OrderAck
 from kalshi.models.ws import Fill, MarketPositionUpdate
@@ -33,6 +34,28 @@ from models.trader import BookTop, EpochInput, TradeAction
 from rl.policy import HoldPolicy, ImbalancePolicy, Policy, build_observation
 from rl.pretrade import OrderIntent, PretradeState, check, fill_cash_delta_dollars, intent_for
 from trading.positions import StreamedPositions
+
+
+class BookUpdate(NamedTuple):
+    """One market's book at one instant, as the core hands it to the pipeline.
+
+    Attributes:
+        ticker: the market.
+        top: its top of book (dollars, contracts).
+        close_time: the market's close (exchange clock), None when unknown.
+        now: the exchange clock.
+        now_ms: monotonic milliseconds (the per-market throttle's clock).
+        book_age_ms: how old the book is, milliseconds.
+        max_book_age_ms: never act on an older book (None: no limit).
+    """
+
+    ticker: str
+    top: BookTop
+    close_time: datetime | None
+    now: datetime
+    now_ms: float
+    book_age_ms: float
+    max_book_age_ms: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +90,8 @@ class EpochPipeline(Protocol):
         """Exchange errors in a row (the circuit breaker trips at ``max_consecutive_errors``)."""
         ...
 
-    def decide(
-        self,
-        ticker: str,
-        top: BookTop,
-        close_time: datetime | None,
-        now: datetime,
-        *,
-        now_ms: float,
-        book_age_ms: float,
-        max_book_age_ms: float | None,
-    ) -> Decision:
-        """Decide on one book update of ``ticker`` (exchange clock ``now``; ``now_ms`` the throttle's clock)."""
+    def decide(self, update: BookUpdate) -> Decision:
+        """Decide on one book update: an intent that passed every pre-trade check, a reject, or HOLD."""
         ...
 
     def order_sent(self, ticker: str, now_ms: float) -> None:
@@ -146,25 +159,16 @@ class PretradePipeline:
         """See :class:`EpochPipeline`."""
         return self.state.consecutive_errors
 
-    def decide(
-        self,
-        ticker: str,
-        top: BookTop,
-        close_time: datetime | None,
-        now: datetime,
-        *,
-        now_ms: float,
-        book_age_ms: float,
-        max_book_age_ms: float | None,
-    ) -> Decision:
+    def decide(self, update: BookUpdate) -> Decision:
         """``build_observation`` -> ``select_action`` -> ``intent_for`` -> ``check`` (see the module docstring)."""
+        ticker, close_time = update.ticker, update.close_time
         obs = build_observation(
             ticker,
-            top,
+            update.top,
             self.state.positions.get(ticker, Decimal(0)),
             self.state.balance_cents,
-            (close_time - now).total_seconds() if close_time else None,
-            book_age_ms=book_age_ms,
+            (close_time - update.now).total_seconds() if close_time else None,
+            book_age_ms=update.book_age_ms,
         )
         action = self.policy.select_action(obs)
         if action == TradeAction.HOLD:
@@ -179,9 +183,9 @@ class PretradePipeline:
                 self.state,
                 self.inp.risk,
                 self.inp.exits,
-                now_ms,
+                update.now_ms,
                 max_consecutive_errors=self.inp.settings.max_consecutive_errors,
-                max_book_age_ms=max_book_age_ms,
+                max_book_age_ms=update.max_book_age_ms,
             )
         )
         if reason is not None or intent is None:
