@@ -25,9 +25,9 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client
 
-from models.market_data import IngestSettings, MarketDataInput
 from models.trader import CloseSettings, EpochSettings, ExitRules, RiskLimits, TraderConfig
 from simulator.server import SimulatorServer
+from tests.harness import fast_market_data
 from workers.devserver import DevServer
 from workers.metrics import free_port
 
@@ -47,14 +47,7 @@ def chaos_config(
     runs every cycle too)."""
     md = None
     if use_websocket:
-        md = MarketDataInput(
-            series_tickers=[SERIES],
-            settings=IngestSettings(discovery_interval_s=2, heartbeat_interval_s=0.5, silence_timeout_s=10),
-            heartbeat_timeout_s=4,
-            schedule_to_start_timeout_s=4,
-            restart_backoff_s=[0.5, 1, 2, 5],
-            healthy_after_s=10,
-        )
+        md = fast_market_data(restart_backoff_s=[0.5, 1, 2, 5], healthy_after_s=10)
     return TraderConfig(
         series_tickers=[SERIES],
         recalibration_interval_s=recalibration_s,

@@ -24,7 +24,6 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +32,11 @@ import yaml
 from temporalio.client import Client
 
 from kalshi.rest import KalshiRestClient
-from models.market_data import IngestSettings, MarketDataInput
-from models.trader import EpochSettings, ExitRules, RiskLimits
+from models.trader import ExitRules
 from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import Account, eventually, register_account
-from tests.harness import SERIES, Harness, fast_config
+from tests.harness import Harness, ws_trading_config
 from tests.worker_process import WorkerProcess, worker_env
 from workers.metrics import free_port
 
@@ -136,31 +134,10 @@ class Prometheus:
 
 
 def trading_ws_config(md_workflow_id: str):
-    """The trader's config for the live stack: the WebSocket actor loop acting on every update, 1-contract
-    orders capped at 3 per market (so position-limit and throttle rejections happen), 3 s cycles, and a 2 s
-    max hold time (so the recalibration loop closes positions)."""
-    return fast_config(
-        recalibration_interval_s=3,
-        epoch=EpochSettings(
-            policy="imbalance", imbalance_threshold=Decimal(0), heartbeat_timeout_s=2, use_websocket=True
-        ),
-        risk=RiskLimits(
-            order_size_contracts=Decimal(1),
-            max_position_contracts=Decimal(3),
-            max_spread_dollars=Decimal("0.99"),
-            per_market_throttle_ms=250,
-            max_entry_price_dollars=Decimal("0.99"),
-        ),
-        exits=ExitRules(max_hold_time_s=2, market_closing_window_s=120, cash_reserve_cents=0),
-        order_group_contracts_limit=100_000,
-        market_data_workflow_id=md_workflow_id,
-        market_data=MarketDataInput(
-            series_tickers=[SERIES],
-            settings=IngestSettings(discovery_interval_s=2, heartbeat_interval_s=0.5, silence_timeout_s=10),
-            heartbeat_timeout_s=4,
-            schedule_to_start_timeout_s=4,
-            restart_backoff_s=[0.5, 1],
-        ),
+    """The trader's config for the live stack: :func:`tests.harness.ws_trading_config` with a 2 s max hold time (so
+    the recalibration loop closes positions)."""
+    return ws_trading_config(
+        md_workflow_id, exits=ExitRules(max_hold_time_s=2, market_closing_window_s=120, cash_reserve_cents=0)
     )
 
 

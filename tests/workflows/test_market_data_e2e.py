@@ -9,45 +9,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
-from models.market_data import IngestSettings, MarketDataInput, MarketDataStatus
-from models.trader import EpochSettings, ExitRules, RiskLimits, TraderStatus
+from models.market_data import MarketDataStatus
+from models.trader import EpochSettings, ExitRules, TraderStatus
 from tests.conftest import eventually
-from tests.harness import SERIES, Harness, fast_config
+from tests.harness import Harness, ws_trading_config
 from workflows.names import QUERY_STATUS
 
 
 def ws_config(**overrides):
-    md_id = f"kalshi-md-test-{uuid.uuid4().hex[:8]}"
-    base = {
-        "recalibration_interval_s": 3,
-        "epoch": EpochSettings(
-            policy="imbalance",
-            imbalance_threshold=Decimal(0),
-            heartbeat_timeout_s=2,
-            use_websocket=True,
-        ),
-        "risk": RiskLimits(
-            order_size_contracts=Decimal(1),
-            max_position_contracts=Decimal(3),
-            max_spread_dollars=Decimal("0.99"),
-            per_market_throttle_ms=250,
-            max_entry_price_dollars=Decimal("0.99"),
-        ),
-        "order_group_contracts_limit": 100_000,
-        "market_data_workflow_id": md_id,
-        "market_data": MarketDataInput(
-            series_tickers=[SERIES],
-            settings=IngestSettings(discovery_interval_s=2, heartbeat_interval_s=0.5, silence_timeout_s=10),
-            heartbeat_timeout_s=4,
-            schedule_to_start_timeout_s=4,
-            restart_backoff_s=[0.5, 1],
-        ),
-    }
-    base.update(overrides)
-    return fast_config(**base)
+    return ws_trading_config(f"kalshi-md-test-{uuid.uuid4().hex[:8]}", **overrides)
 
 
 async def test_actor_loop_trades_live_updates_and_the_recalibration_loop_closes(harness: Harness) -> None:
