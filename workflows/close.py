@@ -69,13 +69,12 @@ class ClosePositionWorkflow:
             f"run:{info.first_execution_run_id}" if workflow.patched(PATCH_CLOSE_RUN_SCOPED_IDS) else info.workflow_id
         )
         v2 = workflow.patched(PATCH_CLOSE_FLOOR_AND_PNL)
-        result = CloseResult(
-            ticker=request.ticker,
-            side=request.side,
-            reason=request.reason,
-            tag=f"close_position:{request.reason.value}",
-            requested_contracts=request.contracts,
-            status=CloseStatus.UNFILLED,
+        result = CloseResult.of(
+            request.ticker,
+            request.side,
+            request.reason,
+            request.contracts,
+            CloseStatus.UNFILLED,
             workflow_id=info.workflow_id,
         )
         timeout = timedelta(seconds=request.activity_timeout_s)

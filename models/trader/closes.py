@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -92,6 +92,30 @@ class CloseResult(BaseModel):
     error: str | None = None
     at: datetime | None = None
     workflow_id: str = ""
+
+    @classmethod
+    def of(
+        cls, ticker: str, side: Side, reason: ExitReason, contracts: Decimal, status: CloseStatus, **fields: Any
+    ) -> CloseResult:
+        """The result of one close, tagged ``close_position:<reason>``.
+
+        Args:
+            ticker: the market.
+            side: the held side being sold.
+            reason: why it is closed.
+            contracts: contracts asked to close (``requested_contracts``).
+            status: its status so far.
+            fields: any other field (``error``, ``at``, ``workflow_id``...).
+        """
+        return cls(
+            ticker=ticker,
+            side=side,
+            reason=reason,
+            tag=f"close_position:{reason.value}",
+            requested_contracts=contracts,
+            status=status,
+            **fields,
+        )
 
 
 class PlaceOrderInput(BaseModel):

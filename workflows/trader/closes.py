@@ -58,15 +58,8 @@ class CloseSteps(TraderBase):
 
     async def _force_close(self, ticker: str) -> CloseResult:
         def result(status: CloseStatus, error: str | None = None) -> CloseResult:
-            return CloseResult(
-                ticker=ticker,
-                side="yes",
-                reason=ExitReason.FORCE_CLOSE,
-                tag=f"close_position:{ExitReason.FORCE_CLOSE.value}",
-                requested_contracts=Decimal(0),
-                status=status,
-                error=error,
-                at=workflow.now(),
+            return CloseResult.of(
+                ticker, "yes", ExitReason.FORCE_CLOSE, Decimal(0), status, error=error, at=workflow.now()
             )
 
         try:
@@ -156,13 +149,12 @@ class CloseSteps(TraderBase):
                 static_summary=f"close {decision.side.upper()} {decision.ticker}: {decision.reason.value}",
             )
         except ChildWorkflowError as err:
-            result = CloseResult(
-                ticker=decision.ticker,
-                side=decision.side,
-                reason=decision.reason,
-                tag=f"close_position:{decision.reason.value}",
-                requested_contracts=decision.contracts,
-                status=CloseStatus.FAILED,
+            result = CloseResult.of(
+                decision.ticker,
+                decision.side,
+                decision.reason,
+                decision.contracts,
+                CloseStatus.FAILED,
                 error=error_line(err),
                 at=workflow.now(),
                 workflow_id=child_id,
