@@ -21,6 +21,7 @@ COPY kalshi kalshi
 COPY simulator simulator
 COPY rl rl
 COPY recording recording
+COPY trading trading
 RUN pip install --no-deps . && mkdir -p /state /recordings && chown nobody:nogroup /state /recordings
 USER nobody
 ENTRYPOINT ["kalshi-trader"]

@@ -1,53 +1,57 @@
 """REST activities: thin adapters from Temporal to the ``kalshi`` client library.
 
 One :class:`KalshiActivities` instance per worker process holds one :class:`kalshi.rest.KalshiRestClient`
-(one connection pool, one client-side rate limiter). Every Kalshi error is converted at this
-boundary into an ``ApplicationError`` whose ``type`` is the error's class name, non-retryable for
-authentication, validation and not-found errors (temporal.md §3 "Retries and errors"); rate limits
-ask Temporal for a later retry with ``next_retry_delay``. Order rejections are outcomes, not
+(one connection pool, one client-side rate limiter). Every Kalshi error is converted at this boundary
+(:mod:`activities.errors`) into an ``ApplicationError`` whose ``type`` is the error's class name,
+non-retryable for authentication, validation and not-found errors (temporal.md §3 "Retries and errors");
+rate limits ask Temporal for a later retry with ``next_retry_delay``. Order rejections are outcomes, not
 errors: ``place_order`` returns them in :class:`OrderOutcome`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.errors import kalshi_errors, to_application_error
+from activities.market_data_location import locate_market_data
+from kalshi.convert import (
+    book_top,
+    exchange_position,
+    market_snapshot,
+    order_outcome,
+    resting_order,
+    settlement_record,
+)
 from kalshi.errors import (
     KalshiAuthError,
     KalshiError,
     KalshiNotFoundError,
-    KalshiRateLimitedError,
     KalshiRejectedError,
 )
 from kalshi.models import CreateOrderRequest, Market, Orderbook
 from kalshi.rest import KalshiRestClient
 from models.market_data import MarketDataHealth
 from models.trader import (
-    BookTop,
     CalibrationInput,
     CalibrationSnapshot,
     CancelOrdersInput,
     CancelOrdersResult,
     CloseQuote,
     CloseQuoteInput,
-    ExchangePosition,
-    MarketSnapshot,
     OrderGroupInput,
     OrderGroupState,
     OrderOutcome,
     PlaceOrderInput,
-    RestingOrder,
-    SettlementRecord,
+    build_position_views,
 )
 from recording.metrics import AppMetrics
 from workflows.names import (
@@ -58,7 +62,6 @@ from workflows.names import (
     PLACE_ORDER,
     RESET_ORDER_GROUP,
 )
-from workflows.rules import build_position_views
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,69 +73,19 @@ PENDING_LOOKUP_PAGES = 3
 """Pages of one market's orders (up to 1,000 each) read to find one pending client_order_id."""
 
 
-def to_application_error(err: KalshiError) -> ApplicationError:
-    """Convert a Kalshi client error into the ``ApplicationError`` Temporal retries (or not).
-
-    ``type`` is the error class name (``KalshiAuthError``, ``KalshiUnavailableError``...), so retry
-    policies can list non-retryable types; 429s carry ``next_retry_delay`` of 1 s.
-    """
-    delay = timedelta(seconds=1) if isinstance(err, KalshiRateLimitedError) else None
-    return ApplicationError(
-        str(err),
-        type=type(err).__name__,
-        non_retryable=not err.retryable,
-        next_retry_delay=delay,
-    )
-
-
-@contextlib.asynccontextmanager
-async def kalshi_errors() -> AsyncIterator[None]:
-    """Re-raise any :class:`KalshiError` inside the block as an ``ApplicationError`` (see above)."""
-    try:
-        yield
-    except KalshiError as err:
-        raise to_application_error(err) from err
-
-
-def book_top(book: Orderbook) -> BookTop:
-    """Top of a Kalshi order book (bids only; sizes in contracts, prices in dollars)."""
-    yes = book.yes_bids[-1] if book.yes_bids else None
-    no = book.no_bids[-1] if book.no_bids else None
-    return BookTop(
-        yes_bid_dollars=yes[0] if yes else None,
-        yes_bid_size=yes[1] if yes else Decimal(0),
-        no_bid_dollars=no[0] if no else None,
-        no_bid_size=no[1] if no else Decimal(0),
-    )
-
-
-def market_snapshot(market: Market, book: Orderbook | None) -> MarketSnapshot:
-    """A :class:`MarketSnapshot` from a Kalshi market and its order book (if read)."""
-    mid = Decimal("0.5")
-    return MarketSnapshot(
-        ticker=market.ticker,
-        event_ticker=market.event_ticker,
-        status=market.status,
-        open_time=market.open_time,
-        close_time=market.close_time,
-        book=book_top(book) if book is not None else None,
-        tick_size_dollars=market.tick_size_dollars(mid),
-    )
-
-
+@dataclass
 class KalshiActivities:
     """The trader's REST activities, bound to one client.
 
-    Args:
+    Attributes:
         client: an open :class:`KalshiRestClient` (signed; secrets stay in the worker process).
         metrics: application metrics to record into.
         recorder: the worker's write-behind recorder (orders of closes are persisted), or None.
     """
 
-    def __init__(self, client: KalshiRestClient, metrics: AppMetrics, recorder: Any | None = None) -> None:
-        self.client = client
-        self.metrics = metrics
-        self.recorder = recorder
+    client: KalshiRestClient
+    metrics: AppMetrics
+    recorder: Any | None = None
 
     # ---------------------------------------------------------------- calibration
 
@@ -186,8 +139,6 @@ class KalshiActivities:
         async def market_data() -> MarketDataHealth | None:
             if inp.market_data is None:
                 return None
-            from activities.market_data import locate_market_data
-
             return await locate_market_data(activity.client(), inp.market_data)
 
         status, balance, positions, resting, settlements, markets, group, lookup, md = await snap.run(
@@ -226,45 +177,9 @@ class KalshiActivities:
             trading_active=status.trading_active if status else None,
             balance_cents=balance.balance_cents if balance else None,
             portfolio_value_cents=balance.portfolio_value_cents if balance else None,
-            positions=None
-            if positions is None
-            else [
-                ExchangePosition(
-                    ticker=p.ticker,
-                    position_contracts=p.position_fp,
-                    exposure_dollars=p.market_exposure_dollars,
-                    realized_pnl_dollars=p.realized_pnl_dollars,
-                    fees_paid_dollars=p.fees_paid_dollars,
-                )
-                for p in positions
-                if p.position_fp != 0
-            ],
-            resting_orders=None
-            if resting is None
-            else [
-                RestingOrder(
-                    order_id=o.order_id,
-                    client_order_id=o.client_order_id or "",
-                    ticker=o.ticker,
-                    side=o.side,
-                    action=o.action,
-                    price_dollars=o.price_dollars,
-                    remaining_contracts=o.remaining_count_fp,
-                    order_group_id=o.order_group_id,
-                )
-                for o in resting
-            ],
-            settlements=None
-            if settlements is None
-            else [
-                SettlementRecord(
-                    ticker=s.ticker,
-                    market_result=s.market_result,
-                    revenue_cents=s.revenue_cents,
-                    settled_time=s.settled_time,
-                )
-                for s in settlements
-            ],
+            positions=None if positions is None else [exchange_position(p) for p in positions if p.position_fp != 0],
+            resting_orders=None if resting is None else [resting_order(o) for o in resting],
+            settlements=None if settlements is None else [settlement_record(s) for s in settlements],
             markets=None
             if markets is None
             else [
@@ -352,15 +267,7 @@ class KalshiActivities:
             ack.remaining_count_fp,
             " (already existed)" if ack.already_existed else "",
         )
-        outcome = OrderOutcome(
-            order_id=ack.order_id,
-            client_order_id=ack.client_order_id,
-            filled_contracts=ack.fill_count_fp,
-            remaining_contracts=ack.remaining_count_fp,
-            average_fill_price_dollars=ack.average_fill_price_dollars,
-            status=ack.status,
-            already_existed=ack.already_existed,
-        )
+        outcome = order_outcome(ack)
         self._record_order(inp, outcome, origin)
         return outcome
 

@@ -40,16 +40,15 @@ from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.chaos import (
     OwnDevServer,
-    WorkerProcess,
     account_orders,
     audit_account,
     chaos_config,
     wait_for_new_order,
-    worker_env,
     workflow_task_failures,
 )
 from tests.conftest import DATA_DIR, Account
 from tests.harness import Harness
+from tests.worker_process import WorkerProcess
 from workers.devserver import find_temporal_cli
 from workers.worker import connect
 from workflows.names import QUERY_STATUS, SIGNAL_STOP
@@ -91,17 +90,7 @@ async def main(args: argparse.Namespace) -> None:
                 h = Harness(client, account, control, f"chaos-{uuid.uuid4().hex[:6]}", AppMetrics(), ws_url=sim.ws_url)
                 await h.freeze_on_quoted_market()
                 await h.clock(paused=False, speed="1")
-                worker = WorkerProcess(
-                    worker_env(
-                        temporal_address=server.address,
-                        task_queue=h.task_queue,
-                        rest_url=sim.rest_url,
-                        ws_url=sim.ws_url,
-                        key_id=key_id,
-                        key_path=key_path,
-                    ),
-                    state / "worker.log",
-                )
+                worker = h.worker_process(state / "worker.log", ws_url=sim.ws_url)
                 worker.start()
                 trader_config = chaos_config(
                     recalibration_s=args.recalibration_s,

@@ -99,7 +99,7 @@ from typing import Any
 import click
 import httpx
 
-from activities.market_data import MarketDataHub, UpdateStream
+from kalshi.ingest import MarketDataHub, UpdateStream
 from kalshi.models import CreateOrderRequest, OrderAck
 from kalshi.models.ws import OrderbookDelta
 from kalshi.ratelimit import DEFAULT_COST, Bucket, RateLimiter

@@ -13,12 +13,18 @@ migration"):
 Every wire value is parsed once, at the edge, into :class:`decimal.Decimal` with the unit named in
 the field (``*_dollars``, ``*_cents``, ``*_fp`` for contracts). Nothing in this project stores money
 in a float; :func:`to_decimal` refuses floats outright.
+
+One unit system (docs/architecture.md "Units"): exact dollars on Kalshi's $0.0001 grid and exact
+contracts on its 0.01 grid. The trader's domain types carry them as Decimal; the hot path (WebSocket
+frames, order books) carries the same values as scaled integers, ``int`` centi-cents and ``int`` lots.
+The scales (:data:`PRICE_CC_PER_DOLLAR`, :data:`LOTS_PER_CONTRACT`) and the exact conversions between
+the two (:func:`cc_to_dollars`, :func:`lots_to_contracts`) are defined here and nowhere else.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import BeforeValidator, PlainSerializer
 
@@ -33,6 +39,14 @@ ONE_DOLLAR = Decimal("1")
 
 CENT = Decimal("0.01")
 """One cent, in dollars."""
+
+PRICE_CC_PER_DOLLAR: Final = 10_000
+"""Centi-cents per dollar: :data:`DOLLARS_QUANTUM` as an integer scale. Where speed matters (the WebSocket
+path, the order books) prices are ``int`` centi-cents (``*_cc``): ``Decimal("0.4800")`` is ``4800``."""
+
+LOTS_PER_CONTRACT: Final = 100
+"""Lots per contract: :data:`COUNT_QUANTUM` as an integer scale. Where speed matters contract counts are
+``int`` lots (``*_lots``): ``Decimal("46.02")`` is ``4602``."""
 
 
 class MoneyParseError(ValueError):
@@ -80,12 +94,14 @@ def cents_to_dollars(cents: int) -> Decimal:
     return (Decimal(int(cents)) / 100).quantize(CENT)
 
 
-def centi_cents_to_dollars(centi_cents: int) -> Decimal:
-    """Convert legacy integer centi-cents (old WS ``market_position`` money) to dollars.
+def cc_to_dollars(cc: int) -> Decimal:
+    """Centi-cents -> exact Decimal dollars with 4 dp: ``4800 -> Decimal("0.4800")``."""
+    return Decimal(cc).scaleb(-4)
 
-    ``500000 -> Decimal("50.0000")``; see kalshi-api.md §6.5 "market_positions" (legacy units trap).
-    """
-    return (Decimal(int(centi_cents)) / 10_000).quantize(DOLLARS_QUANTUM)
+
+def lots_to_contracts(lots: int) -> Decimal:
+    """Lots (1/100 contract) -> exact Decimal contracts with 2 dp: ``4602 -> Decimal("46.02")``."""
+    return Decimal(lots).scaleb(-2)
 
 
 def dollars_to_cents(dollars: Decimal, rounding: str = ROUND_HALF_EVEN) -> int:

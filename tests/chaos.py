@@ -1,7 +1,8 @@
 """Chaos harness: the trader's real processes, killed with SIGKILL, and an audit of what reached the exchange.
 
 Used by ``tests/workflows/test_chaos.py`` and ``bench/bench_chaos.py``. Nothing we own is faked: the
-worker runs as ``python -m workers.cli worker`` subprocesses (so ``kill -9`` is a real process death),
+worker runs as ``python -m workers.cli worker`` subprocesses (:mod:`tests.worker_process`; so ``kill -9`` is a
+real process death),
 the Temporal dev server is either the test session's or our own ``temporal server start-dev`` child with a
 SQLite file (so it can be killed and restarted on the same database), and the simulator follows Kalshi's
 duplicate rule (409 only while an open order holds the id). The audit reads the exchange's account
@@ -14,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,13 +25,12 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client
 
-from models.market_data import IngestSettings, MarketDataInput
 from models.trader import CloseSettings, EpochSettings, ExitRules, RiskLimits, TraderConfig
 from simulator.server import SimulatorServer
+from tests.harness import fast_market_data
 from workers.devserver import DevServer
 from workers.metrics import free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SERIES = "KXGOLD15M"
 
 
@@ -49,14 +47,7 @@ def chaos_config(
     runs every cycle too)."""
     md = None
     if use_websocket:
-        md = MarketDataInput(
-            series_tickers=[SERIES],
-            settings=IngestSettings(discovery_interval_s=2, heartbeat_interval_s=0.5, silence_timeout_s=10),
-            heartbeat_timeout_s=4,
-            schedule_to_start_timeout_s=4,
-            restart_backoff_s=[0.5, 1, 2, 5],
-            healthy_after_s=10,
-        )
+        md = fast_market_data(restart_backoff_s=[0.5, 1, 2, 5], healthy_after_s=10)
     return TraderConfig(
         series_tickers=[SERIES],
         recalibration_interval_s=recalibration_s,
@@ -83,63 +74,6 @@ def chaos_config(
         market_data=md,
         market_data_workflow_id=market_data_workflow_id,
     )
-
-
-def worker_env(
-    *, temporal_address: str, task_queue: str, rest_url: str, ws_url: str, key_id: str, key_path: Path
-) -> dict[str, str]:
-    """Environment of a worker subprocess trading the simulator account ``key_id``."""
-    return {
-        **os.environ,
-        "TEMPORAL_ADDRESS": temporal_address,
-        "TRADER_TASK_QUEUE": task_queue,
-        "KALSHI_ENV": "sim",
-        "KALSHI_REST_URL": rest_url,
-        "KALSHI_WS_URL": ws_url,
-        "KALSHI_API_KEY_ID": key_id,
-        "KALSHI_PRIVATE_KEY_PATH": str(key_path),
-        "METRICS_PORT": "0",
-        "DATABASE_URL": "off",
-    }
-
-
-class WorkerProcess:
-    """One ``kalshi-trader worker`` subprocess at a time: start, SIGKILL, graceful stop."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.spawns = 0
-
-    def start(self) -> float:
-        """Spawn the worker; returns ``time.monotonic()`` at the spawn."""
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "workers.cli", "worker"],
-                cwd=REPO_ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        self.spawns += 1
-        return time.monotonic()
-
-    def kill9(self) -> None:
-        """SIGKILL the worker and reap it (no shutdown code runs)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self, timeout_s: float = 30) -> None:
-        """Graceful stop (SIGINT, the worker's own shutdown path), SIGKILL after ``timeout_s``."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.kill9()
 
 
 class OwnDevServer:

@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
 
+from models.market_data import IngestSettings, MarketDataInput
 from models.trader import (
     CloseSettings,
     EpochSettings,
@@ -28,6 +30,7 @@ from models.trader import (
 )
 from recording.metrics import AppMetrics
 from tests.conftest import Account, eventually
+from tests.worker_process import WorkerProcess, worker_env
 from workers.worker import Workers, build_workers
 from workflows.names import QUERY_STATUS
 from workflows.trader import TraderWorkflow
@@ -73,6 +76,50 @@ def trading_config(**overrides: Any) -> TraderConfig:
     )
 
 
+def fast_market_data(
+    *, timeout_s: float = 4, silence_timeout_s: float | None = 10, **overrides: Any
+) -> MarketDataInput:
+    """``MarketDataWorkflow`` input for tests: the series, discovery every 2 s, heartbeats every 0.5 s.
+
+    Args:
+        timeout_s: the ingestion activity's heartbeat and schedule-to-start timeouts, seconds.
+        silence_timeout_s: reconnect after this much WebSocket silence (None: the default).
+        overrides: more :class:`MarketDataInput` fields (``restart_backoff_s``, ``healthy_after_s``...).
+    """
+    quiet = {} if silence_timeout_s is None else {"silence_timeout_s": silence_timeout_s}
+    return MarketDataInput(
+        series_tickers=[SERIES],
+        settings=IngestSettings(discovery_interval_s=2, heartbeat_interval_s=0.5, **quiet),
+        heartbeat_timeout_s=timeout_s,
+        schedule_to_start_timeout_s=timeout_s,
+        **overrides,
+    )
+
+
+def ws_trading_config(market_data_workflow_id: str, **overrides: Any) -> TraderConfig:
+    """:func:`fast_config` trading from the WebSocket actor loop on every update (threshold 0), 1-contract
+    orders capped at 3 per market with a 250 ms throttle (so position-limit and throttle rejections happen),
+    3 s cycles, and the market-data workflow ``market_data_workflow_id`` with :func:`fast_market_data`."""
+    base: dict[str, Any] = {
+        "recalibration_interval_s": 3,
+        "epoch": EpochSettings(
+            policy="imbalance", imbalance_threshold=Decimal(0), heartbeat_timeout_s=2, use_websocket=True
+        ),
+        "risk": RiskLimits(
+            order_size_contracts=Decimal(1),
+            max_position_contracts=Decimal(3),
+            max_spread_dollars=Decimal("0.99"),
+            per_market_throttle_ms=250,
+            max_entry_price_dollars=Decimal("0.99"),
+        ),
+        "order_group_contracts_limit": 100_000,
+        "market_data_workflow_id": market_data_workflow_id,
+        "market_data": fast_market_data(restart_backoff_s=[0.5, 1]),
+    }
+    base.update(overrides)
+    return fast_config(**base)
+
+
 @dataclass
 class Harness:
     """One test's trader: a worker on a unique task queue, its exchange account and the control API."""
@@ -112,6 +159,33 @@ class Harness:
         self._worker_task = None
 
     # ---------------------------------------------------------------- trader
+
+    def worker_process(
+        self,
+        log: Path,
+        *,
+        ws_url: str | None = None,
+        database_url: str | None = "off",
+        temporal_address: str | None = None,
+    ) -> WorkerProcess:
+        """A worker subprocess on this harness's task queue and account (not started yet).
+
+        Args:
+            log: its output file.
+            ws_url: the WebSocket URL (None: the worker's default).
+            database_url: ``DATABASE_URL`` (``"off"``: no recording; None: the worker's default).
+            temporal_address: the Temporal frontend (default: the harness client's).
+        """
+        env = worker_env(
+            temporal_address=temporal_address or self.client.service_client.config.target_host,
+            task_queue=self.task_queue,
+            rest_url=self.account.client.base_url,
+            key_id=self.account.key_id,
+            key_path=self.account.key_path,
+            ws_url=ws_url,
+            database_url=database_url,
+        )
+        return WorkerProcess(env, log)
 
     async def start(self, config: TraderConfig, workflow_id: str | None = None) -> WorkflowHandle[Any, Any]:
         """Start a TraderWorkflow with ``config`` on this harness's task queue."""

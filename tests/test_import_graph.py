@@ -10,8 +10,8 @@ the design), and skips only ``if TYPE_CHECKING:`` blocks. It fails on:
   ``simulator/`` shares only ``models/`` with the trader; ...);
 * the simulator's engine (what the RL training environment runs in-process) reaching its HTTP half.
 
-Known exceptions of the phase-B files are listed in :data:`ALLOWED_CYCLES` and
-:data:`ALLOWED_LAYER_EDGES`; an entry that no longer occurs fails the test too, so the lists only shrink.
+Exceptions would be listed in :data:`ALLOWED_CYCLES` and :data:`ALLOWED_LAYER_EDGES`; both are empty (issue 7
+phase B removed the last ones), and an entry that no longer occurs fails the test too, so the lists only shrink.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("models", "workflows", "activities", "workers", "kalshi", "simulator", "rl", "recording")
+PACKAGES = ("models", "workflows", "activities", "workers", "kalshi", "simulator", "rl", "recording", "trading")
 """The product's top-level packages (``tests/`` and ``bench/`` may import anything)."""
 
 STDLIB = "<stdlib>"
@@ -36,8 +36,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "rl": frozenset({"rl", "models", "kalshi", "simulator", STDLIB, "pydantic", "numpy", "torch", "gymnasium",
                      "stable_baselines3", "sb3_contrib", "matplotlib"}),
     "simulator": frozenset({"simulator", "models", STDLIB, "aiohttp", "click", "cryptography", "pydantic", "yaml"}),
-    "activities": frozenset({"activities", "kalshi", "recording", "rl", "models", "workflows", STDLIB, "temporalio", "pydantic"}),
-    "workers": frozenset({"workers", "workflows", "activities", "kalshi", "recording", "rl", "models", "simulator", STDLIB,
+    "trading": frozenset({"trading", "kalshi", "rl", "recording", "models", STDLIB}),
+    "activities": frozenset({"activities", "trading", "kalshi", "recording", "rl", "models", "workflows", STDLIB, "temporalio",
+                             "pydantic"}),
+    "workers": frozenset({"workers", "workflows", "activities", "trading", "kalshi", "recording", "rl", "models", "simulator", STDLIB,
                           "temporalio", "click", "httpx", "aiohttp", "prometheus_client", "pydantic", "pydantic_settings"}),
 }  # fmt: skip
 """What each folder may import: project folders by name, third-party packages by import name, and the standard
@@ -60,20 +62,10 @@ ENGINE = ("simulator.ledger", "simulator.matching", "simulator.liquidity", "simu
 SERVED = ("aiohttp", "simulator.server", "simulator.rest", "simulator.ws", "simulator.control", "simulator.context")
 """The simulator's engine must not reach its served half, even transitively."""
 
-# Phase B (the decision pipeline leaves activities/; issue 7 items 2 and 5) empties these two lists.
-ALLOWED_CYCLES = (
-    # activities.kalshi_activities -> market_data is the function-level import of locate_market_data that
-    # closes the circle; market_data -> trading (EpochCore) and trading -> kalshi_activities (book_top,
-    # to_application_error) are its other two sides.
-    frozenset({"activities.kalshi_activities", "activities.market_data", "activities.trading"}),
-)
-"""Import cycles tolerated as they are (no module may join one): the activities cycle phase B breaks up."""
+ALLOWED_CYCLES: tuple[frozenset[str], ...] = ()
+"""Import cycles tolerated as they are (none: phase B of issue 7 broke the last one up)."""
 
-ALLOWED_LAYER_EDGES = frozenset(
-    {
-        ("activities.kalshi_activities", "workflows.rules"),  # build_position_views (P&L gauge): models/ in phase B
-    }
-)
+ALLOWED_LAYER_EDGES: frozenset[tuple[str, str]] = frozenset()
 """Module edges exempt from the folder rules."""
 
 
@@ -217,7 +209,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_sees_every_package() -> None:
     assert {m.split(".")[0] for m in MODULES} == set(PACKAGES)
-    assert ("activities.kalshi_activities", "activities.market_data") in {
+    assert ("workers.sim_cli", "simulator.__main__") in {
         (i.module, _project_module(i.target)) for i in IMPORTS if i.in_function
     }, "function-level imports must be part of the graph"
 

@@ -250,7 +250,7 @@ def record(series: str | None, tickers: tuple[str, ...], duration_s: float | Non
 
 
 async def _record(settings: Settings, url: str, signer: Any, tickers: list[str], duration_s: float | None) -> None:
-    from activities.market_data import IngestionLoop, MarketDataHub
+    from kalshi.ingest import IngestionLoop, MarketDataHub
     from kalshi.rest import KalshiRestClient
     from models.market_data import IngestInput, IngestSettings
     from recording.recorder import Recorder

@@ -21,9 +21,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from kalshi.environments import KalshiEndpoints, KalshiEnvironment
 from kalshi.errors import KalshiCredentialsError
 from kalshi.signer import RequestSigner
+from models.common import Environment
 from models.trader import (
     CloseSettings,
-    Environment,
     EpochSettings,
     ExitRules,
     RiskLimits,

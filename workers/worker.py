@@ -31,8 +31,9 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.kalshi_activities import KalshiActivities
-from activities.market_data import MarketDataActivities, MarketDataHub
+from activities.market_data import MarketDataActivities
 from activities.trading import TradingEpochActivities
+from kalshi.ingest import MarketDataHub
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
 from recording.metrics import AppMetrics

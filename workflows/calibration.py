@@ -36,8 +36,9 @@ from models.trader import (
     PortfolioHealth,
     PositionView,
     TraderConfig,
+    build_position_views,
+    is_sellable,
 )
-from workflows.rules import build_position_views, is_sellable
 
 _FALLBACKS = {
     "market_data": "no new entries; closes price from the last book read",

@@ -34,8 +34,7 @@ from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 from models.ids import close_client_order_id
 from models.money import taker_fee_dollars
@@ -48,6 +47,7 @@ from models.trader import (
     OrderOutcome,
     PlaceOrderInput,
 )
+from workflows.common import error_line, rest_retry_policy
 from workflows.names import (
     CLOSE_POSITION_WORKFLOW,
     GET_CLOSE_QUOTE,
@@ -55,20 +55,6 @@ from workflows.names import (
     PATCH_CLOSE_RUN_SCOPED_IDS,
     PLACE_ORDER,
 )
-
-NON_RETRYABLE_ERRORS = ["KalshiAuthError", "KalshiRejectedError", "KalshiNotFoundError", "KalshiCredentialsError"]
-"""Activity error types never retried (temporal.md §3: the type string of the ApplicationError)."""
-
-
-def rest_retry_policy(max_attempts: int) -> RetryPolicy:
-    """Bounded retries for REST activities in the loop: 1 s, x2, at most 10 s, ``max_attempts`` tries."""
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=10),
-        maximum_attempts=max_attempts,
-        non_retryable_error_types=NON_RETRYABLE_ERRORS,
-    )
 
 
 @workflow.defn(name=CLOSE_POSITION_WORKFLOW)
@@ -83,13 +69,12 @@ class ClosePositionWorkflow:
             f"run:{info.first_execution_run_id}" if workflow.patched(PATCH_CLOSE_RUN_SCOPED_IDS) else info.workflow_id
         )
         v2 = workflow.patched(PATCH_CLOSE_FLOOR_AND_PNL)
-        result = CloseResult(
-            ticker=request.ticker,
-            side=request.side,
-            reason=request.reason,
-            tag=f"close_position:{request.reason.value}",
-            requested_contracts=request.contracts,
-            status=CloseStatus.UNFILLED,
+        result = CloseResult.of(
+            request.ticker,
+            request.side,
+            request.reason,
+            request.contracts,
+            CloseStatus.UNFILLED,
             workflow_id=info.workflow_id,
         )
         timeout = timedelta(seconds=request.activity_timeout_s)
@@ -225,14 +210,3 @@ def _pnl(result: CloseResult, basis: Decimal | None, enabled: bool) -> None:
 def _held(position_contracts: Decimal, side: str) -> Decimal:
     """Contracts held on ``side`` given a signed position (+ YES / - NO)."""
     return max(position_contracts, Decimal(0)) if side == "yes" else max(-position_contracts, Decimal(0))
-
-
-def error_line(err: BaseException) -> str:
-    """The innermost cause's message, on one line (for status and the Web UI)."""
-    cause: BaseException = err
-    while cause.__cause__ is not None:
-        cause = cause.__cause__
-    msg = str(cause) or type(cause).__name__
-    if isinstance(cause, ApplicationError) and cause.type:
-        msg = f"{cause.type}: {msg}"
-    return msg.replace("\n", " ")[:300]

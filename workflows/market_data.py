@@ -33,7 +33,7 @@ from models.market_data import (
     MarketDataState,
     MarketDataStatus,
 )
-from workflows.close import error_line
+from workflows.common import error_line
 from workflows.names import (
     GET_WORKER_QUEUE,
     INGEST_MARKET_DATA,

@@ -27,84 +27,12 @@ as stuck and left alone (a closed market waits for settlement).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable
 from decimal import ROUND_FLOOR, Decimal
 
-from models.trader import (
-    ExchangePosition,
-    ExitDecision,
-    ExitReason,
-    ExitRules,
-    MarketSnapshot,
-    PositionView,
-    Side,
-)
+from models.trader import ExitDecision, ExitReason, ExitRules, PositionView, is_sellable
 
 _ZERO = Decimal(0)
-
-
-def build_position_views(
-    positions: Iterable[ExchangePosition],
-    markets: Mapping[str, MarketSnapshot],
-    opened_at: Mapping[str, datetime],
-    now: datetime,
-) -> list[PositionView]:
-    """Turn exchange positions into :class:`PositionView` with marks and P&L.
-
-    Args:
-        positions: signed exchange positions (contracts; exposure in dollars). Zero positions are
-            skipped.
-        markets: market snapshots by ticker (book top, status, close time); a missing market gives
-            a view without mark.
-        opened_at: when each position was first seen (exchange clock), by ticker.
-        now: the exchange clock at the snapshot.
-
-    Returns:
-        One view per non-zero position, sorted by ticker.
-
-    """
-    views: list[PositionView] = []
-    for pos in sorted(positions, key=lambda p: p.ticker):
-        if pos.position_contracts == 0:
-            continue
-        side: Side = "yes" if pos.position_contracts > 0 else "no"
-        contracts = abs(pos.position_contracts)
-        exposure = pos.exposure_dollars
-        avg_cost = (exposure / contracts).quantize(Decimal("0.000001")) if contracts else _ZERO
-        market = markets.get(pos.ticker)
-        mark = market.book.bid_for(side) if market is not None and market.book is not None else None
-        value = pnl = pct = None
-        if mark is not None:
-            value = contracts * mark
-            pnl = value - exposure
-            pct = (pnl / exposure).quantize(Decimal("0.0001")) if exposure > 0 else None
-        close_time = market.close_time if market else None
-        opened = opened_at.get(pos.ticker)
-        views.append(
-            PositionView(
-                ticker=pos.ticker,
-                side=side,
-                contracts=contracts,
-                exposure_dollars=exposure,
-                avg_cost_dollars=avg_cost,
-                mark_dollars=mark,
-                market_value_dollars=value,
-                unrealized_pnl_dollars=pnl,
-                pnl_pct=pct,
-                market_status=market.status if market else None,
-                close_time=close_time,
-                seconds_to_close=(close_time - now).total_seconds() if close_time else None,
-                opened_at=opened,
-                held_for_s=(now - opened).total_seconds() if opened else None,
-            )
-        )
-    return views
-
-
-def is_sellable(view: PositionView) -> bool:
-    """Whether a close order could fill now: the market is active and the held side has a bid."""
-    return view.market_status in ("active", "open") and view.mark_dollars is not None
 
 
 def evaluate_exits(

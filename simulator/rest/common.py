@@ -31,7 +31,7 @@ from simulator.context import SimContext
 from simulator.errors import ApiError, invalid_param
 from simulator.faults import fault_body
 from simulator.httputil import BODY_KEY, json_response
-from simulator.orders import parse_count_text, require_object
+from simulator.orders import Order, parse_count_text, require_object
 from simulator.ratelimit import classify
 
 log = logging.getLogger("simulator.rest")
@@ -300,3 +300,39 @@ def nonneg_count(value: Any, key: str) -> Decimal:
     if isinstance(value, str) and value.strip() in ("0", "0.0", "0.00"):
         return Decimal(0)
     return parse_count_text(value, key)
+
+
+def batch_answers(
+    items: list[Any], apply: Callable[[Any], dict[str, Any]], failed: Callable[[Any], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One answer per batch item, in order (a failed item never fails the batch).
+
+    Each answer is ``apply(item)`` with ``error: null``, or, when it raises an :class:`ApiError`, ``failed(item)``
+    with the error's batch form.
+    """
+    out = []
+    for item in items:
+        try:
+            answer = {**apply(item), "error": None}
+        except ApiError as exc:
+            answer = {**failed(item), "error": exc.batch_item()}
+        out.append(answer)
+    return out
+
+
+def batch_client_order_id(item: Any) -> Any:
+    """The ``client_order_id`` a batch item carried (for its error answer), None when it is not an object."""
+    return item.get("client_order_id") if isinstance(item, dict) else None
+
+
+def cancel_response(
+    request: web.Request, body_of: Callable[[SimContext, Order, Decimal], dict[str, Any]]
+) -> web.Response:
+    """Cancel the path's ``{order_id}`` for the request's account; answer ``body_of(ctx, order, reduced_by)``.
+
+    Raises:
+        ApiError: ``not_found`` for an order the account does not have; the exchange's refusal otherwise.
+    """
+    ctx = sim_ctx(request)
+    order, reduced = ctx.exchange.cancel_order(request_account(request), request.match_info["order_id"])
+    return json_response(body_of(ctx, order, reduced))

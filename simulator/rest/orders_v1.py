@@ -9,7 +9,7 @@ from aiohttp import web
 
 from simulator import errors, wire
 from simulator.context import SimContext
-from simulator.errors import ApiError, invalid_order, invalid_param
+from simulator.errors import invalid_order, invalid_param
 from simulator.httputil import (
     body,
     json_response,
@@ -31,8 +31,11 @@ from simulator.orders import (
     v1_yes_price,
 )
 from simulator.rest.common import (
+    batch_answers,
+    batch_client_order_id,
     batch_list,
     cancel_ids,
+    cancel_response,
     in_bounds,
     nonneg_count,
     request_account,
@@ -140,48 +143,36 @@ def _cancel_body(ctx: SimContext, order: Order, reduced: Decimal) -> dict[str, A
 
 async def cancel_order(request: web.Request) -> web.Response:
     """``DELETE /portfolio/orders/{order_id}`` -> ``{order, reduced_by, reduced_by_fp}``."""
-    ctx = sim_ctx(request)
-    order, reduced = ctx.exchange.cancel_order(request_account(request), request.match_info["order_id"])
-    return json_response(_cancel_body(ctx, order, reduced))
+    return cancel_response(request, _cancel_body)
 
 
 async def batch_create_orders(request: web.Request) -> web.Response:
     """``POST /portfolio/orders/batched`` -> 201 ``{orders: [{client_order_id, order, error}]}``."""
     ctx = sim_ctx(request)
     account = request_account(request)
-    out = []
-    for item in batch_list(body(request), "orders"):
-        coid = item.get("client_order_id") if isinstance(item, dict) else None
-        try:
-            order = ctx.exchange.place_order(account, parse_v1_create(item))
-            out.append(
-                {"client_order_id": order.client_order_id, "order": ctx.exchange.order_dict(order), "error": None}
-            )
-        except ApiError as exc:
-            out.append({"client_order_id": coid, "order": None, "error": exc.batch_item()})
-    return json_response({"orders": out}, status=201)
+
+    def place(item: Any) -> dict[str, Any]:
+        order = ctx.exchange.place_order(account, parse_v1_create(item))
+        return {"client_order_id": order.client_order_id, "order": ctx.exchange.order_dict(order)}
+
+    def failed(item: Any) -> dict[str, Any]:
+        return {"client_order_id": batch_client_order_id(item), "order": None}
+
+    return json_response({"orders": batch_answers(batch_list(body(request), "orders"), place, failed)}, status=201)
 
 
 async def batch_cancel_orders(request: web.Request) -> web.Response:
     """``DELETE /portfolio/orders/batched`` with ``{ids}`` or ``{orders: [{order_id}]}``."""
     ctx = sim_ctx(request)
     account = request_account(request)
-    out = []
-    for order_id in cancel_ids(body(request)):
-        try:
-            order, reduced = ctx.exchange.cancel_order(account, order_id)
-            out.append({"order_id": order_id, **_cancel_body(ctx, order, reduced), "error": None})
-        except ApiError as exc:
-            out.append(
-                {
-                    "order_id": order_id,
-                    "order": None,
-                    "reduced_by": 0,
-                    "reduced_by_fp": "0.00",
-                    "error": exc.batch_item(),
-                }
-            )
-    return json_response({"orders": out})
+
+    def cancel(order_id: str) -> dict[str, Any]:
+        return {"order_id": order_id, **_cancel_body(ctx, *ctx.exchange.cancel_order(account, order_id))}
+
+    def failed(order_id: str) -> dict[str, Any]:
+        return {"order_id": order_id, "order": None, "reduced_by": 0, "reduced_by_fp": "0.00"}
+
+    return json_response({"orders": batch_answers(cancel_ids(body(request)), cancel, failed)})
 
 
 async def amend_order(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from aiohttp import web
 from simulator import errors, wire
 from simulator.accounts import Account
 from simulator.context import SimContext
-from simulator.errors import ApiError, invalid_order
+from simulator.errors import invalid_order
 from simulator.httputil import (
     body,
     json_response,
@@ -25,14 +25,22 @@ from simulator.orders import (
     require_object,
 )
 from simulator.rest.common import (
+    batch_answers,
+    batch_client_order_id,
     batch_list,
     cancel_ids,
+    cancel_response,
     nonneg_count,
     request_account,
     sim_ctx,
 )
 
 _SIX = Decimal("0.000001")
+
+
+def _ts_ms(ctx: SimContext) -> int:
+    """The answer's ``ts_ms``: the exchange clock as the client sees it (with the clock-skew fault)."""
+    return ctx.exchange.now_ms + ctx.clock.offset_ms
 
 
 def _v2_result(ctx: SimContext, account: Account, order: Order, fills_before: int) -> dict[str, Any]:
@@ -43,7 +51,7 @@ def _v2_result(ctx: SimContext, account: Account, order: Order, fills_before: in
         "client_order_id": order.client_order_id,
         "fill_count": wire.count(filled),
         "remaining_count": wire.count(order.remaining_count),
-        "ts_ms": ctx.exchange.now_ms + ctx.clock.offset_ms,
+        "ts_ms": _ts_ms(ctx),
     }
     if filled > 0:
         notional = sum((f.count * f.yes_price for f in fills), Decimal(0))
@@ -73,54 +81,43 @@ def _v2_cancel_body(ctx: SimContext, order: Order, reduced: Decimal) -> dict[str
         "client_order_id": order.client_order_id,
         "reduced_by": wire.count(reduced),
         "reduced_by_fp": wire.count(reduced),
-        "ts_ms": ctx.exchange.now_ms + ctx.clock.offset_ms,
+        "ts_ms": _ts_ms(ctx),
     }
 
 
 async def cancel_order_v2(request: web.Request) -> web.Response:
     """``DELETE /portfolio/events/orders/{order_id}`` -> ``{order_id, client_order_id, reduced_by, ts_ms}``."""
-    ctx = sim_ctx(request)
-    order, reduced = ctx.exchange.cancel_order(request_account(request), request.match_info["order_id"])
-    return json_response(_v2_cancel_body(ctx, order, reduced))
+    return cancel_response(request, _v2_cancel_body)
 
 
 async def batch_create_orders_v2(request: web.Request) -> web.Response:
     """``POST /portfolio/events/orders/batched`` -> 201 ``{orders: [... , error]}``."""
     ctx = sim_ctx(request)
     account = request_account(request)
-    out = []
-    for item in batch_list(body(request), "orders"):
-        try:
-            intent = parse_v2_create(item)
-            before = len(account.fills)
-            order = ctx.exchange.place_order(account, intent)
-            out.append({**_v2_result(ctx, account, order, before), "error": None})
-        except ApiError as exc:
-            coid = item.get("client_order_id") if isinstance(item, dict) else None
-            out.append({"order_id": None, "client_order_id": coid, "error": exc.batch_item()})
-    return json_response({"orders": out}, status=201)
+
+    def place(item: Any) -> dict[str, Any]:
+        intent = parse_v2_create(item)
+        before = len(account.fills)
+        return _v2_result(ctx, account, ctx.exchange.place_order(account, intent), before)
+
+    def failed(item: Any) -> dict[str, Any]:
+        return {"order_id": None, "client_order_id": batch_client_order_id(item)}
+
+    return json_response({"orders": batch_answers(batch_list(body(request), "orders"), place, failed)}, status=201)
 
 
 async def batch_cancel_orders_v2(request: web.Request) -> web.Response:
     """``DELETE /portfolio/events/orders/batched`` with ``{orders: [{order_id}]}``."""
     ctx = sim_ctx(request)
     account = request_account(request)
-    out = []
-    for order_id in cancel_ids(body(request)):
-        try:
-            order, reduced = ctx.exchange.cancel_order(account, order_id)
-            out.append({**_v2_cancel_body(ctx, order, reduced), "error": None})
-        except ApiError as exc:
-            out.append(
-                {
-                    "order_id": order_id,
-                    "client_order_id": None,
-                    "reduced_by": "0.00",
-                    "ts_ms": ctx.exchange.now_ms + ctx.clock.offset_ms,
-                    "error": exc.batch_item(),
-                }
-            )
-    return json_response({"orders": out})
+
+    def cancel(order_id: str) -> dict[str, Any]:
+        return _v2_cancel_body(ctx, *ctx.exchange.cancel_order(account, order_id))
+
+    def failed(order_id: str) -> dict[str, Any]:
+        return {"order_id": order_id, "client_order_id": None, "reduced_by": "0.00", "ts_ms": _ts_ms(ctx)}
+
+    return json_response({"orders": batch_answers(cancel_ids(body(request)), cancel, failed)})
 
 
 async def cancel_all_v2(request: web.Request) -> web.Response:

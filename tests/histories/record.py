@@ -32,9 +32,8 @@ from kalshi.signer import RequestSigner, generate_key_pair
 from models.trader import CloseResult, EpochSettings, ExitRules, LifecycleState, RiskLimits
 from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
-from tests.chaos import WorkerProcess, worker_env
 from tests.conftest import DATA_DIR, Account
-from tests.harness import Harness, fast_config, trading_config
+from tests.harness import Harness, fast_config, fast_market_data, trading_config
 from workers.devserver import find_temporal_cli
 from workflows.names import (
     SEARCH_ATTRIBUTES,
@@ -108,7 +107,6 @@ async def continue_as_new_chain(h: Harness) -> list[str]:
 
 async def actor_loop_and_market_data(h: Harness) -> list[str]:
     """WebSocket market data: MarketDataWorkflow ingests on this worker; the actor loop trades live updates."""
-    from models.market_data import IngestSettings, MarketDataInput
 
     await h.freeze_on_quoted_market()
     await h.clock(paused=False, speed="1")
@@ -126,12 +124,7 @@ async def actor_loop_and_market_data(h: Harness) -> list[str]:
         exits=ExitRules(max_hold_time_s=2, cash_reserve_cents=0),
         order_group_contracts_limit=100_000,
         market_data_workflow_id="hist-md",
-        market_data=MarketDataInput(
-            series_tickers=["KXGOLD15M"],
-            settings=IngestSettings(discovery_interval_s=2, heartbeat_interval_s=0.5),
-            heartbeat_timeout_s=4,
-            schedule_to_start_timeout_s=4,
-        ),
+        market_data=fast_market_data(silence_timeout_s=None),
     )
     handle = await h.start(config, workflow_id="hist-actor")
     await h.wait_status(
@@ -213,21 +206,12 @@ async def signals_during_drain(h: Harness) -> list[str]:
 async def market_data_move(h: Harness) -> list[str]:
     """Two worker processes; the one holding market data (and the actor epoch) is killed: the actor epoch
     falls back to REST polling in the same cycle, and ingestion, healthy before, moves without backoff."""
-    from models.market_data import IngestSettings, MarketDataInput
 
     await h.stop_worker()
     await h.freeze_on_quoted_market()
     await h.clock(paused=False, speed="1")
     key_path = h.account.key_path
-    env = worker_env(
-        temporal_address=h.client.service_client.config.target_host,
-        task_queue=h.task_queue,
-        rest_url=h.account.client.base_url,
-        ws_url=h.ws_url or "",
-        key_id=h.account.key_id,
-        key_path=key_path,
-    )
-    workers = [WorkerProcess(env, key_path.parent / f"w{i}.log") for i in range(2)]
+    workers = [h.worker_process(key_path.parent / f"w{i}.log", ws_url=h.ws_url or "") for i in range(2)]
     for w in workers:
         w.start()
     try:
@@ -235,13 +219,8 @@ async def market_data_move(h: Harness) -> list[str]:
             recalibration_interval_s=20,
             epoch=EpochSettings(policy="hold", heartbeat_timeout_s=2, use_websocket=True),
             market_data_workflow_id="hist-md-move",
-            market_data=MarketDataInput(
-                series_tickers=["KXGOLD15M"],
-                settings=IngestSettings(discovery_interval_s=2, heartbeat_interval_s=0.5),
-                heartbeat_timeout_s=3,
-                schedule_to_start_timeout_s=3,
-                restart_backoff_s=[0.5, 5],
-                healthy_after_s=5,
+            market_data=fast_market_data(
+                timeout_s=3, silence_timeout_s=None, restart_backoff_s=[0.5, 5], healthy_after_s=5
             ),
         )
         handle = await h.start(config, workflow_id="hist-md-actor")

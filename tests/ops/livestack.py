@@ -19,14 +19,11 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +32,12 @@ import yaml
 from temporalio.client import Client
 
 from kalshi.rest import KalshiRestClient
-from models.market_data import IngestSettings, MarketDataInput
-from models.trader import EpochSettings, ExitRules, RiskLimits
+from models.trader import ExitRules
 from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import Account, eventually, register_account
-from tests.harness import SERIES, Harness, fast_config
+from tests.harness import Harness, ws_trading_config
+from tests.worker_process import WorkerProcess, worker_env
 from workers.metrics import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -137,31 +134,10 @@ class Prometheus:
 
 
 def trading_ws_config(md_workflow_id: str):
-    """The trader's config for the live stack: the WebSocket actor loop acting on every update, 1-contract
-    orders capped at 3 per market (so position-limit and throttle rejections happen), 3 s cycles, and a 2 s
-    max hold time (so the recalibration loop closes positions)."""
-    return fast_config(
-        recalibration_interval_s=3,
-        epoch=EpochSettings(
-            policy="imbalance", imbalance_threshold=Decimal(0), heartbeat_timeout_s=2, use_websocket=True
-        ),
-        risk=RiskLimits(
-            order_size_contracts=Decimal(1),
-            max_position_contracts=Decimal(3),
-            max_spread_dollars=Decimal("0.99"),
-            per_market_throttle_ms=250,
-            max_entry_price_dollars=Decimal("0.99"),
-        ),
-        exits=ExitRules(max_hold_time_s=2, market_closing_window_s=120, cash_reserve_cents=0),
-        order_group_contracts_limit=100_000,
-        market_data_workflow_id=md_workflow_id,
-        market_data=MarketDataInput(
-            series_tickers=[SERIES],
-            settings=IngestSettings(discovery_interval_s=2, heartbeat_interval_s=0.5, silence_timeout_s=10),
-            heartbeat_timeout_s=4,
-            schedule_to_start_timeout_s=4,
-            restart_backoff_s=[0.5, 1],
-        ),
+    """The trader's config for the live stack: :func:`tests.harness.ws_trading_config` with a 2 s max hold time (so
+    the recalibration loop closes positions)."""
+    return ws_trading_config(
+        md_workflow_id, exits=ExitRules(max_hold_time_s=2, market_closing_window_s=120, cash_reserve_cents=0)
     )
 
 
@@ -176,17 +152,6 @@ class LiveStack:
     metrics_url: str
 
 
-def _spawn_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "worker"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
 @contextlib.asynccontextmanager
 async def live_stack(client: Client, temporal_address: str, prometheus_bin: Path) -> AsyncIterator[LiveStack]:
     """Start the simulator, a worker process, Prometheus and a trading ``TraderWorkflow``; tear all down."""
@@ -196,21 +161,22 @@ async def live_stack(client: Client, temporal_address: str, prometheus_bin: Path
         key_id, key_path, signer = await register_account(sim, workdir, prefix="ops")
         task_queue = f"kalshi-trader-ops-{uuid.uuid4().hex[:8]}"
         metrics_port = free_port()
-        env = {
-            **os.environ,
-            "TEMPORAL_ADDRESS": temporal_address,
-            "TRADER_TASK_QUEUE": task_queue,
-            "KALSHI_ENV": "sim",
-            "KALSHI_REST_URL": sim.rest_url,
-            "KALSHI_WS_URL": sim.ws_url,
-            "KALSHI_API_KEY_ID": key_id,
-            "KALSHI_PRIVATE_KEY_PATH": str(key_path),
-            "METRICS_PORT": str(metrics_port),
-            "DATABASE_URL": f"sqlite:///{workdir / 'recording.db'}",
-            "STATE_DIR": str(workdir / "state"),
-        }
+        env = worker_env(
+            temporal_address=temporal_address,
+            task_queue=task_queue,
+            rest_url=sim.rest_url,
+            ws_url=sim.ws_url,
+            key_id=key_id,
+            key_path=key_path,
+            metrics_port=metrics_port,
+            database_url=f"sqlite:///{workdir / 'recording.db'}",
+            STATE_DIR=str(workdir / "state"),
+        )
         worker_log = workdir / "worker.log"
-        worker = _spawn_worker(env, worker_log)
+        process = WorkerProcess(env, worker_log)
+        process.start()
+        assert process.proc is not None
+        worker = process.proc
         prometheus = Prometheus(prometheus_bin, workdir, [f"127.0.0.1:{metrics_port}"], [ALERT_RULES])
         metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         async with (
@@ -245,11 +211,6 @@ async def live_stack(client: Client, temporal_address: str, prometheus_bin: Path
                 for handle in harness.handles:
                     with contextlib.suppress(Exception):  # already completed or terminated
                         await handle.terminate("ops test finished")
-                if worker.poll() is None:
-                    worker.send_signal(signal.SIGINT)
-                try:
-                    await asyncio.to_thread(worker.wait, 30)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+                await asyncio.to_thread(process.stop, 30)
                 await prometheus.stop()
     shutil.rmtree(workdir, ignore_errors=True)

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import httpx
 
-from activities.market_data import IngestionLoop, MarketDataHub
+from kalshi.ingest import IngestionLoop, MarketDataHub
 from models.market_data import IngestInput, IngestSettings
 from recording.recorder import Recorder
 from recording.tape import export_ndjson

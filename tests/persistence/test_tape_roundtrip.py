@@ -23,14 +23,13 @@ from recording.tape import ExportError, export_ndjson, import_ndjson, session_fr
 from simulator.server import SimulatorConfig, SimulatorServer
 from simulator.timeutil import iso_ms, parse_iso_ms
 from tests.persistence.conftest import DATA_DIR, requires_tape, split_line, tape_lines
+from tests.simulator.tape_oracle import Book, apply
 from workers.cli import run as main
 
 TICKER = "KXGOLD15M-26AUG102130-30"  # 197,896 frames, 4 snapshots (re-snapshots after reconnects)
 EVENT = "KXGOLD15M-26AUG102130"
 TWO_DAY_TICKER = "KXGOLD15M-26AUG102000-00"  # 2026-08-10 file + a short 2026-08-11 continuation
 SOURCE_URL = "wss://api.elections.kalshi.com/trade-api/ws/v2"
-
-Book = dict[str, dict[Decimal, Decimal]]
 
 
 def _fold(lines: list[bytes], at_ms: int) -> Book:
@@ -46,17 +45,7 @@ def _fold(lines: list[bytes], at_ms: int) -> Book:
         running = max(running, record["recv_ms"] if kind == "orderbook_snapshot" else msg["ts_ms"])
         if running > at_ms:
             break
-        if kind == "orderbook_snapshot":
-            for side in ("yes", "no"):
-                book[side] = {Decimal(p): Decimal(s) for p, s in msg.get(f"{side}_dollars_fp", [])}
-        elif kind == "orderbook_delta":
-            levels = book[msg["side"]]
-            price = Decimal(msg["price_dollars"])
-            size = levels.get(price, Decimal(0)) + Decimal(msg["delta_fp"])
-            if size:
-                levels[price] = size
-            else:
-                levels.pop(price, None)
+        apply(book, kind, msg)
     return book
 
 

@@ -26,6 +26,14 @@ from tests.simulator.tape_oracle import DATA_DIR
 
 requires_tape = pytest.mark.skipif(not DATA_DIR.is_dir(), reason="recorded tape ../shared/data is absent")
 PREFIX = "/trade-api/v2"
+MARKET = "KXGOLD15M-26AUG101800-00"
+"""The tests' market: open 21:45Z .. 22:00Z on 2026-08-10; recorded result: no; settlement_ts 22:00:05.462145Z."""
+
+
+def v1_order(side: str, action: str, *, ticker: str = MARKET, **fields: Any) -> dict[str, Any]:
+    """A V1 ``POST /portfolio/orders`` body: ``ticker``, ``side``, ``action`` and the given fields as sent."""
+    return {"ticker": ticker, "side": side, "action": action, **fields}
+
 
 _KEY_CACHE: list[rsa.RSAPrivateKey] = []
 

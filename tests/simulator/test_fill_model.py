@@ -10,11 +10,10 @@ import pytest
 
 from simulator.timeutil import iso_ms, parse_iso_ms
 from tests.simulator import tape_oracle
-from tests.simulator.conftest import requires_tape, running
+from tests.simulator.conftest import MARKET, requires_tape, running, v1_order
 
 pytestmark = requires_tape
 
-MARKET = "KXGOLD15M-26AUG101800-00"
 CENT = Decimal("0.01")
 
 
@@ -167,14 +166,7 @@ async def test_account_vs_account_price_time_priority_and_partial_fills() -> Non
         first, second, taker = await sim.trader(), await sim.trader(index=1), await sim.trader(index=2)
         a = await first.post(
             "/portfolio/orders",
-            json={
-                "ticker": MARKET,
-                "side": "yes",
-                "action": "sell",
-                "count": 5,
-                "yes_price": cents,
-                "client_order_id": "a1",
-            },
+            json=v1_order("yes", "sell", count=5, yes_price=cents, client_order_id="a1"),
         )
         assert a.status_code == 201 and a.json()["order"]["status"] == "resting", a.text
         b = await second.post(

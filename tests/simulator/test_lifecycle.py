@@ -5,11 +5,10 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from tests.simulator.conftest import Sim, Trader, requires_tape, running
+from tests.simulator.conftest import MARKET, Sim, Trader, requires_tape, running
 
 pytestmark = requires_tape
 
-MARKET = "KXGOLD15M-26AUG101800-00"  # recorded result: no; settlement_ts 22:00:05.462145Z, timer 1 s
 CENT = Decimal("0.01")
 
 

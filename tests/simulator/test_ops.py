@@ -18,9 +18,8 @@ from click.testing import CliRunner
 from simulator.__main__ import main
 from simulator.events import BookDelta, FillEvent, PositionEvent, TradeEvent, UserOrderEvent
 from simulator.ratelimit import RateLimiter, TokenBucket
-from tests.simulator.conftest import PREFIX, requires_tape, running
+from tests.simulator.conftest import MARKET, PREFIX, requires_tape, running, v1_order
 
-MARKET = "KXGOLD15M-26AUG101800-00"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -87,28 +86,14 @@ async def test_injected_failures_latency_and_outcome_unknown_writes() -> None:
         coid = uuid.uuid4().hex
         lost = await trader.post(
             "/portfolio/orders",
-            json={
-                "ticker": MARKET,
-                "side": "yes",
-                "action": "buy",
-                "count": 1,
-                "yes_price": 1,
-                "client_order_id": coid,
-            },
+            json=v1_order("yes", "buy", count=1, yes_price=1, client_order_id=coid),
         )
         assert lost.status_code == 500
         orders = (await trader.get("/portfolio/orders", params={"ticker": MARKET})).json()["orders"]
         assert [o["client_order_id"] for o in orders] == [coid] and orders[0]["status"] == "resting"
         retry = await trader.post(
             "/portfolio/orders",
-            json={
-                "ticker": MARKET,
-                "side": "yes",
-                "action": "buy",
-                "count": 1,
-                "yes_price": 1,
-                "client_order_id": coid,
-            },
+            json=v1_order("yes", "buy", count=1, yes_price=1, client_order_id=coid),
         )
         assert retry.status_code == 409
 
@@ -135,14 +120,7 @@ async def test_trading_and_exchange_pauses() -> None:
         )
         halted = await trader.post(
             "/portfolio/orders",
-            json={
-                "ticker": MARKET,
-                "side": "yes",
-                "action": "buy",
-                "count": 1,
-                "yes_price": 1,
-                "cancel_order_on_pause": True,
-            },
+            json=v1_order("yes", "buy", count=1, yes_price=1, cancel_order_on_pause=True),
         )
         await sim.ctl("PUT", "/faults", json={"trading_paused": True})
         status = (await sim.http.get(PREFIX + "/exchange/status")).json()

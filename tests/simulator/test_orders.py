@@ -9,11 +9,10 @@ from typing import Any
 
 from simulator.timeutil import iso_ms, parse_iso_ms
 from tests.simulator import tape_oracle
-from tests.simulator.conftest import Sim, Trader, requires_tape, running
+from tests.simulator.conftest import MARKET, Sim, Trader, requires_tape, running, v1_order
 
 pytestmark = requires_tape
 
-MARKET = "KXGOLD15M-26AUG101800-00"
 T0 = "2026-08-10T21:47:00Z"
 
 
@@ -43,14 +42,7 @@ async def test_v1_and_v2_create_the_same_order() -> None:
         trader = await sim.trader()
         one = await trader.post(
             "/portfolio/orders",
-            json={
-                "ticker": MARKET,
-                "side": "yes",
-                "action": "buy",
-                "count": 3,
-                "yes_price": 5,
-                "client_order_id": "v1-a",
-            },
+            json=v1_order("yes", "buy", count=3, yes_price=5, client_order_id="v1-a"),
         )
         two = await trader.post("/portfolio/events/orders", json=v2("bid", "0.05", "3", client_order_id="v2-a"))
         assert one.status_code == 201 and two.status_code == 201, (one.text, two.text)
@@ -82,14 +74,7 @@ async def test_v1_and_v2_create_the_same_order() -> None:
         # buy NO at 1c (V1) is an ask at YES 99c (V2)
         no = await trader.post(
             "/portfolio/orders",
-            json={
-                "ticker": MARKET,
-                "side": "no",
-                "action": "buy",
-                "count": 2,
-                "no_price_dollars": "0.01",
-                "client_order_id": "v1-b",
-            },
+            json=v1_order("no", "buy", count=2, no_price_dollars="0.01", client_order_id="v1-b"),
         )
         ask = await trader.post("/portfolio/events/orders", json=v2("ask", "0.99", "2", client_order_id="v2-b"))
         assert no.status_code == 201 and ask.status_code == 201
@@ -307,14 +292,7 @@ async def test_amend_decrease_cancel_batches_and_self_trade() -> None:
         assert dec.json()["order"]["remaining_count_fp"] == "3.00"
         amended = await trader.post(
             f"/portfolio/orders/{first}/amend",
-            json={
-                "ticker": MARKET,
-                "side": "yes",
-                "action": "buy",
-                "yes_price": 4,
-                "count": 5,
-                "updated_client_order_id": "b-1x",
-            },
+            json=v1_order("yes", "buy", yes_price=4, count=5, updated_client_order_id="b-1x"),
         )
         assert amended.status_code == 200, amended.text
         assert amended.json()["old_order"]["yes_price"] == 3
@@ -451,14 +429,7 @@ async def test_expiration_ts_cancels_at_that_exchange_time() -> None:
         expires = clock["now_ms"] // 1000 + 10
         r = await trader.post(
             "/portfolio/orders",
-            json={
-                "ticker": MARKET,
-                "side": "yes",
-                "action": "buy",
-                "count": 1,
-                "yes_price": 1,
-                "expiration_ts": expires,
-            },
+            json=v1_order("yes", "buy", count=1, yes_price=1, expiration_ts=expires),
         )
         order_id = r.json()["order"]["order_id"]
         assert r.json()["order"]["expiration_time"] == iso_ms(expires * 1000)

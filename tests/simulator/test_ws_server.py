@@ -21,13 +21,12 @@ import aiohttp
 import pytest
 
 from simulator.timeutil import parse_iso_ms
-from tests.simulator.conftest import Sim, Trader, private_key, requires_tape, running, sign_headers
+from tests.simulator.conftest import MARKET, Sim, Trader, private_key, requires_tape, running, sign_headers, v1_order
 from tests.simulator.tape_oracle import fold
 
 pytestmark = requires_tape
 
 WS_PATH = "/trade-api/ws/v2"
-MARKET = "KXGOLD15M-26AUG101800-00"  # open 21:45Z .. 22:00Z on 2026-08-10; recorded result: no
 NEXT_MARKET = "KXGOLD15M-26AUG101815-15"
 OPEN_AT = "2026-08-10T21:50:00Z"
 TIMEOUT = 10
@@ -429,30 +428,22 @@ async def test_account_frames_fill_user_order_position_order_group_and_own_delta
             coid = uuid.uuid4().hex
             r = await alice.post(
                 "/portfolio/orders",
-                json={
-                    "ticker": MARKET,
-                    "side": "yes",
-                    "action": "buy",
-                    "count": 2,
-                    "yes_price_dollars": str(ask),
-                    "time_in_force": "immediate_or_cancel",
-                    "client_order_id": coid,
-                    "order_group_id": group_id,
-                },
+                json=v1_order(
+                    "yes",
+                    "buy",
+                    count=2,
+                    yes_price_dollars=str(ask),
+                    time_in_force="immediate_or_cancel",
+                    client_order_id=coid,
+                    order_group_id=group_id,
+                ),
             )
             order = r.json()["order"]
             assert order["fill_count"] == 2, r.text
             resting_coid = uuid.uuid4().hex
             r = await alice.post(
                 "/portfolio/orders",
-                json={
-                    "ticker": MARKET,
-                    "side": "yes",
-                    "action": "buy",
-                    "count": 3,
-                    "yes_price": 2,
-                    "client_order_id": resting_coid,
-                },
+                json=v1_order("yes", "buy", count=3, yes_price=2, client_order_id=resting_coid),
             )
             assert r.json()["order"]["status"] == "resting"
             await alice.put(f"/portfolio/order_groups/{group_id}/reset")

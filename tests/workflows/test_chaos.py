@@ -14,7 +14,6 @@ import asyncio
 import random
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from temporalio.client import Client
@@ -23,12 +22,10 @@ from models.ids import epoch_key, epoch_order_prefix
 from models.trader import LifecycleState, TraderInput, TraderStatus
 from tests.chaos import (
     OwnDevServer,
-    WorkerProcess,
     account_orders,
     audit_account,
     chaos_config,
     wait_for_new_order,
-    worker_env,
     workflow_task_failures,
 )
 from tests.harness import Harness
@@ -52,18 +49,6 @@ async def _live_market(harness: Harness) -> None:
     await harness.clock(paused=False, speed="1")
 
 
-def _worker(harness: Harness, sim, temporal_address: str, log: Path) -> WorkerProcess:
-    env = worker_env(
-        temporal_address=temporal_address,
-        task_queue=harness.task_queue,
-        rest_url=sim.rest_url,
-        ws_url=sim.ws_url,
-        key_id=harness.account.key_id,
-        key_path=harness.account.key_path,
-    )
-    return WorkerProcess(env, log)
-
-
 async def _assert_exchange_clean(harness: Harness, final: TraderStatus, client: Client, workflow_id: str) -> None:
     audit = audit_account(await harness.exchange_account())
     assert audit.epoch_orders > 0
@@ -78,7 +63,7 @@ async def test_worker_killed_ten_times_while_trading(harness: Harness, temporal_
     await harness.stop_worker()  # the worker runs as a process this test can kill
     await _live_market(harness)
     key = harness.account.key_id
-    worker = _worker(harness, sim, temporal_address, tmp_path / "worker.log")
+    worker = harness.worker_process(tmp_path / "worker.log", ws_url=sim.ws_url)
     worker.start()
     rng = random.Random(6)
     restarts: list[float] = []
@@ -179,7 +164,7 @@ async def test_dev_server_killed_and_restarted_twice_mid_epoch(harness: Harness,
     assert cli is not None
     server = OwnDevServer(cli, tmp_path / "temporal")
     await server.start()
-    worker = _worker(harness, sim, server.address, tmp_path / "worker.log")
+    worker = harness.worker_process(tmp_path / "worker.log", ws_url=sim.ws_url, temporal_address=server.address)
     key = harness.account.key_id
     heartbeat_timeout_s = 2
     try:

@@ -7,53 +7,19 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
-from models.market_data import IngestSettings, MarketDataInput, MarketDataStatus
-from models.trader import EpochSettings, ExitRules, RiskLimits, TraderStatus
+from models.market_data import MarketDataStatus
+from models.trader import EpochSettings, ExitRules, TraderStatus
 from tests.conftest import eventually
-from tests.harness import SERIES, Harness, fast_config
+from tests.harness import Harness, ws_trading_config
 from workflows.names import QUERY_STATUS
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def ws_config(**overrides):
-    md_id = f"kalshi-md-test-{uuid.uuid4().hex[:8]}"
-    base = {
-        "recalibration_interval_s": 3,
-        "epoch": EpochSettings(
-            policy="imbalance",
-            imbalance_threshold=Decimal(0),
-            heartbeat_timeout_s=2,
-            use_websocket=True,
-        ),
-        "risk": RiskLimits(
-            order_size_contracts=Decimal(1),
-            max_position_contracts=Decimal(3),
-            max_spread_dollars=Decimal("0.99"),
-            per_market_throttle_ms=250,
-            max_entry_price_dollars=Decimal("0.99"),
-        ),
-        "order_group_contracts_limit": 100_000,
-        "market_data_workflow_id": md_id,
-        "market_data": MarketDataInput(
-            series_tickers=[SERIES],
-            settings=IngestSettings(discovery_interval_s=2, heartbeat_interval_s=0.5, silence_timeout_s=10),
-            heartbeat_timeout_s=4,
-            schedule_to_start_timeout_s=4,
-            restart_backoff_s=[0.5, 1],
-        ),
-    }
-    base.update(overrides)
-    return fast_config(**base)
+    return ws_trading_config(f"kalshi-md-test-{uuid.uuid4().hex[:8]}", **overrides)
 
 
 async def test_actor_loop_trades_live_updates_and_the_recalibration_loop_closes(harness: Harness) -> None:
@@ -85,28 +51,6 @@ async def test_actor_loop_trades_live_updates_and_the_recalibration_loop_closes(
     assert any(o["client_order_id"].startswith("close_position:max_hold_time:") for o in acct["orders"])
 
 
-def _spawn(harness: Harness, temporal_address: str, sim, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": temporal_address,
-        "TRADER_TASK_QUEUE": harness.task_queue,
-        "KALSHI_ENV": "sim",
-        "KALSHI_REST_URL": sim.rest_url,
-        "KALSHI_WS_URL": sim.ws_url,
-        "KALSHI_API_KEY_ID": harness.account.key_id,
-        "KALSHI_PRIVATE_KEY_PATH": str(harness.account.key_path),
-        "METRICS_PORT": "0",
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "worker"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
 def _fell_back_to_rest(history) -> bool:
     """Whether a failed ``run_actor_epoch`` was followed by ``run_trading_epoch`` in the same cycle."""
     kinds: dict[int, str] = {}
@@ -132,13 +76,15 @@ def _queue_of(log: Path) -> str | None:
 
 
 async def test_killing_the_ingestion_worker_moves_ingestion_and_books_recover(
-    harness: Harness, temporal_address: str, sim, tmp_path: Path
+    harness: Harness, sim, tmp_path: Path
 ) -> None:
     await harness.stop_worker()  # two separate worker processes instead
     await harness.freeze_on_quoted_market()
     await harness.clock(paused=False, speed="1")
     logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
-    procs = [_spawn(harness, temporal_address, sim, log) for log in logs]
+    procs = [harness.worker_process(log, ws_url=sim.ws_url, database_url=None) for log in logs]
+    for proc in procs:
+        proc.start()
     try:
         queues = await eventually(lambda: all(_queue_of(log) for log in logs), timeout_s=60, what="both workers up")
         assert queues
@@ -160,8 +106,7 @@ async def test_killing_the_ingestion_worker_moves_ingestion_and_books_recover(
             handle, lambda s: books_ok(s) and s.state == "trading", "an actor epoch on the first worker", timeout_s=90
         )
         first = st.last_calibration.market_data.queue
-        by_queue[first].send_signal(signal.SIGKILL)
-        by_queue[first].wait(timeout=10)
+        by_queue[first].kill9()
 
         st = await harness.wait_status(
             handle,
@@ -178,13 +123,7 @@ async def test_killing_the_ingestion_worker_moves_ingestion_and_books_recover(
         assert _fell_back_to_rest(await handle.fetch_history()), "the failed actor epoch fell back to REST polling"
     finally:
         for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            p.stop(timeout_s=30)
 
 
 async def test_the_worker_records_what_it_sees_and_does(harness: Harness, tmp_path: Path) -> None:

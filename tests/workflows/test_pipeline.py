@@ -125,7 +125,7 @@ def test_fill_cash_delta_follows_the_net_position_model(book_side, count, price,
 
 
 def test_streamed_positions_count_an_acknowledged_fill_exactly_once() -> None:
-    from activities.trading import StreamedPositions
+    from trading.positions import StreamedPositions
 
     positions = {"T-1": D(2)}
     book = StreamedPositions(positions)

@@ -15,9 +15,10 @@ from models.trader import (
     OverallStatus,
     RestingOrder,
     TraderConfig,
+    build_position_views,
 )
 from workflows.calibration import build_report
-from workflows.rules import build_position_views, evaluate_exits
+from workflows.rules import evaluate_exits
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

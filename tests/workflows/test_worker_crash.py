@@ -9,41 +9,13 @@ the held contracts sold.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 from tests.conftest import eventually
 from tests.harness import Harness, fast_config
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
-
-def _spawn_worker(harness: Harness, temporal_address: str, rest_url: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": temporal_address,
-        "TRADER_TASK_QUEUE": harness.task_queue,
-        "KALSHI_ENV": "sim",
-        "KALSHI_REST_URL": rest_url,
-        "KALSHI_API_KEY_ID": harness.account.key_id,
-        "KALSHI_PRIVATE_KEY_PATH": str(harness.account.key_path),
-        "METRICS_PORT": "0",
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "worker"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def test_killed_worker_leaves_no_duplicate_orders(harness: Harness, temporal_address: str, sim, tmp_path) -> None:
+async def test_killed_worker_leaves_no_duplicate_orders(harness: Harness, sim, tmp_path) -> None:
     await harness.stop_worker()  # this test runs the worker as a separate process it can kill
     ticker, yes_bid, _ = await harness.freeze_on_quoted_market()
     await harness.arrange_position(ticker, "10", (yes_bid * 10 / Decimal("1.5")).quantize(Decimal("0.01")))
@@ -53,7 +25,8 @@ async def test_killed_worker_leaves_no_duplicate_orders(harness: Harness, tempor
         ]
     )
     log = tmp_path / "worker.log"
-    first = _spawn_worker(harness, temporal_address, sim.rest_url, log)
+    first = harness.worker_process(log, database_url=None)
+    first.start()
     try:
         handle = await harness.start(fast_config(activity_timeout_s=4))
 
@@ -63,20 +36,18 @@ async def test_killed_worker_leaves_no_duplicate_orders(harness: Harness, tempor
 
         [applied] = await eventually(close_orders, timeout_s=60, what="the close order applied at the exchange")
         assert Decimal(applied["fill_count_fp"]) == 10  # applied and filled; its answer is held
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        first.kill9()
 
-        second = _spawn_worker(harness, temporal_address, sim.rest_url, log)
+        second = harness.worker_process(log, database_url=None)
+        second.start()
         try:
             st = await harness.wait_status(
                 handle, lambda s: any(c.reason == "take_profit" for c in s.recent_closes), "the close after restart", 90
             )
         finally:
-            second.send_signal(signal.SIGINT)
-            second.wait(timeout=30)
+            second.stop(timeout_s=30)
     finally:
-        if first.poll() is None:
-            first.kill()
+        first.kill9()
     [close] = [c for c in st.recent_closes if c.reason == "take_profit"]
     assert close.status == "closed" and close.closed_contracts == 10 and close.attempts == 1
     orders = await close_orders()

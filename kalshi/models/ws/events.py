@@ -12,7 +12,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 import msgspec
 
-from kalshi.models.ws.units import PRICE_CC_PER_DOLLAR
+from kalshi.models.ws.units import PRICE_CC_PER_DOLLAR, cc_to_dollars, lots_to_contracts
 
 __all__ = [
     "ERROR_CODE_NAMES",
@@ -266,6 +266,21 @@ class Fill(_Event, frozen=True, kw_only=True):
         """NO price in centi-cents: 10,000 - ``yes_price_cc`` (§8)."""
         return PRICE_CC_PER_DOLLAR - self.yes_price_cc
 
+    @property
+    def yes_price_dollars(self) -> Decimal:
+        """YES price in exact Decimal dollars (the domain's unit, docs/architecture.md "Units")."""
+        return cc_to_dollars(self.yes_price_cc)
+
+    @property
+    def count_contracts(self) -> Decimal:
+        """Filled contracts, exact Decimal."""
+        return lots_to_contracts(self.count_lots)
+
+    @property
+    def post_position_contracts(self) -> Decimal | None:
+        """Signed position after the fill (+ YES, - NO) in exact Decimal contracts, when sent."""
+        return None if self.post_position_lots is None else lots_to_contracts(self.post_position_lots)
+
 
 class MarketPositionUpdate(_Event, frozen=True, kw_only=True):
     """``market_position``: your position in one market (private; no ``seq``; kalshi-api.md §6.5).
@@ -291,6 +306,11 @@ class MarketPositionUpdate(_Event, frozen=True, kw_only=True):
     position_fee_cost_dollars: Decimal | None = None
     volume_lots: int | None = None
     subaccount: int | None = None
+
+    @property
+    def position_contracts(self) -> Decimal:
+        """Signed position (+ YES, - NO) in exact Decimal contracts (the domain's unit)."""
+        return lots_to_contracts(self.position_lots)
 
 
 class UserOrderUpdate(_Event, frozen=True, kw_only=True):

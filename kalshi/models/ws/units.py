@@ -7,7 +7,9 @@
 * times are ``int`` Unix milliseconds (:func:`iso_to_ts_ms`).
 
 Conversion is exact (no float, ever) and fast: small bounded caches in front of an exact parser, with a
-:class:`~decimal.Decimal` fallback for unusual spellings such as ``"4.8E-1"``.
+:class:`~decimal.Decimal` fallback for unusual spellings such as ``"4.8E-1"``. The scales and the exact
+conversions back to Decimal (``cc_to_dollars``, ``lots_to_contracts``) are :mod:`models.money`'s, the one
+definition of the unit system (re-exported here for the WebSocket path).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Final
+
+from models.money import LOTS_PER_CONTRACT, PRICE_CC_PER_DOLLAR, cc_to_dollars, lots_to_contracts
 
 __all__ = [
     "LOTS_PER_CONTRACT",
@@ -29,13 +33,6 @@ __all__ = [
     "lots_to_contracts",
     "price_to_cc",
 ]
-
-PRICE_CC_PER_DOLLAR: Final = 10_000
-"""Centi-cents per dollar: prices are carried as ``int`` centi-cents ($0.0001, the finest wire tick, §4)."""
-
-LOTS_PER_CONTRACT: Final = 100
-"""Lots per contract: counts are carried as ``int`` hundredths of a contract (the ``_fp`` granularity, §4)."""
-
 
 # --------------------------------------------------------------------------------------------------
 # Exact fixed-point conversion
@@ -152,16 +149,6 @@ def count_to_lots(text: str, *, signed: bool = True) -> int:
     if value < 0 and not signed:
         raise FixedPointError(f"count {text!r} must not be negative")
     return value
-
-
-def cc_to_dollars(cc: int) -> Decimal:
-    """Centi-cents -> exact Decimal dollars with 4 dp: ``4800 -> Decimal("0.4800")``."""
-    return Decimal(cc).scaleb(-4)
-
-
-def lots_to_contracts(lots: int) -> Decimal:
-    """Lots (1/100 contract) -> exact Decimal contracts with 2 dp: ``4602 -> Decimal("46.02")``."""
-    return Decimal(lots).scaleb(-2)
 
 
 def format_price_cc(cc: int) -> str:

@@ -1,0 +1,299 @@
+"""WebSocket market-data ingestion in one process: the hub of live books and the ingestion loop.
+
+Client-side, no Temporal: the ``ingest_market_data`` activity (:mod:`activities.market_data`) drives
+:class:`IngestionLoop` with ``on_tick`` = its heartbeat, ``kalshi-trader record`` with a progress line. One
+:class:`MarketDataHub` per worker process publishes the loop's WebSocket client and book feed to the actor loop
+on the same process (:mod:`trading.drivers`): coalesced "book changed" notifications (:class:`UpdateStream`),
+the private ``fill`` / ``market_positions`` / ``order_group_updates`` events, and lifecycle wake-ups.
+
+The loop discovers the markets to hold (open markets of the configured series, markets with a position, extra
+tickers), subscribes their order books and trades, and hands every frame to an optional recorder
+(:class:`IngestRecorder`, implemented by :class:`recording.recorder.Recorder`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from kalshi.errors import KalshiAuthError, KalshiError
+from kalshi.feed import MarketDataFeed
+from kalshi.models import Market
+from kalshi.models.ws import (
+    Fill,
+    MarketLifecycle,
+    MarketPositionUpdate,
+    OrderbookDelta,
+    OrderbookSnapshot,
+    OrderGroupUpdate,
+)
+from kalshi.rest import KalshiRestClient
+from kalshi.signer import RequestSigner
+from kalshi.ws import KalshiWebSocketClient, Subscription
+from models.market_data import IngestInput, IngestSummary
+
+log = logging.getLogger(__name__)
+
+
+class IngestRecorder(Protocol):
+    """What the ingestion loop records into (:class:`recording.recorder.Recorder`); every call must not block."""
+
+    def record_frame(self, raw: bytes, event: Any, recv_ms: int, /) -> bool:
+        """Persist one received frame (with its parsed event and receipt time, Unix ms)."""
+        ...
+
+    def record_fill(self, fill: Fill, /, *, recv_ms: int) -> bool:
+        """Persist one of our fills as a row."""
+        ...
+
+    def record_position(self, position: MarketPositionUpdate, /, *, at_ms: int) -> bool:
+        """Persist one position update as a row."""
+        ...
+
+    def record_market(self, market: Market, /, *, source_url: str) -> bool:
+        """Persist a market definition (open/close times, result: what makes a recording a replayable tape)."""
+        ...
+
+
+PRIVATE_CHANNELS = ("fill", "market_positions", "order_group_updates")
+
+
+class UpdateStream:
+    """Coalesced "this market's book changed" notifications for one consumer.
+
+    The hub marks tickers as their frames are applied; the consumer takes every pending ticker at once
+    with the ``time.perf_counter()`` of its oldest unseen update (where decision latency starts). A
+    burst of deltas for one market becomes one decision on its latest book: memory is bounded by the
+    number of markets and the consumer never falls behind a stale queue.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, float] = {}
+        self._event = asyncio.Event()
+
+    def mark(self, ticker: str, received_at: float) -> None:
+        """Record an update of ``ticker`` received at ``received_at`` (perf_counter seconds)."""
+        if ticker not in self._pending:
+            self._pending[ticker] = received_at
+        self._event.set()
+
+    async def next(self, timeout_s: float) -> dict[str, float]:
+        """Every pending ticker with its first unseen receipt time; ``{}`` after ``timeout_s`` of quiet."""
+        if not self._pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), timeout=max(timeout_s, 0.0))
+        self._event.clear()
+        batch, self._pending = self._pending, {}
+        return batch
+
+
+class MarketDataHub:
+    """The worker process's live market data: the WebSocket client, the book feed, update fan-out.
+
+    Exactly one ingestion activity owns it at a time (:meth:`attach` / :meth:`detach`); actor-loop
+    activities on the same worker read it.
+
+    Args:
+        queue: this process's worker-specific task queue name.
+    """
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+        self.client: KalshiWebSocketClient | None = None
+        self.feed: MarketDataFeed | None = None
+        self.markets: dict[str, Market] = {}
+        self._streams: set[UpdateStream] = set()
+        self._private: set[Callable[[Any], None]] = set()
+        self.lifecycle = asyncio.Event()
+        self._remove_listener: Callable[[], None] | None = None
+
+    def attach(self, client: KalshiWebSocketClient, feed: MarketDataFeed) -> None:
+        """Make ``client``/``feed`` this worker's market data (register AFTER the feed, so books are current)."""
+        self.client, self.feed = client, feed
+        self._remove_listener = client.add_listener(self._on_event)
+
+    def detach(self) -> None:
+        """Forget the client and feed (ingestion ended); actor loops then see no market data."""
+        if self._remove_listener is not None:
+            self._remove_listener()
+        self._remove_listener = None
+        self.client = self.feed = None
+
+    @contextlib.contextmanager
+    def updates(self) -> Iterator[UpdateStream]:
+        """Subscribe to book-changed notifications for the duration of the block."""
+        stream = UpdateStream()
+        self._streams.add(stream)
+        try:
+            yield stream
+        finally:
+            self._streams.discard(stream)
+
+    @contextlib.contextmanager
+    def private_events(self, handler: Callable[[Any], None]) -> Iterator[None]:
+        """Call ``handler(event)`` for every fill, market position and order-group event during the block."""
+        self._private.add(handler)
+        try:
+            yield
+        finally:
+            self._private.discard(handler)
+
+    def _on_event(self, event: Any, raw: bytes | None, recv_ms: int) -> None:
+        if isinstance(event, OrderbookDelta | OrderbookSnapshot):
+            now = time.perf_counter()
+            for stream in self._streams:
+                stream.mark(event.market_ticker, now)
+        elif isinstance(event, Fill | MarketPositionUpdate | OrderGroupUpdate):
+            for handler in list(self._private):
+                try:
+                    handler(event)
+                except Exception:  # a consumer's bug must not break ingestion
+                    log.exception("private event handler failed on %r", event)
+        elif isinstance(event, MarketLifecycle):
+            self.lifecycle.set()
+
+
+class IngestionLoop:
+    """One ingestion run: the WebSocket, the books, market discovery and recording (no Temporal inside).
+
+    Used by the ``ingest_market_data`` activity (``on_tick`` = heartbeat) and by ``kalshi-trader record``
+    (``on_tick`` = progress line). Subscribes ``orderbook_delta`` (through the feed) and ``trade`` for
+    the markets discovered, ``market_lifecycle_v2`` for every market, and the private ``fill``,
+    ``market_positions`` and ``order_group_updates`` channels when signed.
+
+    Args:
+        rest: REST client for discovery (open markets of the series, held positions, definitions).
+        ws_url: the WebSocket URL.
+        signer: signs the handshake (None: public channels only, no private channels).
+        hub: where the client and the feed are published for the actor loop.
+        recorder: write-behind recorder of frames, fills, positions and market definitions, or None.
+        inp: series, extra tickers and settings.
+    """
+
+    def __init__(
+        self,
+        rest: KalshiRestClient,
+        ws_url: str,
+        signer: RequestSigner | None,
+        hub: MarketDataHub,
+        recorder: IngestRecorder | None,
+        inp: IngestInput,
+    ) -> None:
+        self.rest = rest
+        self.ws_url = ws_url
+        self.signer = signer
+        self.hub = hub
+        self.recorder = recorder if inp.settings.record else None
+        self.inp = inp
+
+    async def run(
+        self, on_tick: Callable[[dict[str, Any]], None] | None = None, should_stop: Callable[[], bool] | None = None
+    ) -> IngestSummary:
+        """Ingest until ``max_run_s``, ``should_stop()`` or cancellation; returns the summary.
+
+        Raises:
+            KalshiAuthError: the exchange refused the credentials (REST or WebSocket).
+        """
+        settings = self.inp.settings
+        started = time.monotonic()
+        summary = IngestSummary(queue=self.hub.queue)
+        client = KalshiWebSocketClient(self.ws_url, self.signer, silence_timeout_s=settings.silence_timeout_s)
+        async with client:
+            feed = MarketDataFeed(client)
+            self.hub.attach(client, feed)
+            remove_recorder = client.add_listener(self._record) if self.recorder is not None else None
+            try:
+                subs = client.new_subscriptions("market_lifecycle_v2")
+                if self.signer is not None:
+                    subs += client.new_subscriptions(list(PRIVATE_CHANNELS))
+                trades = client.new_subscriptions("trade", [])
+                await client.activate([*subs, *trades])
+                next_discovery = 0.0
+                while True:
+                    if time.monotonic() - started >= settings.max_run_s:
+                        summary.ended_by = "max_run"
+                        break
+                    if should_stop is not None and should_stop():
+                        summary.ended_by = "worker_shutdown"
+                        break
+                    client.raise_if_failed()
+                    if time.monotonic() >= next_discovery or self.hub.lifecycle.is_set():
+                        self.hub.lifecycle.clear()
+                        await self._discover(feed, trades[0])
+                        next_discovery = time.monotonic() + settings.discovery_interval_s
+                    if on_tick is not None:
+                        on_tick(self._details(client, feed))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.hub.lifecycle.wait(), timeout=settings.heartbeat_interval_s)
+            except asyncio.CancelledError:
+                summary.ended_by = "cancelled"
+            finally:
+                if remove_recorder is not None:
+                    remove_recorder()
+                summary.markets = list(feed.markets)
+                summary.connected = client.connected
+                summary.counters = feed.metrics()
+                self.hub.detach()
+        return summary
+
+    async def _discover(self, feed: MarketDataFeed, trades: Subscription) -> None:
+        """Subscribe new open markets of the series and held positions; drop finished ones."""
+        try:
+            wanted: dict[str, Market] = {}
+            for series in self.inp.series_tickers:
+                for m in await self.rest.get_markets(series_ticker=series, status="open"):
+                    wanted[m.ticker] = m
+            held = set()
+            if self.signer is not None:
+                held = {p.ticker for p in await self.rest.get_positions() if p.position_fp != 0}
+            missing = sorted((held | set(self.inp.extra_tickers)) - wanted.keys())
+            if missing:
+                for m in await self.rest.get_markets(tickers=missing):
+                    wanted[m.ticker] = m
+            current = set(feed.markets)
+            gone = sorted(current - wanted.keys())
+            finished = await self.rest.get_markets(tickers=gone) if gone and self.recorder is not None else []
+        except KalshiAuthError:
+            raise
+        except KalshiError as err:
+            log.warning("market discovery failed (keeping the current set): %s", err)
+            return
+        self.hub.markets.update(wanted)
+        new = [wanted[t] for t in sorted(wanted.keys() - current)]
+        if self.recorder is not None:
+            # Definitions (open/close times, result) make recordings exportable as replayable tapes.
+            for m in [*new, *finished]:
+                self.recorder.record_market(m, source_url=self.rest.base_url)
+        if new:
+            await feed.add_markets(new)
+            await feed.client.update_subscription(trades, "add_markets", [m.ticker for m in new])
+            log.info("subscribed %s", ", ".join(m.ticker for m in new))
+        if gone:
+            await feed.remove_markets(gone)
+            await feed.client.update_subscription(trades, "delete_markets", gone)
+            log.info("unsubscribed %s", ", ".join(gone))
+
+    def _details(self, client: KalshiWebSocketClient, feed: MarketDataFeed) -> dict[str, Any]:
+        return {
+            "queue": self.hub.queue,
+            "connected": client.connected,
+            "state": str(client.state),
+            "markets": list(feed.markets),
+            "private_channels": any(s.sid is not None for s in client.subscriptions if s.channel == "fill"),
+            **feed.metrics(),
+        }
+
+    def _record(self, event: Any, raw: bytes | None, recv_ms: int) -> None:
+        """Hand every received frame to the recorder (never blocks); fills and positions also as rows."""
+        recorder = self.recorder
+        if raw is None or recorder is None:
+            return
+        recorder.record_frame(raw, event, recv_ms)
+        if isinstance(event, Fill):
+            recorder.record_fill(event, recv_ms=recv_ms)
+        elif isinstance(event, MarketPositionUpdate):
+            recorder.record_position(event, at_ms=recv_ms)

@@ -1,0 +1,201 @@
+"""The trader's configuration (workflow input; no secrets): exit rules, risk limits, epoch and close settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from models.common import Environment
+from models.market_data import MarketDataInput
+
+
+class StrictModel(BaseModel):
+    """A model that refuses unknown fields (configuration and operator payloads: a typo is an error)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class ExitRules(StrictModel):
+    """Thresholds of the exit rules (``workflows.rules``).
+
+    Attributes:
+        take_profit_pct: close when unrealised P&L / cost >= this fraction (0.20 = +20 %).
+        stop_loss_pct: close when unrealised P&L / cost <= -this fraction (0.10 = -10 %).
+        max_hold_time_s: close a position held longer than this many seconds (3600 = 1 h).
+        market_closing_window_s: close when the market closes in less than this many seconds (300).
+        cash_reserve_cents: keep at least this much free cash (cents); below it, close the worst
+            positions first (``cash_recovery``).
+
+    """
+
+    take_profit_pct: Decimal = Field(default=Decimal("0.20"), gt=0)
+    stop_loss_pct: Decimal = Field(default=Decimal("0.10"), gt=0, le=1)
+    max_hold_time_s: float = Field(default=3600.0, gt=0)
+    market_closing_window_s: float = Field(default=300.0, ge=0)
+    cash_reserve_cents: int = Field(default=10_000, ge=0)
+
+
+class RiskLimits(StrictModel):
+    """Pre-trade limits of the trading epoch; changeable at run time with the ``set_risk_limits`` update.
+
+    Attributes:
+        order_size_contracts: contracts per entry order.
+        max_position_contracts: largest absolute signed position per market, in contracts.
+        max_open_positions: how many markets may hold a position at once.
+        max_spread_dollars: do not enter a market whose YES spread is wider than this.
+        per_market_throttle_ms: minimum time between two orders in the same market (ms).
+        max_entry_price_dollars: never pay more than this per contract on entry.
+
+    """
+
+    order_size_contracts: Decimal = Field(default=Decimal("5"), gt=0)
+    max_position_contracts: Decimal = Field(default=Decimal("20"), gt=0)
+    max_open_positions: int = Field(default=5, ge=1)
+    max_spread_dollars: Decimal = Field(default=Decimal("0.05"), gt=0, lt=1)
+    per_market_throttle_ms: int = Field(default=250, ge=0)
+    max_entry_price_dollars: Decimal = Field(default=Decimal("0.90"), gt=0, lt=1)
+
+
+class EpochSettings(StrictModel):
+    """The trading epoch between recalibrations (REST polling until the WebSocket loop lands).
+
+    Attributes:
+        policy: ``imbalance`` (the documented baseline, :mod:`rl.policy`) or ``hold`` (never enters:
+            a closing-only mode; exits still run at every recalibration).
+        poll_interval_ms: how often the order books of viable markets are polled (ms).
+        imbalance_threshold: baseline policy: |imbalance| of best-level sizes needed to act (0..1).
+        heartbeat_timeout_s: Temporal heartbeat timeout of the epoch activity; cancellation
+            (pause/stop) reaches the activity within about 0.8x this (temporal.md §3), and the epoch
+            writes orders only while a heartbeat the server acknowledged was sent less than half of
+            this ago (its lease, :class:`trading.fencing.EpochLease`): a retry never overlaps it.
+        max_consecutive_errors: circuit breaker: the epoch ends early after this many REST errors
+            in a row.
+        max_book_age_ms: freshness: the actor loop never acts on a book whose last change is older
+            than this (ms).
+        max_connection_idle_ms: the actor loop never acts while the WebSocket has been silent longer
+            than this (ms; the exchange pings every 10 s).
+        use_websocket: trade from the WebSocket actor loop when market data is healthy (else, and as
+            the fallback, the REST polling epoch).
+
+    """
+
+    policy: Literal["imbalance", "hold"] = "imbalance"
+    poll_interval_ms: int = Field(default=2_000, ge=100)
+    imbalance_threshold: Decimal = Field(default=Decimal("0.35"), ge=0, le=1)
+    heartbeat_timeout_s: float = Field(default=4.0, ge=1)
+    max_consecutive_errors: int = Field(default=5, ge=1)
+    max_book_age_ms: int = Field(default=5_000, ge=1)
+    max_connection_idle_ms: int = Field(default=15_000, ge=1)
+    use_websocket: bool = True
+
+
+class CloseSettings(StrictModel):
+    """How a ``ClosePositionWorkflow`` crosses the spread and reprices.
+
+    Attributes:
+        max_attempts: IOC attempts before giving up (each reprices one step more aggressively).
+        reprice_step_dollars: how much lower than the best bid each retry sells (dollars).
+        retry_delay_s: pause between attempts (seconds), letting the book refill.
+        max_slippage_dollars: the slippage floor: a close never sells below the mark (the held side's
+            best bid when the attempt is priced) minus this many dollars per contract, however thin the
+            book or however many reprice steps; what cannot be sold at or above the floor stays open
+            and the close reports ``partial``/``unfilled``.
+
+    """
+
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    reprice_step_dollars: Decimal = Field(default=Decimal("0.01"), ge=0, lt=1)
+    retry_delay_s: float = Field(default=1.0, ge=0)
+    max_slippage_dollars: Decimal = Field(default=Decimal("0.10"), gt=0, lt=1)
+
+
+class TraderConfig(StrictModel):
+    """Everything ``TraderWorkflow`` needs to run; carried unchanged across continue-as-new.
+
+    No secrets: the Kalshi key id and private key live only in the worker's environment.
+
+    Attributes:
+        environment: sim, demo or prod (informational inside the workflow; the worker's settings
+            decide where requests go).
+        series_tickers: Kalshi series whose open markets are traded (new markets are discovered
+            by series at every calibration, e.g. ``KXGOLD15M``).
+        recalibration_interval_s: length of one cycle (trading epoch) in seconds; >= 1.
+        cancel_resting_on_start: cancel resting orders left by a previous run at start-up.
+        order_group_contracts_limit: Kalshi order-group limit (contracts filled per rolling 15 s).
+        order_group_window_s: the order-group rolling window; a triggered group is reset only after
+            this many seconds have passed.
+        max_group_triggers_before_pause: repeated triggers in a row escalate to a pause.
+        degraded_backoff_s: timers between health probes while a critical component is down;
+            the last value repeats (10, 20, 30, then 60 s).
+        continue_as_new_after_cycles: continue-as-new cap in cycles (the server's suggestion
+            also triggers it).
+        status_history_size: how many status transitions are kept (tail).
+        recent_closes_size: how many closes are kept (tail).
+        activity_timeout_s: start-to-close timeout of REST activities (seconds).
+        activity_max_attempts: bounded retries of REST activities inside the loop.
+        market_data: how the market-data workflow is started when missing (default: this environment
+            and these series, default ingestion settings); used when ``epoch.use_websocket``.
+        market_data_workflow_id: its workflow id (default ``kalshi-md-<environment>``).
+        no_viable_retry_s: a cycle with no viable market runs no epoch and recalibrates after this many
+            seconds instead of waiting a whole interval (a market may open or get quoted any moment).
+        stop_close_all_max_rounds: ``stop {"close_all": true}`` recalibrates and closes in rounds until
+            every tradeable position is flat, at most this many rounds (waiting ``degraded_backoff_s``
+            between rounds that made no progress or could not reach the exchange); then it stops and
+            says plainly which positions remain.
+        max_pending_orders: bound on client order ids of unknown outcome kept for lookup.
+        pending_order_max_age_s: such ids are dropped (reported in ``drift.expired_pending``) when older
+            than this many seconds: an order Kalshi has not listed by then never arrived.
+
+    """
+
+    environment: Environment = Environment.SIM
+    series_tickers: list[str] = Field(default_factory=lambda: ["KXGOLD15M"], min_length=1)
+    recalibration_interval_s: float = Field(default=60.0, ge=1)
+    exits: ExitRules = Field(default_factory=ExitRules)
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+    epoch: EpochSettings = Field(default_factory=EpochSettings)
+    close: CloseSettings = Field(default_factory=CloseSettings)
+    cancel_resting_on_start: bool = True
+    order_group_contracts_limit: int = Field(default=200, ge=1, le=1_000_000)
+    order_group_window_s: float = Field(default=15.0, gt=0)
+    max_group_triggers_before_pause: int = Field(default=3, ge=1)
+    degraded_backoff_s: list[float] = Field(default_factory=lambda: [10.0, 20.0, 30.0, 60.0], min_length=1)
+    continue_as_new_after_cycles: int = Field(default=500, ge=1)
+    status_history_size: int = Field(default=50, ge=5)
+    recent_closes_size: int = Field(default=25, ge=1)
+    activity_timeout_s: float = Field(default=20.0, gt=0)
+    activity_max_attempts: int = Field(default=3, ge=1)
+    market_data: MarketDataInput | None = None
+    market_data_workflow_id: str | None = None
+    no_viable_retry_s: float = Field(default=5.0, gt=0)
+    stop_close_all_max_rounds: int = Field(default=10, ge=1, le=1000)
+    max_pending_orders: int = Field(default=50, ge=1, le=10_000)
+    pending_order_max_age_s: float = Field(default=900.0, gt=0)
+
+    @field_validator("degraded_backoff_s")
+    @classmethod
+    def _positive_backoff(cls, v: list[float]) -> list[float]:
+        if any(x <= 0 for x in v):
+            raise ValueError("degraded_backoff_s values must be positive seconds")
+        return v
+
+    @field_validator("series_tickers")
+    @classmethod
+    def _series_upper(cls, v: list[str]) -> list[str]:
+        out = [s.strip().upper() for s in v]
+        if any(not s for s in out):
+            raise ValueError("series tickers must be non-empty")
+        return out
+
+
+def limit_problems(risk: RiskLimits, exits: ExitRules) -> list[str]:
+    """Combinations of risk limits and exit rules that cannot work together (empty when consistent)."""
+    problems = []
+    if risk.order_size_contracts > risk.max_position_contracts:
+        problems.append(
+            f"order_size_contracts {risk.order_size_contracts} exceeds max_position_contracts "
+            f"{risk.max_position_contracts}: no entry could ever be placed"
+        )
+    return problems

@@ -1,0 +1,133 @@
+"""The trading epoch activity's input and summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from models.money import Contracts, Dollars
+from models.trader.calibration import CalibrationReport, PendingOrder
+from models.trader.closes import CloseResult
+from models.trader.config import EpochSettings, ExitRules, RiskLimits
+from models.trader.operator import StatusTransition
+
+
+class EpochMarket(BaseModel):
+    """A market the epoch may trade, with the facts pre-trade checks need."""
+
+    ticker: str
+    close_time: datetime | None = None
+    tick_size_dollars: Dollars = Decimal("0.01")
+
+
+class RecordBatch(BaseModel):
+    """What the workflow hands to the worker's recorder with each epoch (persistence has no history cost).
+
+    Attributes:
+        workflow_id: the trader's workflow id.
+        report: the calibration report of this cycle.
+        transitions: status transitions since the last batch.
+        closes: closes since the last batch.
+    """
+
+    workflow_id: str
+    report: CalibrationReport | None = None
+    transitions: list[StatusTransition] = Field(default_factory=list)
+    closes: list[CloseResult] = Field(default_factory=list)
+
+
+class EpochInput(BaseModel):
+    """Input of the ``run_trading_epoch`` activity.
+
+    Attributes:
+        epoch_id: the epoch's name (``<workflow_id>:<cycle>``, ``:rest`` for the REST fallback leg), for
+            the summary, logs and the recorder.
+        order_key: the epoch key (:func:`models.ids.epoch_key`, unique per execution, run, cycle and
+            leg): client_order_ids are ``epoch:<order_key>:<attempt>:<sequence>``, so no two attempts,
+            runs or executions share an id, and a retried attempt finds the earlier attempts' orders by
+            the prefix. None for epochs of workflows started before ``run-scoped-order-ids`` (legacy
+            ids: uuid5(epoch_id, sequence), resumed from the heartbeat).
+        exchange_start: the exchange clock at the calibration that scheduled the epoch: no order of
+            the epoch is older (a retried attempt lists orders from there).
+        deadline: when to stop trading (workflow clock, UTC); a retried attempt keeps the deadline.
+        markets: viable markets.
+        positions: signed positions at epoch start (contracts), by ticker.
+        balance_cents: free cash at epoch start, cents.
+        risk: pre-trade limits.
+        exits: exit thresholds (closing window and cash reserve are pre-trade checks too).
+        settings: epoch settings (poll interval, policy threshold, circuit breaker).
+        order_group_id: order group every order carries.
+        record: calibration report, transitions and closes for the worker's database (if it has one).
+
+    """
+
+    epoch_id: str
+    deadline: datetime
+    markets: list[EpochMarket]
+    order_key: str | None = None
+    exchange_start: datetime | None = None
+    positions: dict[str, Contracts] = Field(default_factory=dict)
+    balance_cents: int
+    risk: RiskLimits
+    exits: ExitRules
+    settings: EpochSettings
+    order_group_id: str | None = None
+    record: RecordBatch | None = None
+
+
+class EpochSummary(BaseModel):
+    """What one trading epoch did (shown in ``status`` and the Web UI).
+
+    Attributes:
+        epoch_id: as given.
+        driver: ``polling`` (REST order books every poll interval) or ``actor`` (every WebSocket update).
+        started_at, ended_at: exchange clock.
+        ended_by: ``duration`` | ``cancelled`` | ``worker_shutdown`` | ``circuit_breaker`` |
+            ``order_group_triggered`` | ``no_markets`` | ``no_market_data`` | ``superseded`` (the server no
+            longer runs this attempt, or a newer epoch of the account took over in this process).
+        attempt: the activity attempt that returned this summary (earlier attempts' orders, found at
+            the exchange by the epoch's id prefix, are counted in).
+        updates_seen: order-book reads (polls x markets) processed.
+        decisions: count per :class:`TradeAction`.
+        orders_placed: orders accepted by the exchange.
+        contracts_filled: contracts filled on those orders.
+        rejects: pre-trade and exchange rejections by reason; ``fenced`` counts orders not sent because
+            the epoch's lease had lapsed (the server unreachable) or a newer epoch took over.
+        errors: REST errors during the epoch.
+        client_order_ids: ids of every order the exchange acknowledged.
+        unresolved_client_order_ids: ids whose outcome stayed unknown (looked up at the next
+            calibration).
+        unresolved_orders: the same with their tickers.
+        filled_tickers: markets where this epoch's orders filled (their new positions are the
+            trader's own, not drift).
+        latency_ms_p50, latency_ms_p99: decision latency in milliseconds: order-book update received
+            (book applied) -> the order handed to the REST client. Building, signing (RSA-PSS, ~0.35 ms)
+            and writing the request come on top: bench/bench_market_data.py measures frame received ->
+            request written on the socket.
+        ack_latency_ms_p50, ack_latency_ms_p99: order request sent -> exchange acknowledgement, ms.
+
+    """
+
+    epoch_id: str
+    driver: Literal["polling", "actor"] = "polling"
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    ended_by: str = "duration"
+    attempt: int = 1
+    updates_seen: int = 0
+    decisions: dict[str, int] = Field(default_factory=dict)
+    orders_placed: int = 0
+    contracts_filled: Contracts = Decimal(0)
+    rejects: dict[str, int] = Field(default_factory=dict)
+    errors: int = 0
+    client_order_ids: list[str] = Field(default_factory=list)
+    unresolved_client_order_ids: list[str] = Field(default_factory=list)
+    unresolved_orders: list[PendingOrder] = Field(default_factory=list)
+    filled_tickers: list[str] = Field(default_factory=list)
+    latency_ms_p50: float | None = None
+    latency_ms_p99: float | None = None
+    ack_latency_ms_p50: float | None = None
+    ack_latency_ms_p99: float | None = None

@@ -1,0 +1,138 @@
+"""The two drivers of a trading epoch: REST polling and the WebSocket actor loop.
+
+Both feed order books to one :class:`trading.epoch.EpochCore` (ARCHITECTURE.md "Two loops, two speeds"):
+
+* :func:`run_polling` (the ``run_trading_epoch`` activity, shared queue): every ``poll_interval_ms`` one
+  ``GET /markets/orderbooks`` for every viable market, a decision per book; positions and cash from the order
+  acknowledgements (a core built with ``driver="polling"``).
+* :func:`run_actor` (the ``run_actor_epoch`` activity, on the worker-specific queue of the process that holds
+  the books; ``driver="actor"``): a decision on every order-book update of a traded market, read in memory from
+  the process's :class:`kalshi.ingest.MarketDataHub`; positions and cash follow the private ``fill`` and
+  ``market_positions`` channels; an order-group ``triggered`` event stops entries at once. Books older than
+  ``settings.max_book_age_ms`` or from a silent connection are never acted on (``stale_book``).
+
+Both raise :class:`kalshi.errors.KalshiAuthError` / :class:`kalshi.errors.KalshiCredentialsError` when the
+exchange refuses the key; every other exchange error is counted by the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kalshi.convert import book_top
+from kalshi.errors import KalshiAuthError, KalshiCredentialsError, KalshiError
+from kalshi.feed import MarketDataFeed
+from kalshi.ingest import MarketDataHub
+from kalshi.models.ws import Fill, MarketPositionUpdate, OrderGroupUpdate
+from models.trader import EpochSummary
+from trading.epoch import EpochCore
+
+
+async def run_polling(core: EpochCore) -> EpochSummary:
+    """Poll and trade until the deadline, cancellation, shutdown, the breaker or the order group; the summary."""
+    tickers = sorted(core.close_times)
+    if not tickers:
+        core.summary.ended_by = "no_markets"
+    try:
+        async with core:
+            while not core.stopping():
+                if tickers and core.may_trade():
+                    await _poll_once(core, tickers)
+                core.heartbeat()
+                if core.stopping():
+                    break
+                await core.pause(min(core.inp.settings.poll_interval_ms / 1000, core.seconds_left()))
+    except asyncio.CancelledError:
+        if core.superseded is None:
+            core.summary.ended_by = "cancelled"
+        core.log.info("epoch %s attempt %d cancelled", core.inp.epoch_id, core.attempt)
+    return core.finish()
+
+
+async def _poll_once(core: EpochCore, tickers: list[str]) -> None:
+    read_at = time.perf_counter()
+    try:
+        books = await core.client.get_orderbooks(tickers)
+    except (KalshiAuthError, KalshiCredentialsError):
+        raise
+    except KalshiError as err:
+        core.error(err)
+        return
+    core.pipeline.exchange_ok()
+    now = core.client.exchange_now()
+    for ticker in tickers:
+        book = books.get(ticker)
+        if book is None:
+            continue
+        age_ms = (time.perf_counter() - read_at) * 1000
+        await core.decide(ticker, book_top(book), now, read_at, book_age_ms=age_ms)
+        if core.pipeline.order_group_triggered or core.stopping():
+            return
+
+
+async def run_actor(core: EpochCore, hub: MarketDataHub) -> EpochSummary:
+    """Trade on every book update of ``hub`` until the deadline or cancellation; the summary.
+
+    Ends at once with ``ended_by="no_market_data"`` when this process holds no market data (the workflow then
+    falls back to REST polling).
+    """
+    feed = hub.feed
+    if feed is None:
+        core.summary.ended_by = "no_market_data"
+        return core.finish()
+    traded = set(core.close_times)
+    missing = [hub.markets.get(t) or t for t in sorted(traded - set(feed.markets))]
+    if missing:
+        await feed.add_markets(missing)
+    with hub.updates() as stream, hub.private_events(_private_handler(core)):
+        try:
+            async with core:
+                while not core.stopping():
+                    batch = await stream.next(min(1.0, core.seconds_left()))
+                    if batch:
+                        await _decide_batch(core, feed, batch, traded)
+                    core.heartbeat()
+        except asyncio.CancelledError:
+            if core.superseded is None:
+                core.summary.ended_by = "cancelled"
+    return core.finish()
+
+
+def _private_handler(core: EpochCore) -> Callable[[Any], None]:
+    """The private channels' events for ``core``: positions and cash for its pipeline, the order group's trigger."""
+
+    def on_private(event: Any) -> None:
+        if isinstance(event, MarketPositionUpdate):
+            core.pipeline.position_frame(event)
+        elif isinstance(event, Fill):
+            core.pipeline.fill_frame(event)
+        elif (
+            isinstance(event, OrderGroupUpdate)
+            and event.event_type == "triggered"
+            and event.order_group_id == core.inp.order_group_id
+        ):
+            core.pipeline.order_group_triggered = True
+
+    return on_private
+
+
+async def _decide_batch(core: EpochCore, feed: MarketDataFeed, batch: dict[str, float], traded: set[str]) -> None:
+    """Run the pipeline on the latest book of every traded market in ``batch`` (ticker -> received at)."""
+    settings = core.inp.settings
+    now = core.client.exchange_now()
+    for ticker, received_at in batch.items():
+        if ticker not in traded:
+            continue
+        book = feed.usable_book(ticker, max_connection_idle_ms=settings.max_connection_idle_ms)
+        if book is None:
+            core.reject("stale_book")
+            continue
+        age = feed.freshness(ticker).book_age_ms or 0
+        await core.decide(
+            ticker, book_top(book), now, received_at, book_age_ms=age, max_book_age_ms=settings.max_book_age_ms
+        )
+        if core.pipeline.order_group_triggered or core.stopping():
+            break

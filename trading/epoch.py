@@ -1,0 +1,477 @@
+"""One trading epoch attempt: fencing, the state rebuilt from the exchange, the decision step, execution.
+
+Two drivers feed one :class:`EpochCore` (:mod:`trading.drivers`): the REST polling epoch (every
+``poll_interval_ms`` it reads the order books of the viable markets with one ``GET /markets/orderbooks``) and
+the WebSocket actor loop (every order-book update of a traded market). For each update the core asks the
+decision step (:mod:`trading.pipeline`: observation -> policy -> pre-trade checks -> order intent) and executes
+the intent: an immediate-or-cancel limit order priced to cross, carrying the order group id and the
+client_order_id ``epoch:<epoch key>:<attempt>:<sequence>`` (:mod:`models.ids`).
+
+Exactly-once under crashes, retries and re-runs (issue 6). Kalshi refuses a client_order_id only while an open
+order holds it, so an executed IOC's id is accepted again: idempotency cannot rest on the 409. Instead:
+
+* **Fencing** (:mod:`trading.fencing`): at most one epoch per Kalshi account places orders at any moment: in
+  this process a new epoch supersedes the account's earlier one and waits for it; every epoch holds a lease
+  renewed by heartbeat RPCs and writes orders only while it is valid.
+* **State from the exchange.** Before its first order every attempt reads positions and cash from the exchange,
+  not only its input; a retried attempt also lists the orders earlier attempts of the SAME epoch placed (by the
+  id prefix ``epoch:<key>:``, since the calibration that scheduled it) and counts them in the summary. Ids carry
+  the attempt number, so no two attempts share one and no decision is made twice against stale state: a retry
+  decides afresh from what the exchange holds.
+* **Writes.** An order write in flight when cancellation arrives is shielded and completes, so no order's
+  outcome is left unknown by a cancel; an outcome that stays unknown (timeout) is reported with its ticker for
+  the next calibration's lookup.
+
+The epoch trades until the workflow's ``deadline`` (the same on every attempt), until the workflow cancels it
+(pause, stop, recalibrate) or until it is superseded, and returns an :class:`EpochSummary`; when the worker shuts
+down it stops trading at once (``ended_by="worker_shutdown"``). No Temporal here: the activity attempt is an
+:class:`trading.attempt.Attempt`, and authentication errors leave as :class:`kalshi.errors.KalshiAuthError` /
+:class:`kalshi.errors.KalshiCredentialsError` for the activity to map.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from kalshi.errors import (
+    KalshiAuthError,
+    KalshiCredentialsError,
+    KalshiError,
+    KalshiOutcomeUnknownError,
+    KalshiRejectedError,
+)
+from kalshi.models import CreateOrderRequest, OrderAck
+from kalshi.rest import KalshiRestClient
+from models.ids import epoch_client_order_id, epoch_order_prefix, legacy_epoch_client_order_id
+from models.trader import BookTop, EpochInput, EpochSummary, PendingOrder
+from recording.metrics import AppMetrics
+from rl.policy import Policy
+from rl.pretrade import OrderIntent
+from trading.attempt import Attempt
+from trading.fencing import EpochFence, EpochLease
+from trading.pipeline import BookUpdate, EpochPipeline, PretradePipeline
+
+_ORDER_GROUP_CODES = ("order_group_triggered", "ORDER_GROUP_TRIGGERED")
+_DETAIL_IDS = 50
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile ``q`` in [0, 100] of ``values`` (None when empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+class EpochCore:
+    """The transport-independent part of one epoch attempt: fencing, the pipeline, execution, the summary.
+
+    Drivers feed it order-book updates (:mod:`trading.drivers`: REST polling, the WebSocket actor loop). State
+    is per attempt, never shared between epochs. Use it as an async context manager (``async with core:``):
+    entering takes the account's fence, starts the lease and rebuilds positions, cash and earlier attempts'
+    orders from the exchange; leaving stops the lease and releases the fence. The decision itself is the
+    pipeline's (:mod:`trading.pipeline`): :meth:`decide` hands it a book and executes the intent it returns.
+
+    Args:
+        client: signed REST client (orders always go over REST).
+        metrics: application metrics.
+        inp: the epoch input (deadline, markets, limits, the epoch key).
+        ctx: the activity attempt running the epoch (:class:`trading.attempt.Attempt`).
+        policy: override of the configured policy.
+        driver: ``polling`` (REST books; positions and cash from order acknowledgements; metric label
+            ``epoch``) or ``actor`` (WebSocket books; positions and cash from the ``fill`` and
+            ``market_positions`` channels; label ``actor``).
+        recorder: the worker's write-behind recorder (orders, the epoch summary and the workflow's
+            record batch are persisted), or None.
+        pipeline: the decision step (default: :class:`trading.pipeline.PretradePipeline` from ``inp``,
+            ``policy`` and the driver).
+    """
+
+    def __init__(
+        self,
+        client: KalshiRestClient,
+        metrics: AppMetrics,
+        inp: EpochInput,
+        ctx: Attempt,
+        policy: Policy | None = None,
+        *,
+        driver: Literal["polling", "actor"] = "polling",
+        recorder: Any | None = None,
+        pipeline: EpochPipeline | None = None,
+    ) -> None:
+        self.client = client
+        self.recorder = recorder
+        self.metrics = metrics
+        self.inp = inp
+        self.origin = "actor" if driver == "actor" else "epoch"
+        self.ctx = ctx
+        self.log = ctx.logger
+        self.pipeline: EpochPipeline = pipeline or PretradePipeline(inp, policy, fills_from_acks=driver == "polling")
+        self.attempt = ctx.number
+        self.resumed = ctx.number > 1
+        self.sequence = 0
+        self.resume_sequence = 0
+        self.summary = EpochSummary(
+            epoch_id=inp.epoch_id,
+            driver=driver,
+            started_at=self.client.exchange_now(),
+            attempt=ctx.number,
+        )
+        if inp.order_key is None:
+            # Legacy ids (a workflow started before run-scoped ids): resume the sequence from the heartbeat.
+            details = ctx.heartbeat_details
+            resumed = details[0] if details and isinstance(details[0], dict) else {}
+            self.sequence = self.resume_sequence = int(resumed.get("sequence", 0))
+            self.summary.orders_placed = int(resumed.get("orders_placed", 0))
+            self.summary.client_order_ids = list(resumed.get("client_order_ids", []))
+        self.decisions: Counter[str] = Counter()
+        self.rejects: Counter[str] = Counter()
+        self.latencies_ms: list[float] = []
+        self.ack_latencies_ms: list[float] = []
+        self.close_times = {m.ticker: m.close_time for m in inp.markets}
+        self.ready = False
+        self.superseded: str | None = None
+        timeout = ctx.heartbeat_timeout_s or inp.settings.heartbeat_timeout_s
+        self.lease = EpochLease(timeout, self._details, ctx.renew if ctx.can_renew else None)
+        account = f"{client.base_url}|{client.key_id or '-'}"
+        self.fence = EpochFence.for_account(account)
+        self._lease_task: asyncio.Task[None] | None = None
+        if recorder is not None and inp.record is not None and ctx.number == 1:
+            batch = inp.record
+            if batch.report is not None:
+                recorder.record_calibration(batch.report, workflow_id=batch.workflow_id)
+            for transition in batch.transitions:
+                recorder.record_status(transition, workflow_id=batch.workflow_id)
+            for close in batch.closes:
+                recorder.record_close(close)
+
+    # ---------------------------------------------------------------- fencing and state
+
+    async def __aenter__(self) -> EpochCore:
+        """Take the fence, start the lease, rebuild from the exchange (see the module docstring).
+
+        Raises:
+            KalshiAuthError, KalshiCredentialsError: the exchange refuses the key (the activity maps them to
+                non-retryable ``ApplicationError``).
+        """
+        superseded = await self.fence.acquire(self)
+        if superseded is not None:
+            self.log.warning(
+                "epoch %s (attempt %d) superseded epoch %s in this process",
+                self.inp.epoch_id,
+                self.attempt,
+                superseded.inp.epoch_id,
+            )
+        try:
+            await self.lease.beat()
+            self._lease_task = asyncio.ensure_future(self.lease.run())
+            await self._rebuild()
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lease_task
+        self.fence.release(self)
+
+    def supersede(self, why: str) -> None:
+        """Stop placing orders now: a newer epoch of the account takes over (called by the fence)."""
+        self.superseded = why
+
+    async def _rebuild(self) -> None:
+        """Read positions and cash (and, on a retry, this epoch's earlier orders) from the exchange.
+
+        Retries read errors every second (each counts toward the circuit breaker) until it succeeds
+        or the epoch must stop; the epoch places no order before it has succeeded.
+        """
+        while not self.stopping():
+            try:
+                positions = await self.client.get_positions()
+                balance = await self.client.get_balance()
+                earlier = await self._earlier_orders() if self.resumed and self.inp.order_key else []
+            except (KalshiAuthError, KalshiCredentialsError):
+                raise
+            except KalshiError as err:
+                self.error(err)
+                await self.pause(1.0)
+                continue
+            self.pipeline.reset(
+                {p.ticker: p.position_fp for p in positions if p.position_fp != 0}, balance.balance_cents
+            )
+            for order in earlier:
+                self.summary.orders_placed += 1
+                self.summary.client_order_ids.append(order.client_order_id or "")
+                if order.fill_count_fp > 0:
+                    self.summary.contracts_filled += order.fill_count_fp
+                    self._filled(order.ticker)
+            if earlier:
+                self.log.info(
+                    "epoch %s attempt %d: %d orders of earlier attempts found at the exchange",
+                    self.inp.epoch_id,
+                    self.attempt,
+                    len(earlier),
+                )
+            self.ready = True
+            return
+
+    async def _earlier_orders(self) -> list[Any]:
+        """Orders of this epoch (any attempt) at the exchange, oldest first, found by the id prefix."""
+        assert self.inp.order_key is not None
+        prefix = epoch_order_prefix(self.inp.order_key)
+        since = self.inp.exchange_start
+        min_ts = int(since.timestamp()) - 1 if since is not None else None
+        orders = await self.client.get_orders(min_ts=min_ts)
+        mine = [o for o in orders if (o.client_order_id or "").startswith(prefix)]
+        return list(reversed(mine))
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "sequence": self.sequence,
+            "orders_placed": self.summary.orders_placed,
+            "client_order_ids": self.summary.client_order_ids[-_DETAIL_IDS:],
+        }
+
+    # ---------------------------------------------------------------- loop plumbing
+
+    def stopping(self) -> bool:
+        """Whether the epoch must end now (deadline, shutdown, superseded, cancelled, breaker, order group)."""
+        if self.ctx.shutting_down():
+            self.summary.ended_by = "worker_shutdown"
+            return True
+        if self.superseded is not None or self.lease.lost is not None:
+            self.summary.ended_by = "superseded"
+            return True
+        if self.lease.cancel_requested:
+            self.summary.ended_by = "cancelled"
+            return True
+        if self.pipeline.consecutive_errors >= self.inp.settings.max_consecutive_errors:
+            self.summary.ended_by = "circuit_breaker"
+            return True
+        if self.pipeline.order_group_triggered:
+            self.summary.ended_by = "order_group_triggered"
+            return True
+        return datetime.now(UTC) >= self.inp.deadline
+
+    def may_trade(self) -> bool:
+        """Whether an order may be written now: state rebuilt, lease valid, not superseded."""
+        return self.ready and self.superseded is None and self.lease.valid()
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, waking early when the worker shuts down or the lease changes state."""
+        waits = [
+            asyncio.ensure_future(self.ctx.wait_for_shutdown()),
+            asyncio.ensure_future(self.lease.changed.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, timeout=max(seconds, 0.0), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    def seconds_left(self) -> float:
+        """Seconds until the deadline (>= 0)."""
+        return max(0.0, (self.inp.deadline - datetime.now(UTC)).total_seconds())
+
+    def heartbeat(self) -> None:
+        """Heartbeat the progress through the SDK (throttled by the SDK; delivers cancellation)."""
+        self.ctx.heartbeat(self._details())
+
+    def heartbeat_after_write(self) -> None:
+        """After every order write: heartbeat the progress and renew the lease soon (rate-limited)."""
+        self.ctx.heartbeat(self._details())
+        self.lease.beat_soon()
+
+    # ---------------------------------------------------------------- pipeline
+
+    async def decide(
+        self,
+        ticker: str,
+        top: BookTop,
+        now: datetime,
+        received_at: float,
+        book_age_ms: float = 0.0,
+        max_book_age_ms: float | None = None,
+    ) -> None:
+        """Run the pipeline for one order-book update of ``ticker``.
+
+        Args:
+            ticker: the market.
+            top: its top of book (dollars, contracts).
+            now: the exchange clock.
+            received_at: ``time.perf_counter()`` when the update arrived (decision latency starts here).
+            book_age_ms: age of the book, milliseconds.
+            max_book_age_ms: freshness limit: never act on an older book (None = no limit).
+        """
+        self.summary.updates_seen += 1
+        self.metrics.epoch_updates.inc()
+        update = BookUpdate(
+            ticker, top, self.close_times.get(ticker), now, time.monotonic() * 1000, book_age_ms, max_book_age_ms
+        )
+        decision = self.pipeline.decide(update)
+        self.decisions[decision.action] += 1
+        self.metrics.decisions.labels(decision.action).inc()
+        if decision.intent is None:
+            if decision.reject is not None:
+                self.reject(decision.reject)
+            return
+        if not self.may_trade():
+            self.reject("fenced")
+            return
+        await self._execute(decision.intent, received_at)
+
+    def _next_client_order_id(self) -> tuple[str, bool]:
+        """The next order's id, and whether to look it up before sending (legacy retries only)."""
+        self.sequence += 1
+        if self.inp.order_key is not None:
+            return epoch_client_order_id(self.inp.order_key, self.attempt, self.sequence), False
+        # Legacy: the orders right after the resumed sequence may already exist (even executed, which
+        # Kalshi's 409 does not cover): look them up before sending.
+        lookup_first = self.resumed and self.sequence <= self.resume_sequence + len(self.close_times) + 1
+        return legacy_epoch_client_order_id(self.inp.epoch_id, self.sequence), lookup_first
+
+    async def _execute(self, intent: OrderIntent, received_at: float) -> None:
+        client_order_id, lookup_first = self._next_client_order_id()
+        request = CreateOrderRequest(
+            ticker=intent.ticker,
+            side=intent.side,
+            action=intent.action,
+            count_fp=intent.count_contracts,
+            price_dollars=intent.price_dollars,
+            client_order_id=client_order_id,
+            time_in_force="immediate_or_cancel",
+            reduce_only=intent.reduce_only,
+            order_group_id=self.inp.order_group_id,
+        )
+        self.pipeline.order_sent(intent.ticker, time.monotonic() * 1000)
+        sent_at = time.perf_counter()
+        self.latencies_ms.append((sent_at - received_at) * 1000)
+        self.metrics.decision_latency_seconds.labels(self.origin).observe(sent_at - received_at)
+        # A write in flight must finish even if the workflow cancels us: its outcome must be known.
+        placing = asyncio.ensure_future(self.client.create_order(request, lookup_first=lookup_first))
+        try:
+            ack = await asyncio.shield(placing)
+        except asyncio.CancelledError:
+            late = await self._finish_in_flight(placing, intent, client_order_id)
+            if late is not None:
+                self._accepted(intent, late, sent_at)
+            raise
+        except (KalshiAuthError, KalshiCredentialsError):
+            raise
+        except KalshiRejectedError as err:
+            code = err.code or "rejected"
+            self.metrics.orders.labels(self.origin, intent.side, intent.action, "rejected").inc()
+            self.reject(f"exchange:{code}")
+            if self.recorder is not None:
+                self.recorder.record_order(
+                    request, event="rejected", origin=self.origin, origin_id=self.inp.epoch_id, detail=str(err)
+                )
+            if code in _ORDER_GROUP_CODES:
+                self.pipeline.order_group_triggered = True
+            self.heartbeat_after_write()
+            return
+        except KalshiOutcomeUnknownError as err:
+            self.metrics.orders.labels(self.origin, intent.side, intent.action, "error").inc()
+            self._unresolved(client_order_id, intent.ticker)
+            self.error(err)
+            self.heartbeat_after_write()
+            return
+        except KalshiError as err:
+            self.metrics.orders.labels(self.origin, intent.side, intent.action, "error").inc()
+            self.error(err)
+            self.heartbeat_after_write()
+            return
+        self._accepted(intent, ack, sent_at)
+        self.heartbeat_after_write()
+
+    def _unresolved(self, client_order_id: str, ticker: str) -> None:
+        self.summary.unresolved_client_order_ids.append(client_order_id)
+        self.summary.unresolved_orders.append(PendingOrder(client_order_id=client_order_id, ticker=ticker))
+
+    async def _finish_in_flight(
+        self, placing: asyncio.Future[OrderAck], intent: OrderIntent, client_order_id: str
+    ) -> OrderAck | None:
+        try:
+            return await placing
+        except KalshiError as err:
+            if isinstance(err, KalshiOutcomeUnknownError):
+                self._unresolved(client_order_id, intent.ticker)
+            self.log.warning("in-flight order %s at cancel: %s", client_order_id, err)
+            return None
+
+    def _filled(self, ticker: str) -> None:
+        if ticker not in self.summary.filled_tickers:
+            self.summary.filled_tickers.append(ticker)
+
+    def _accepted(self, intent: OrderIntent, ack: OrderAck, sent_at: float) -> None:
+        self.pipeline.exchange_ok()
+        ack_ms = (time.perf_counter() - sent_at) * 1000
+        self.ack_latencies_ms.append(ack_ms)
+        self.metrics.order_latency_seconds.labels(self.origin).observe(ack_ms / 1000)
+        self.metrics.orders.labels(self.origin, intent.side, intent.action, "accepted").inc()
+        self.summary.orders_placed += 1
+        self.summary.client_order_ids.append(ack.client_order_id)
+        if self.recorder is not None:
+            self.recorder.record_order(
+                ack,
+                event="acknowledged",
+                origin=self.origin,
+                origin_id=self.inp.epoch_id,
+                ticker=intent.ticker,
+                side=intent.side,
+                action=intent.action,
+            )
+        filled = ack.fill_count_fp
+        if filled > 0:
+            self.metrics.fills_contracts.labels(self.origin, intent.side, intent.action).inc(float(filled))
+            self.summary.contracts_filled += filled
+            self._filled(intent.ticker)
+        self.pipeline.acknowledged(intent, ack)
+        self.log.info(
+            "%s order %s: %s %s %s @ %s filled %s",
+            self.origin,
+            ack.client_order_id,
+            intent.action,
+            intent.count_contracts,
+            intent.side,
+            intent.price_dollars,
+            filled,
+        )
+
+    def reject(self, reason: str) -> None:
+        """Count a pre-trade or exchange rejection by reason."""
+        self.rejects[reason] += 1
+        self.metrics.pretrade_rejects.labels(reason).inc()
+
+    def error(self, err: BaseException) -> None:
+        """Count an exchange error (the circuit breaker trips after ``max_consecutive_errors`` in a row)."""
+        self.summary.errors += 1
+        self.pipeline.exchange_error()
+        self.log.warning("epoch %s: exchange error: %s", self.inp.epoch_id, err)
+
+    def finish(self) -> EpochSummary:
+        """The summary: counts, rejects, latency percentiles (update -> order sent; order -> ack)."""
+        s = self.summary
+        if self.superseded is not None or self.lease.lost is not None:
+            s.ended_by = "superseded"
+        s.ended_at = self.client.exchange_now()
+        s.decisions = dict(self.decisions)
+        s.rejects = dict(self.rejects)
+        s.latency_ms_p50 = percentile(self.latencies_ms, 50)
+        s.latency_ms_p99 = percentile(self.latencies_ms, 99)
+        s.ack_latency_ms_p50 = percentile(self.ack_latencies_ms, 50)
+        s.ack_latency_ms_p99 = percentile(self.ack_latencies_ms, 99)
+        s.client_order_ids = s.client_order_ids[-500:]
+        if self.recorder is not None:
+            self.recorder.record_epoch(s)
+        return s

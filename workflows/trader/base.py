@@ -1,0 +1,175 @@
+"""The state every part of ``TraderWorkflow`` shares, and the helpers they all call.
+
+``TraderWorkflow`` (:mod:`workflows.trader.workflow`) is this base plus four parts, each a class in a module of
+its own: the calibration steps (:mod:`workflows.trader.calibrate`), the closes (:mod:`workflows.trader.closes`),
+the trading epoch (:mod:`workflows.trader.epoch`) and the operator's signal, query and update handlers
+(:mod:`workflows.trader.handlers`). The parts hold no state of their own: every attribute is declared here and
+set in ``TraderWorkflow.__init__``; a part calls only its own methods and this base's. Where a method lives
+changes no command the workflow issues (replay).
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from models.trader import (
+    CarriedState,
+    CloseResult,
+    LifecycleState,
+    OverallStatus,
+    PauseRequest,
+    StatusTransition,
+    StopRequest,
+    TraderConfig,
+)
+from workflows.common import rest_retry_policy
+from workflows.names import (
+    SA_ENV,
+    SA_MODE,
+    SA_STATE,
+)
+from workflows.trader.details import render_details
+
+_KNOWN_IDS_TAIL = 500
+
+
+class AuthFailure(Exception):
+    """Calibration hit a non-retryable authentication error."""
+
+
+class TraderBase:
+    """The trader workflow's state and shared helpers (see the module docstring).
+
+    Attributes:
+        config: the trader's configuration (risk limits and exits change with ``set_risk_limits``).
+        s: everything carried across continue-as-new.
+        _pause_request, _resume_requested, _stop_request, _recalibrate_requested: operator signals not yet
+            acted on.
+        _force_close_queue: ``force_close`` requests as (result key, ticker); the key is the update id (the
+            ticker before operator-handlers-v2).
+        _force_close_results: results waiting under their key until the update handler takes them.
+        _closing: ticker -> closes running (rule, force or stop closes).
+        _close_seq: closes started in this run (part of each close's workflow id).
+        _cycles_this_run: cycles since this run started (continue-as-new cap).
+        _sa_state, _sa_mode: the search attribute values last upserted.
+    """
+
+    config: TraderConfig
+    s: CarriedState
+    _pause_request: PauseRequest | None
+    _resume_requested: bool
+    _stop_request: StopRequest | None
+    _recalibrate_requested: bool
+    _force_close_queue: list[tuple[str, str]]
+    _force_close_results: dict[str, CloseResult]
+    _closing: dict[str, int]
+    _close_seq: int
+    _cycles_this_run: int
+    _sa_state: str | None
+    _sa_mode: str | None
+
+    # Helpers every part calls: retry policy, id memory, interruption, pause, status transitions.
+
+    def _retry(self) -> RetryPolicy:
+        return rest_retry_policy(self.config.activity_max_attempts)
+
+    def _remember_ids(self, ids: list[str]) -> None:
+        if ids:
+            self.s.known_client_order_ids.extend(ids)
+            del self.s.known_client_order_ids[:-_KNOWN_IDS_TAIL]
+
+    def _interrupted(self) -> bool:
+        return (
+            self._stop_request is not None
+            or self._pause_request is not None
+            or self._recalibrate_requested
+            or bool(self._force_close_queue)
+        )
+
+    def _pause(self, reason: str, *, operator: bool) -> None:
+        self.s.pause_reason = reason
+        self.s.paused_by_operator = operator
+        if self.s.state != LifecycleState.PAUSED:
+            self._transition(LifecycleState.PAUSED, reason)
+        else:
+            self._update_details()
+
+    def _transition(self, new_state: LifecycleState, result: str) -> None:
+        now = workflow.now()
+        previous = self.s.state
+        entered = self.s.state_entered_at or now
+        entry = StatusTransition(
+            at=now,
+            state=new_state,
+            previous_state=previous,
+            time_in_previous_s=round((now - entered).total_seconds(), 3),
+            result=result,
+        )
+        history = self.s.status_history
+        routine = {previous, new_state} == {LifecycleState.CALIBRATING, LifecycleState.TRADING}
+        # Collapse routine cycles: replace the entry two back (same direction) and count the repeat.
+        if (
+            routine
+            and len(history) >= 2
+            and history[-2].state == new_state
+            and history[-2].previous_state == previous
+            and {history[-1].state, history[-1].previous_state} == {LifecycleState.CALIBRATING, LifecycleState.TRADING}
+        ):
+            entry.repeats = history.pop(-2).repeats + 1
+        history.append(entry)
+        del history[: -self.config.status_history_size]
+        self.s.state = new_state
+        self.s.state_entered_at = now
+        if new_state != LifecycleState.PAUSED:
+            self.s.pause_reason = None if new_state != LifecycleState.STOPPING else self.s.pause_reason
+        workflow.logger.info("state %s -> %s: %s", previous.value, new_state.value, result)
+        self._publish_search_attributes()
+        self._update_details()
+
+    def _publish_search_attributes(self, force: bool = False) -> None:
+        """Upsert state/mode/env search attributes only when they change (each upsert is a history event).
+
+        ``KalshiTraderState`` shows ``trading`` during recalibration too (the flip every cycle would
+        cost two events per cycle); the ``status`` query has the exact state.
+        """
+        self._publish_metrics()
+        state = self.s.state.value
+        if self.s.state == LifecycleState.CALIBRATING and self._sa_state == LifecycleState.TRADING.value:
+            state = LifecycleState.TRADING.value
+        mode = self.s.mode.value if self.s.mode else "unknown"
+        updates = []
+        if force or state != self._sa_state:
+            updates.append(SA_STATE.value_set(state))
+        if force or mode != self._sa_mode:
+            updates.append(SA_MODE.value_set(mode))
+        if force:
+            updates.append(SA_ENV.value_set(self.config.environment.value))
+        if updates:
+            current = workflow.info().typed_search_attributes
+            if not force and current.get(SA_STATE) == state and current.get(SA_MODE) == mode:
+                self._sa_state, self._sa_mode = state, mode
+                return
+            workflow.upsert_search_attributes(updates)
+            self._sa_state, self._sa_mode = state, mode
+
+    def _publish_metrics(self) -> None:
+        """Export the exact state and the mode as one-hot gauges labelled by ``workflow_id``.
+
+        ``kalshi_trader_state{state}`` and ``kalshi_trader_mode{mode}`` are 1 for the current value and 0 for
+        the others. Workflow metrics are not emitted during replay (temporal.md §6), so after a worker restart
+        they reappear at the next state change or calibration. SDK gauges refuse negative values (a
+        ``ValueError`` here would fail the workflow task): only 0/1 are set here; money gauges are set by the
+        calibration activity.
+        """
+        meter = workflow.metric_meter().with_additional_attributes({"workflow_id": workflow.info().workflow_id})
+        state = meter.create_gauge("kalshi_trader_state", "1 for the trader's current lifecycle state")
+        for s in LifecycleState:
+            state.set(int(s == self.s.state), {"state": s.value})
+        mode = meter.create_gauge("kalshi_trader_mode", "1 for the last calibration's overall status")
+        for m in OverallStatus:
+            mode.set(int(m == self.s.mode), {"mode": m.value})
+
+    def _update_details(self) -> None:
+        """Set the Web UI's current details: a readable status table (no history event)."""
+        workflow.set_current_details(render_details(self.config, self.s))

@@ -1,0 +1,138 @@
+"""The trader's trading epoch: the WebSocket actor loop on the worker that holds the books, or REST polling."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+from temporalio.workflow import ActivityCancellationType
+
+from models.ids import epoch_key
+from models.trader import (
+    CalibrationReport,
+    EpochInput,
+    EpochMarket,
+    EpochSummary,
+    RecordBatch,
+)
+from workflows.common import error_line
+from workflows.names import (
+    PATCH_EPOCH_FALLBACK,
+    PATCH_RUN_SCOPED_ORDER_IDS,
+    RUN_ACTOR_EPOCH,
+    RUN_TRADING_EPOCH,
+)
+from workflows.trader.base import TraderBase
+
+
+class EpochSteps(TraderBase):
+    """Schedule one trading epoch activity per cycle and cancel it on interrupting signals."""
+
+    async def _trading_epoch(self, report: CalibrationReport) -> EpochSummary | None:
+        """Trade until the next recalibration or an interrupting signal.
+
+        With healthy WebSocket market data the reactive actor loop runs on the worker queue that holds
+        the books (``run_actor_epoch``); otherwise, or when that worker cannot take it, the REST polling
+        epoch runs on the shared queue for the rest of the cycle.
+        """
+        info = workflow.info()
+        deadline = workflow.now() + timedelta(seconds=self.config.recalibration_interval_s)
+        viable = {v.ticker: v for v in report.markets if v.viable}
+        scoped = workflow.patched(PATCH_RUN_SCOPED_ORDER_IDS)
+        epoch = EpochInput(
+            epoch_id=f"{info.workflow_id}:{self.s.cycle}",
+            order_key=epoch_key(info.first_execution_run_id, info.run_id, self.s.cycle) if scoped else None,
+            exchange_start=report.at if scoped else None,
+            deadline=deadline,
+            markets=[EpochMarket(ticker=t, close_time=v.close_time) for t, v in sorted(viable.items())],
+            positions={p.ticker: (p.contracts if p.side == "yes" else -p.contracts) for p in report.positions},
+            balance_cents=report.cash_flow.balance_cents or 0,
+            risk=self.config.risk,
+            exits=self.config.exits,
+            settings=self.config.epoch,
+            order_group_id=self.s.order_group_id,
+            record=self._record_batch(report),
+        )
+        md = report.market_data
+        if (
+            self.config.epoch.use_websocket
+            and md is not None
+            and md.queue is not None
+            and md.connected
+            and viable
+            and workflow.patched("ws-actor-epoch")
+        ):
+            summary = await self._run_epoch(
+                RUN_ACTOR_EPOCH, epoch, md.queue, f"react to {len(viable)} markets on {md.queue}"
+            )
+            if self._interrupted():
+                return summary
+            if summary is None:
+                # The actor epoch could not start or died (its worker is gone): poll over REST instead.
+                if not (workflow.patched(PATCH_EPOCH_FALLBACK) and workflow.now() < deadline):
+                    return None
+                workflow.logger.warning(
+                    "actor epoch on %s failed: polling over REST for the rest of the cycle", md.queue
+                )
+            elif summary.ended_by != "no_market_data":
+                return summary
+            else:
+                workflow.logger.warning("no market data on %s: polling over REST for the rest of the cycle", md.queue)
+            epoch.epoch_id += ":rest"
+            if scoped:
+                epoch.order_key = epoch_key(info.first_execution_run_id, info.run_id, self.s.cycle, leg="rest")
+        return await self._run_epoch(
+            RUN_TRADING_EPOCH, epoch, None, f"poll {len(viable)} markets for {self.config.recalibration_interval_s:g}s"
+        )
+
+    def _record_batch(self, report: CalibrationReport) -> RecordBatch:
+        """The report, transitions and closes not yet handed to the worker's recorder (see EpochInput)."""
+        since = self.s.recorded_until
+        batch = RecordBatch(
+            workflow_id=workflow.info().workflow_id,
+            report=report,
+            transitions=[t for t in self.s.status_history if since is None or t.at > since],
+            closes=[c for c in self.s.recent_closes if c.at is not None and (since is None or c.at > since)],
+        )
+        self.s.recorded_until = workflow.now()
+        return batch
+
+    async def _run_epoch(
+        self, activity_type: str, epoch: EpochInput, queue: str | None, summary: str
+    ) -> EpochSummary | None:
+        """Run one epoch activity (on ``queue``, or the workflow's), cancelling it on interrupting signals."""
+        on_worker_queue = queue is not None
+        task = asyncio.ensure_future(
+            workflow.execute_activity(
+                activity_type,
+                epoch,
+                result_type=EpochSummary,
+                task_queue=queue,
+                # A worker-specific queue whose worker died would never start it: notice within 10 s.
+                schedule_to_start_timeout=timedelta(seconds=10) if on_worker_queue else None,
+                start_to_close_timeout=timedelta(seconds=self.config.recalibration_interval_s + 60),
+                heartbeat_timeout=timedelta(seconds=self.config.epoch.heartbeat_timeout_s),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1),
+                    maximum_interval=timedelta(seconds=5),
+                    # On a worker queue a retry would go to the same (maybe dead) worker: one attempt.
+                    maximum_attempts=1 if on_worker_queue else 3,
+                    non_retryable_error_types=["KalshiAuthError", "KalshiCredentialsError"],
+                ),
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                summary=summary,
+            )
+        )
+        try:
+            await workflow.wait_condition(lambda: task.done() or self._interrupted())
+            if not task.done():
+                task.cancel()
+            return await task
+        except (ActivityError, asyncio.CancelledError) as err:
+            if isinstance(err, asyncio.CancelledError) and not task.cancelled():
+                raise
+            workflow.logger.warning("trading epoch ended without a summary: %s", error_line(err))
+            return None
