@@ -259,6 +259,35 @@ class Harness:
         r = await self.control.put("/faults", json=body)
         r.raise_for_status()
 
+    async def timed_faults(self, *faults: dict[str, Any]) -> list[dict[str, Any]]:
+        """``POST /sim/v1/faults/timed``: schedule timed faults (wall-clock offsets); their read-back (``id``...)."""
+        r = await self.control.post("/faults/timed", json={"faults": list(faults)})
+        r.raise_for_status()
+        return list(r.json()["faults"])
+
+    async def timed_fault(self, fault_id: str) -> dict[str, Any]:
+        """One timed fault's read-back (``state``, ``matched``, ``affected``, ``started_at``...) by id."""
+        r = await self.control.get("/faults/timed")
+        r.raise_for_status()
+        data = r.json()
+        return next(f for group in ("active", "scheduled", "ended") for f in data[group] if f["id"] == fault_id)
+
+    async def play_scenario(self, name: str, time_scale: float) -> list[dict[str, Any]]:
+        """``POST /sim/v1/faults/scenario``: play a built-in scenario (``simulator/scenarios/<name>.yaml``) now,
+        its offsets and durations multiplied by ``time_scale``; the scheduled faults' read-back."""
+        from simulator.scenario import read_document
+
+        r = await self.control.post(
+            "/faults/scenario", json={"scenario": read_document(name), "time_scale": time_scale}
+        )
+        r.raise_for_status()
+        return list(r.json()["faults"])
+
+    async def clear_timed_faults(self, *ids: str) -> None:
+        """End timed faults now (every one when no id is given)."""
+        r = await self.control.delete("/faults/timed", params={"ids": ",".join(ids)} if ids else None)
+        r.raise_for_status()
+
     async def freeze_on_quoted_market(self, min_size: Decimal = Decimal(20)) -> tuple[str, Decimal, Decimal]:
         """Pause the exchange clock on an open market quoted on both sides with depth.
 

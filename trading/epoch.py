@@ -125,6 +125,8 @@ class EpochCore:
             driver=driver,
             started_at=self.client.exchange_now(),
             attempt=ctx.number,
+            mode=inp.mode,
+            closing_only=inp.closing_only,
         )
         if inp.order_key is None:
             # Legacy ids (a workflow started before run-scoped ids): resume the sequence from the heartbeat.

@@ -125,6 +125,7 @@ class EpochSummary(BaseModel):
             traded): the next calibration compares it with the exchange's (``Drift.mismatched_positions``).
         fallback_refreshes: REST fallback refreshes performed, by fallback (``positions_rest_sync``,
             ``fills_order_status_polling``).
+        mode, closing_only: the mode and closing-only reason the epoch traded with (from its input).
 
     """
 
@@ -150,3 +151,5 @@ class EpochSummary(BaseModel):
     ack_latency_ms_p99: float | None = None
     positions: dict[str, Contracts] | None = None
     fallback_refreshes: dict[str, int] = Field(default_factory=dict)
+    mode: OverallStatus | None = None
+    closing_only: str | None = None
