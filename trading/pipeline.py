@@ -273,7 +273,13 @@ class PretradePipeline:
         self._add_cash(delta)
 
     def position_frame(self, update: MarketPositionUpdate) -> None:
-        """See :class:`EpochPipeline`."""
+        """See :class:`EpochPipeline`.
+
+        Ignored when fills are booked from acknowledgements: a position frame may or may not already include an
+        acknowledged fill, and without the ``fill`` frames nothing says which (it would count the fill twice).
+        """
+        if self.fills_from_acks:
+            return
         self.streamed.position(update.market_ticker, update.position_contracts)
 
     def exchange_ok(self) -> None:
