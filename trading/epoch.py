@@ -22,6 +22,12 @@ order holds it, so an executed IOC's id is accepted again: idempotency cannot re
   outcome is left unknown by a cancel; an outcome that stays unknown (timeout) is reported with its ticker for
   the next calibration's lookup.
 
+Degraded mode: the workflow hands the epoch the mode's EFFECTIVE limits (``inp.risk``/``inp.exits``), a
+closing-only flag (the pipeline's check) and REST fallbacks (``inp.fallbacks``): fills booked from order
+acknowledgements even in the actor loop, positions and cash synced over REST and this epoch's orders polled, every
+``refresh_s`` (:meth:`EpochCore.refresh_fallbacks`). The summary carries the epoch's positions at its end, which the
+next calibration compares with the exchange's.
+
 The epoch trades until the workflow's ``deadline`` (the same on every attempt), until the workflow cancels it
 (pause, stop, recalibrate) or until it is superseded, and returns an :class:`EpochSummary`; when the worker shuts
 down it stops trading at once (``ended_by="worker_shutdown"``). No Temporal here: the activity attempt is an

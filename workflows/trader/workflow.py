@@ -16,10 +16,14 @@ epoch activity that lasts until the next recalibration. Signals ``pause``/``resu
 ``recalibrate`` cancel the epoch at once (the activity heartbeats, so cancellation reaches it within
 about 0.8 x its heartbeat timeout) and are handled at the top of the loop.
 
-When a critical component is down the trader pauses itself and probes again after durable timers of
-``degraded_backoff_s`` (10, 20, 30, then 60 s), interruptible by signals; the backoff step is carried
-across continue-as-new. An authentication failure pauses until an operator sends ``resume``
-(retrying bad credentials helps nobody).
+When a critical component is down the trader pauses itself (after one immediate retry when the failure is
+transient) and probes again after durable timers of ``degraded_backoff_s`` (10, 20, 30, then 60 s),
+interruptible by signals; the backoff step is carried across continue-as-new. An authentication failure pauses
+until an operator sends ``resume`` (retrying bad credentials helps nobody). When an optional component is down
+the trader is in degraded mode: the epoch gets the mode's effective limits, closing-only flag and REST fallbacks,
+a health probe every ``degraded.health_probe_interval_s`` notices recovery (and new failures) between
+calibrations, and every mode change is a status-history entry with its reason (docs/architecture.md
+"Degraded mode").
 
 Exactly-once (issue 6; docs/architecture.md "Exactly-once"): every client_order_id is scoped to this
 run of this execution (:mod:`models.ids`: ``first_execution_run_id``, ``run_id``, cycle; the epoch adds
