@@ -42,7 +42,7 @@ from models.trader import (
 from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import DATA_DIR, Account
-from tests.harness import Harness, fast_config, fast_market_data, trading_config
+from tests.harness import Harness, fast_config, fast_market_data, trading_config, trading_risk
 from workers.devserver import find_temporal_cli
 from workflows.names import (
     SEARCH_ATTRIBUTES,
@@ -290,12 +290,7 @@ async def degraded_and_recovered(h: Harness) -> list[str]:
             use_websocket=True,
             market_data_grace_ms=500,
         ),
-        risk=RiskLimits(
-            order_size_contracts=Decimal(1),
-            max_position_contracts=Decimal(3),
-            max_spread_dollars=Decimal("0.99"),
-            max_entry_price_dollars=Decimal("0.99"),
-        ),
+        risk=trading_risk(3, throttle_ms=250),
         order_group_contracts_limit=100_000,
         market_data_workflow_id="hist-md-degraded",
         market_data=md,
@@ -327,11 +322,7 @@ async def close_waits_out_a_trading_pause(h: Harness) -> list[str]:
     """Issue 10: trading pauses while a take-profit close is quoting; the close waits the pause out on durable
     timers, the cycle stops waiting for it (it goes on in the background), the trader pauses and recovers, the
     close completes once; stop."""
-    ticker, yes_bid, _ = await h.freeze_on_quoted_market()
-    await h.arrange_position(ticker, "10", (yes_bid * 10 / Decimal("1.5")).quantize(Decimal("0.01")))
-    [hold] = await h.timed_faults(
-        {"kind": "hold", "path": f"/markets/{ticker}/orderbook", "method": "GET", "delay": "2s", "count": 1}
-    )
+    ticker, hold = await h.take_profit_close_held()
     config = fast_config(
         recalibration_interval_s=2,
         degraded_backoff_s=[1],

@@ -32,12 +32,18 @@ from models.trader import (
     ExitRules,
     LifecycleState,
     OverallStatus,
-    RiskLimits,
     TraderConfig,
     TraderStatus,
 )
 from tests.chaos import account_orders, audit_account, workflow_task_failures
-from tests.harness import Harness, fast_config, fast_market_data, trading_config, ws_trading_config
+from tests.harness import (
+    Harness,
+    fast_config,
+    fast_market_data,
+    trading_config,
+    trading_risk,
+    ws_trading_config,
+)
 from workflows.names import SA_MODE
 
 pytestmark = pytest.mark.integration
@@ -134,6 +140,20 @@ async def _live(harness: Harness) -> None:
     await harness.clock(paused=False, speed="1")
 
 
+async def _start_trading_from_the_actor_loop(harness: Harness, config: TraderConfig) -> WorkflowHandle[Any, Any]:
+    """Start the trader (and clean up its market-data workflow after the test); return once the actor loop traded."""
+    handle = await harness.start(config)
+    assert config.market_data_workflow_id is not None
+    harness.handles.append(harness.client.get_workflow_handle(config.market_data_workflow_id))
+    await harness.wait_status(
+        handle,
+        lambda s: s.last_epoch is not None and s.last_epoch.driver == "actor" and s.last_epoch.orders_placed > 0,
+        "the actor loop trading",
+        timeout_s=90,
+    )
+    return handle
+
+
 def _mode_entries(st: TraderStatus) -> list[tuple[str | None, str, str]]:
     return [
         (h.previous_mode.value if h.previous_mode else None, h.mode.value, h.result)
@@ -157,23 +177,10 @@ def _position_moves(acct: dict[str, Any], client_order_ids: set[str]) -> list[tu
 async def test_ws_503_degrades_to_rest_fallbacks_closing_only_and_recovers(harness: Harness, sim) -> None:
     await _live(harness)
     config = ws_config(
-        risk=RiskLimits(
-            order_size_contracts=Decimal(1),
-            max_position_contracts=Decimal(6),
-            max_spread_dollars=Decimal("0.99"),
-            per_market_throttle_ms=250,
-            max_entry_price_dollars=Decimal("0.99"),
-        ),
+        risk=trading_risk(6, throttle_ms=250),
         degraded=scaled(max_position_contracts=Decimal(2)),
     )
-    handle = await harness.start(config)
-    harness.handles.append(harness.client.get_workflow_handle(config.market_data_workflow_id))
-    await harness.wait_status(
-        handle,
-        lambda s: s.last_epoch is not None and s.last_epoch.driver == "actor" and s.last_epoch.orders_placed > 0,
-        "the actor loop trading",
-        timeout_s=90,
-    )
+    handle = await _start_trading_from_the_actor_loop(harness, config)
     with Watch(harness, handle, sim) as watch:
         onset = time.monotonic()
         [drop, refused] = await harness.timed_faults(
@@ -187,7 +194,7 @@ async def test_ws_503_degrades_to_rest_fallbacks_closing_only_and_recovers(harne
         fallbacks = {f.fallback for f in st.limits.fallbacks} if st.limits else set()
         assert fallbacks == {"books_rest_polling", "fills_order_status_polling", "positions_rest_sync"}
         assert st.limits.max_position_contracts == 2 and st.limits.cash_reserve_cents == 100_000
-        assert st.limits.closing_only and "fill stream is blind" in st.limits.closing_only
+        assert st.limits.closing_only is not None and "fill stream is blind" in st.limits.closing_only
         before, _, why = [e for e in _mode_entries(st) if e[1] == "degraded"][-1]
         assert before == "fully_operational" and "orderbook_ws down" in why and "books_rest_polling" in why
         desc = await handle.describe()
@@ -273,8 +280,8 @@ async def test_rest_outage_pauses_probes_on_schedule_places_no_order_and_resumes
         )
         st = await harness.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused", timeout_s=20)
         detected = time.monotonic() - onset
-        assert st.mode == OverallStatus.PAUSED and st.pause_reason.startswith("critical component down")
-        assert "HTTP 503" in st.pause_reason
+        reason = st.pause_reason or ""
+        assert st.mode == OverallStatus.PAUSED and reason.startswith("critical component down") and "HTTP 503" in reason
         assert (await handle.describe()).typed_search_attributes.get(SA_MODE) == "paused"
         st = await harness.wait_status(
             handle, lambda s: s.state == LifecycleState.TRADING and s.mode == "fully_operational", "resumed", 60
@@ -359,12 +366,7 @@ async def test_429_storm_and_5xx_on_orders_no_crash_no_duplicate_intent_no_posit
 async def test_trading_pause_in_the_middle_of_a_close_completes_after_the_pause_exactly_once(
     harness: Harness, sim
 ) -> None:
-    ticker, yes_bid, _ = await harness.freeze_on_quoted_market()
-    await harness.arrange_position(ticker, "10", (yes_bid * 10 / Decimal("1.5")).quantize(Decimal("0.01")))
-    # The close's first quote is held 2 s (its book read, GET /markets/{ticker}/orderbook): trading pauses then.
-    [hold] = await harness.timed_faults(
-        {"kind": "hold", "path": f"/markets/{ticker}/orderbook", "method": "GET", "delay": "2s", "count": 1}
-    )
+    ticker, hold = await harness.take_profit_close_held()  # trading pauses while its first quote is held
     config = fast_config(
         recalibration_interval_s=2,
         degraded_backoff_s=BACKOFF_S,
@@ -405,26 +407,13 @@ async def test_trading_pause_in_the_middle_of_a_close_completes_after_the_pause_
 async def test_fill_ws_down_fills_reach_positions_by_polling_without_drift(harness: Harness, sim) -> None:
     await _live(harness)
     config = ws_config(
-        risk=RiskLimits(
-            order_size_contracts=Decimal(1),
-            max_position_contracts=Decimal(6),
-            max_spread_dollars=Decimal("0.99"),
-            per_market_throttle_ms=250,
-            max_entry_price_dollars=Decimal("0.99"),
-        ),
+        risk=trading_risk(6, throttle_ms=250),
         # Entries allowed while the fill stream is blind, so fills keep coming (the default is closing only).
         degraded=scaled(max_position_contracts=Decimal(2), closing_only_when_fills_blind=False),
         exits=ExitRules(max_hold_time_s=3, market_closing_window_s=120, cash_reserve_cents=0),
     )
     await harness.set_balance(100_000 + 5_000)  # the degraded reserve ($1,000) leaves $50 to trade with
-    handle = await harness.start(config)
-    harness.handles.append(harness.client.get_workflow_handle(config.market_data_workflow_id))
-    await harness.wait_status(
-        handle,
-        lambda s: s.last_epoch is not None and s.last_epoch.driver == "actor" and s.last_epoch.orders_placed > 0,
-        "the actor loop trading",
-        timeout_s=90,
-    )
+    handle = await _start_trading_from_the_actor_loop(harness, config)
     down_s = 20
     with Watch(harness, handle, sim) as watch:
         [fault] = await harness.timed_faults({"kind": "ws_channel_down", "channels": ["fill"], "for": f"{down_s}s"})
