@@ -11,8 +11,10 @@ they land at every phase of the trader's probe and recalibration cycle.
 
 Measured from the trader's own status history against the simulator's record of the fault (both wall-clock UTC on
 this machine): detection = fault onset -> the mode change (``degraded``, or ``paused`` for a critical fault);
-recovery = fault clearance -> the mode change back to ``fully_operational``. Printed per fault type: p50 and max
-over the runs, and every run's figures.
+recovery = fault clearance -> the mode change back to ``fully_operational``; noticed = the component healthy again
+-> full operation (for a WebSocket fault the streams are sampled in-process: reconnected, channels subscribed,
+books trusted; they come back up to the reconnect backoff after the clearance; for a REST or exchange fault, the
+clearance itself). Printed per fault type: p50 and max over the runs, and every run's figures.
 
 Faults: ``ws-503`` (open WebSockets dropped, every handshake answered 503), ``fill-ws-down`` /
 ``position-ws-down`` (the ``fill`` / ``market_positions`` channel ended with error 10 and refused), ``rest-outage``
@@ -36,7 +38,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,7 @@ import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from kalshi.ingest import MarketDataHub
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
 from models.market_data import IngestSettings, MarketDataInput
@@ -128,12 +131,61 @@ SCALED = Intervals("scaled", 3, 6, [1, 2, 3, 6], 500, 1, 2, 8)
 
 @dataclass
 class RunResult:
-    """One run: seconds from onset to the mode change and from clearance to full operation (None: not seen)."""
+    """One run's figures in seconds (None: not seen).
+
+    Attributes:
+        detect_s: fault onset -> the mode change.
+        recover_s: fault clearance -> the mode change back to full operation.
+        noticed_s: the component healthy again (the WebSocket reconnected, the channel subscribed again, books
+            trusted; for a REST or exchange fault, its clearance) -> full operation: how long the trader took to
+            notice the recovery.
+    """
 
     detect_s: float | None = None
     recover_s: float | None = None
+    noticed_s: float | None = None
     mode: str | None = None
     notes: list[str] = field(default_factory=list)
+
+
+class StreamSampler:
+    """Samples this run's market-data streams every 50 ms (the worker is in-process): when were they all healthy.
+
+    Healthy: the WebSocket connected, the ``fill`` and ``market_positions`` channels subscribed and at least one
+    trusted book (what the calibration's ``orderbook_ws``, ``fill_ws`` and ``position_ws`` need).
+    """
+
+    def __init__(self, hub: MarketDataHub) -> None:
+        self.hub = hub
+        self.changes: list[tuple[datetime, bool]] = []
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def healthy_now(self) -> bool:
+        """Whether every stream is healthy at this moment."""
+        health, feed = self.hub.stream_health(), self.hub.feed
+        books = int(feed.metrics().get("feed_books_trusted") or 0) if feed is not None else 0
+        return health.connected and health.fill and health.positions and books > 0
+
+    async def _run(self) -> None:
+        while True:
+            ok = self.healthy_now()
+            if not self.changes or self.changes[-1][1] != ok:
+                self.changes.append((datetime.now(UTC), ok))
+            await asyncio.sleep(0.05)
+
+    def healthy_since(self, after: datetime) -> datetime | None:
+        """When the streams became (and stayed) healthy at or after ``after``."""
+        since = None
+        for at, ok in self.changes:
+            if ok and since is None:
+                since = max(at, after)
+            elif not ok and at >= after:
+                since = None
+        return since
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        self._task.cancel()
 
 
 def _utc(text: str) -> datetime:
@@ -174,6 +226,8 @@ async def _one_run(env: WorkflowEnvironment, fault: str, iv: Intervals, onset_s:
                     "full operation from the actor loop",
                     timeout_s=180,
                 )
+                assert h.workers is not None and h.workers.hub is not None
+                sampler = StreamSampler(h.workers.hub)
                 specs = make(onset_s, iv.fault_s)
                 faults = await h.timed_faults(*specs)
                 lasting = [f["id"] for f, spec in zip(faults, specs, strict=True) if "for" in spec]
@@ -212,8 +266,12 @@ async def _one_run(env: WorkflowEnvironment, fault: str, iv: Intervals, onset_s:
                     result.notes.append(f"no {expected.value} mode seen")
                 if up is not None:
                     result.recover_s = (up.at - ended).total_seconds()
+                    back = ended if critical else sampler.healthy_since(ended)
+                    if back is not None and back <= up.at:
+                        result.noticed_s = (up.at - back).total_seconds()
                 else:
                     result.notes.append("no return to full operation seen")
+                sampler.stop()
                 await handle.signal(SIGNAL_STOP, {})
                 await env.client.get_workflow_handle(md_id).signal(SIGNAL_STOP)
             finally:
@@ -228,6 +286,10 @@ def _recovered(st: TraderStatus, ended: datetime) -> bool:
     return any(e.mode == OverallStatus.FULLY_OPERATIONAL and e.at >= ended for e in st.status_history if e.mode)
 
 
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def _p50_max(values: list[float]) -> tuple[str, str]:
     if not values:
         return "n/a", "n/a"
@@ -239,7 +301,8 @@ async def _matrix(client_env: WorkflowEnvironment, iv: Intervals, faults: list[s
         f"intervals {iv.name}: probe {iv.probe_s:g} s, recalibration {iv.recalibration_s:g} s, paused probes "
         f"{'/'.join(f'{b:g}' for b in iv.backoff_s)} s, grace {iv.grace_ms} ms, reconnect backoff <= "
         f"{iv.reconnect_max_s:g} s; faults last {iv.fault_s:g} s; {runs} runs each",
-        f"{'fault':<18}{'mode':<10}{'detect p50':>11}{'max':>7}{'recover p50':>13}{'max':>7}   runs (detect/recover s)",
+        f"{'fault':<18}{'mode':<10}{'detect p50':>11}{'max':>7}{'recover p50':>13}{'max':>7}{'noticed p50':>13}"
+        f"{'max':>7}   runs (detect/recover/noticed s)",
     ]
     for fault in faults:
         started = time.monotonic()
@@ -251,14 +314,13 @@ async def _matrix(client_env: WorkflowEnvironment, iv: Intervals, faults: list[s
         errors = [r for r in results if not isinstance(r, RunResult)]
         detect = [r.detect_s for r in good if r.detect_s is not None]
         recover = [r.recover_s for r in good if r.recover_s is not None]
+        noticed = [r.noticed_s for r in good if r.noticed_s is not None]
         d50, dmax = _p50_max(detect)
         r50, rmax = _p50_max(recover)
-        each = ", ".join(
-            f"{'-' if r.detect_s is None else f'{r.detect_s:.1f}'}/{'-' if r.recover_s is None else f'{r.recover_s:.1f}'}"
-            for r in good
-        )
+        n50, nmax = _p50_max(noticed)
+        each = ", ".join("/".join(_s(x) for x in (r.detect_s, r.recover_s, r.noticed_s)) for r in good)
         mode = good[0].mode if good and good[0].mode else "?"
-        row = f"{fault:<18}{mode:<10}{d50:>11}{dmax:>7}{r50:>13}{rmax:>7}   {each}"
+        row = f"{fault:<18}{mode:<10}{d50:>11}{dmax:>7}{r50:>13}{rmax:>7}{n50:>13}{nmax:>7}   {each}"
         print(f"{iv.name}: {row} ({time.monotonic() - started:.0f} s)", flush=True)
         lines.append(row)
         for r in good:

@@ -178,16 +178,19 @@ class EpochSteps(TraderBase):
         and left within one probe interval, and a critical outage is caught by the first probe).
         """
         interval = self.config.degraded.health_probe_interval_s
+        next_probe = workflow.now() + timedelta(seconds=interval)
         while True:
+            wait = (next_probe - workflow.now()).total_seconds()
             try:
                 await workflow.wait_condition(
                     lambda: epoch.done() or self._interrupted(),
-                    timeout=interval,
-                    timeout_summary=f"health probe in {interval:g}s",
+                    timeout=wait,
+                    timeout_summary=f"health probe in {wait:.3g}s",
                 )
                 return
             except TimeoutError:
                 pass
+            next_probe += timedelta(seconds=interval)  # a steady cadence: the probe's own duration is not added
             probe = asyncio.ensure_future(self._health_probe())
 
             def settled(probe: asyncio.Future[ProbeResult] = probe) -> bool:
@@ -200,6 +203,8 @@ class EpochSteps(TraderBase):
                     await probe
                 return
             result = probe.result()
+            if next_probe <= workflow.now():  # a probe slower than the interval: the next one a full interval on
+                next_probe = workflow.now() + timedelta(seconds=interval)
             if result.changed is not None:
                 self._probe_change = result.changed
                 workflow.logger.info("health probe: %s: recalibrating now", result.changed)
