@@ -179,7 +179,7 @@ class StreamSampler:
         for at, ok in self.changes:
             if ok and since is None:
                 since = max(at, after)
-            elif not ok and at >= after:
+            elif not ok:
                 since = None
         return since
 

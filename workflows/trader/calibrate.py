@@ -38,7 +38,17 @@ from workflows.trader.base import AuthFailure, TraderBase
 class CalibrationSteps(TraderBase):
     """Calibrate, reconcile pending orders, cancel leftovers, manage the order group."""
 
-    async def _calibrate(self) -> CalibrationReport:
+    async def _calibrate(self, *, note_mode: bool = True) -> CalibrationReport:
+        """Run the calibration activity and build the report (kept in ``s.last_calibration``).
+
+        Args:
+            note_mode: take the report's overall status as the trader's mode now (:meth:`_note_mode`); the cycle
+                passes False and notes it after a transient failure's immediate retry, so a failure that the retry
+                clears never shows as a mode change.
+
+        Raises:
+            AuthFailure: the exchange refused the credentials.
+        """
         tracked = sorted(set(self.s.positions_opened_at))
         v2 = workflow.patched(PATCH_PENDING_ORDERS_V2)
         if v2 and self.s.pending_client_order_ids:
@@ -67,7 +77,8 @@ class CalibrationSteps(TraderBase):
                 raise AuthFailure(error_line(err)) from err
             report = self._failed_report(error_line(err))
             self.s.last_calibration = report
-            self._note_mode(report)
+            if note_mode:
+                self._note_mode(report)
             return report
         if v2:
             believed = self._epoch_positions
@@ -101,7 +112,8 @@ class CalibrationSteps(TraderBase):
         if snapshot.settlements is not None:
             self.s.last_settlement_check = snapshot.exchange_time
         self.s.last_calibration = report
-        self._note_mode(report)
+        if note_mode:
+            self._note_mode(report)
         if report.drift.mismatched_positions:
             workflow.logger.warning(
                 "the last epoch's positions differ from the exchange's: %s",

@@ -174,7 +174,7 @@ class TraderWorkflow(OperatorHandlers, CalibrationSteps, CloseSteps, EpochSteps)
         self._recalibrate_requested = False
         self._probe_change = None
         try:
-            report = await self._calibrate()
+            report = await self._calibrate(note_mode=False)
             if (
                 not report.can_trade
                 and workflow.patched(PATCH_DEGRADED_MODE)
@@ -182,7 +182,8 @@ class TraderWorkflow(OperatorHandlers, CalibrationSteps, CloseSteps, EpochSteps)
                 and is_transient_failure(report)
             ):
                 workflow.logger.info("transient failure (%s): calibrating again at once", pause_reason(report))
-                report = await self._calibrate()
+                report = await self._calibrate(note_mode=False)
+            self._note_mode(report)
         except AuthFailure as err:
             self._pause(
                 f"authentication failed: {err} (fix the key, then send resume)", operator=True, kind="authentication"
