@@ -412,7 +412,6 @@ async def test_fill_ws_down_fills_reach_positions_by_polling_without_drift(harne
         degraded=scaled(max_position_contracts=Decimal(2), closing_only_when_fills_blind=False),
         exits=ExitRules(max_hold_time_s=3, market_closing_window_s=120, cash_reserve_cents=0),
     )
-    await harness.set_balance(100_000 + 5_000)  # the degraded reserve ($1,000) leaves $50 to trade with
     handle = await _start_trading_from_the_actor_loop(harness, config)
     down_s = 20
     with Watch(harness, handle, sim) as watch:
