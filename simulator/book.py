@@ -218,10 +218,11 @@ class OrderBook:
         """Fold a tape delta into a level holding only tape size and report it at once; False = not such a level.
 
         Such a level has no account order, nothing consumed and no change pending a flush; for any other level
-        nothing is done and False is returned (use :meth:`tape_delta`). On such a level the displayed size IS the tape size, so the change is the delta itself: it goes straight
-        to :attr:`sink` and to the flushed sizes, without a :meth:`flush`. The replay's hot path: most recorded
-        deltas land here. The caller must only use it while no account order rests on the OTHER side (a new tape
-        level could cross one, which matching has to resolve before anything is displayed).
+        nothing is done and False is returned (use :meth:`tape_delta`). There the displayed size IS the tape size,
+        so the change is the delta itself: it goes straight to :attr:`sink` and to the flushed sizes, without a
+        :meth:`flush`. The replay's hot path: most recorded deltas land here. The caller must only use it while no
+        account order rests on the OTHER side (a new tape level could cross one, which matching has to resolve
+        before anything is displayed).
         """
         key = (side, price_cc)
         if key in self._touched:
