@@ -28,12 +28,10 @@ original ``ceil_to_cent(0.07 C P (1 - P))`` on whole-cent notionals and is up to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from kalshi.orderbook import TopOfBook
-from models.fees import OrderFeeAccumulator
 from models.trader import BookTop
 from rl.decision.actions import Action, ActionSpace
 from rl.decision.portfolio import Portfolio, RestingOrder
@@ -57,8 +55,7 @@ RESTING = "good_till_canceled"
 _CC = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class OrderIntent:
+class OrderIntent(NamedTuple):
     """An order the pipeline wants to send: ``action`` ``count_lots`` of ``side`` at limit ``price_cc`` (that side's).
 
     Attributes:
@@ -112,8 +109,7 @@ class OrderIntent:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class CheckContext:
+class CheckContext(NamedTuple):
     """The facts every check of one market at one instant reads (built once per decision, shared by all actions).
 
     Attributes:
@@ -221,29 +217,45 @@ def intent_for(action: Action, ctx: CheckContext) -> OrderIntent | str | None:
     )
 
 
+def _market_reason(ctx: CheckContext, reduce_only: bool) -> str | None:
+    """The checks that do not depend on the order (but for ``reduce_only``), in the check order."""
+    portfolio, limits = ctx.portfolio, ctx.limits
+    if portfolio.consecutive_errors >= limits.max_consecutive_errors:
+        return "circuit_open"
+    if portfolio.order_group_triggered and not reduce_only:
+        return "order_group_triggered"
+    close_ms = ctx.close_ms
+    if close_ms is None:
+        return "market_unknown"
+    if close_ms - ctx.now_ms < limits.closing_window_ms:
+        return "market_closing"
+    if limits.max_book_age_ms is not None and ctx.book_age_ms > limits.max_book_age_ms:
+        return "stale_book"
+    return None
+
+
+def _throttled(ctx: CheckContext) -> bool:
+    """An order was sent in this market less than ``throttle_ms`` ago."""
+    state = ctx.portfolio.markets.get(ctx.ticker)
+    last = state.last_order_ms if state is not None else None
+    return last is not None and ctx.now_ms - last < ctx.limits.throttle_ms
+
+
 def check(intent: OrderIntent, ctx: CheckContext) -> str | None:
     """Run every pre-trade check on ``intent``; return the first reject reason, or None to send it.
 
     The order of the checks and the reasons are the module docstring's. Pure: reads ``ctx`` only.
     """
-    portfolio = ctx.portfolio
-    limits = ctx.limits
-    if portfolio.consecutive_errors >= limits.max_consecutive_errors:
-        return "circuit_open"
-    if portfolio.order_group_triggered and not intent.reduce_only:
-        return "order_group_triggered"
-    if ctx.close_ms is None:
-        return "market_unknown"
-    if ctx.close_ms - ctx.now_ms < limits.closing_window_ms:
-        return "market_closing"
-    if limits.max_book_age_ms is not None and ctx.book_age_ms > limits.max_book_age_ms:
-        return "stale_book"
-    if intent.price_cc <= 0 or intent.price_cc >= _CC:
+    reason = _market_reason(ctx, intent.reduce_only)
+    if reason is not None:
+        return reason
+    price = intent.price_cc
+    if price <= 0 or price >= _CC:
         return "no_liquidity"
-    state = portfolio.markets.get(intent.ticker)
-    last = state.last_order_ms if state is not None else None
-    if last is not None and ctx.now_ms - last < limits.throttle_ms:
+    if _throttled(ctx):
         return "throttle"
+    portfolio, limits = ctx.portfolio, ctx.limits
+    state = portfolio.markets.get(intent.ticker)
     position = state.position_lots if state is not None else 0
     resting = state.resting if state is not None else None
     if intent.action == "sell":
@@ -253,19 +265,17 @@ def check(intent: OrderIntent, ctx: CheckContext) -> str | None:
         return "unchanged" if intent.post_only and intent.same_order_as(resting) else None
     # entries (buys)
     top = ctx.top
-    if top.yes_bid_cc is None or top.yes_ask_cc is None or top.yes_ask_cc - top.yes_bid_cc > limits.max_spread_cc:
+    bid, ask = top.yes_bid_cc, top.yes_ask_cc
+    if bid is None or ask is None or ask - bid > limits.max_spread_cc:
         return "spread"
-    if intent.price_cc > limits.max_entry_price_cc:
+    if price > limits.max_entry_price_cc:
         return "price_cap"
-    replaced = resting if intent.replaces is not None else None
     if abs(position + intent.signed_lots) > limits.max_position_lots:
         return "position_limit"
     if position == 0 and portfolio.open_positions() >= limits.max_open_positions:
         return "max_open_positions"
-    fee = OrderFeeAccumulator(limits.fee_schedule).fill_micro(
-        intent.count_lots, intent.price_cc, buy=True, is_taker=not intent.post_only
-    )
-    cost = -fee.cash_change_micro  # notional + net fee, a whole number of cents
+    cost = limits.buy_cost_micro(intent.count_lots, price, not intent.post_only)
+    replaced = resting if intent.replaces is not None else None
     if portfolio.free_cash_micro(excluding=replaced) - cost < limits.cash_reserve_micro:
         return "cash_reserve"
     if intent.post_only and intent.same_order_as(resting):
@@ -274,7 +284,13 @@ def check(intent: OrderIntent, ctx: CheckContext) -> str | None:
 
 
 def action_mask(space: ActionSpace, ctx: CheckContext) -> list[bool]:
-    """Which actions of ``space`` would pass the checks now: ``[check(intent_for(a)) is None]``, HOLD always True."""
+    """Which actions of ``space`` would pass the checks now: ``[check(intent_for(a)) is None]``, HOLD always True.
+
+    When a check that holds for every order fails (:func:`check`'s market-wide part even for a reduce-only order,
+    or the throttle), every order action is masked without building its intent: the same answer, computed once.
+    """
+    if _market_reason(ctx, True) is not None or _throttled(ctx):
+        return [not a.verb for a in space.actions]
     out = []
     for action in space.actions:
         intent = intent_for(action, ctx)

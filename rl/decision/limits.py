@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from models.fees import FeeSchedule
+from models.fees import FeeSchedule, OrderFeeAccumulator
 from models.trader import ExitRules, RiskLimits
 
 __all__ = ["Limits", "LimitsError"]
@@ -58,6 +58,20 @@ class Limits:
     max_consecutive_errors: int = 5
     max_book_age_ms: float | None = None
     fee_schedule: FeeSchedule = field(default_factory=FeeSchedule.taker_only)
+    _costs: dict[tuple[int, int, bool], int] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def buy_cost_micro(self, lots: int, price_cc: int, is_taker: bool) -> int:
+        """What buying ``lots`` at ``price_cc`` in one fill takes from cash: notional + net fee, micro-dollars.
+
+        Kalshi's fee rounding (:mod:`models.fees`): ``-floor_to_cent(-notional - trade fee)``, a whole number of
+        cents. Memoised per instance: the checks ask for the same few (size, price) pairs at every decision point.
+        """
+        key = (lots, price_cc, is_taker)
+        cost = self._costs.get(key)
+        if cost is None:
+            fee = OrderFeeAccumulator(self.fee_schedule).fill_micro(lots, price_cc, buy=True, is_taker=is_taker)
+            cost = self._costs[key] = -fee.cash_change_micro
+        return cost
 
     @classmethod
     def from_settings(
