@@ -58,6 +58,7 @@ from rl.decision import (
     DecisionPipeline,
     Fill,
     Limits,
+    Observation,
     OrderIntent,
     Portfolio,
     RestingOrder,
@@ -334,6 +335,21 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
     def action_masks(self) -> npt.NDArray[np.bool_]:
         """The current decision point's action mask (sb3-contrib MaskablePPO's hook)."""
         return np.array(self._mask, dtype=bool)
+
+    def policy_observation(self, features: npt.NDArray[np.float32] | None = None) -> tuple[Observation, list[bool]]:
+        """The current decision point as the pipeline's policies see it: ``(Observation, action mask)``.
+
+        Args:
+            features: the observation vector ``reset``/``step`` returned, for policies with ``needs_features``.
+
+        Raises:
+            EnvError: no decision point is pending (before ``reset`` or after the episode ended).
+
+        """
+        ep, ctx = self._ep, self._ctx
+        if ep is None or ctx is None:
+            raise EnvError("no decision point is pending: call reset() first")
+        return ep.pipeline.observation(ctx, features), list(self._mask)
 
     # -- episode mechanics -----------------------------------------------------------------------------------
 

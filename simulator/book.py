@@ -120,7 +120,7 @@ class Level:
 class OrderBook:
     """The YES and NO bid books of one market (prices in centi-cents, sizes in lots)."""
 
-    __slots__ = ("_shown", "_touched", "orders_on", "sides", "sink", "ticker")
+    __slots__ = ("_order_prices", "_shown", "_touched", "orders_on", "sides", "sink", "ticker")
 
     def __init__(self, ticker: str) -> None:
         self.ticker = ticker
@@ -129,6 +129,7 @@ class OrderBook:
         self._touched: set[tuple[str, int]] = set()
         self.orders_on: dict[str, int] = {"yes": 0, "no": 0}
         """Number of account orders resting on each side (a cheap "any orders?" check)."""
+        self._order_prices: dict[str, dict[int, int]] = {"yes": {}, "no": {}}
         self.sink: DisplaySink | None = None
         """Optional receiver of every displayed change, fed by :meth:`flush` (the RL environment's book)."""
 
@@ -284,6 +285,8 @@ class OrderBook:
         order.queue_ahead_lots = lvl.tape_visible
         lvl.orders.append(order)
         self.orders_on[side] += 1
+        prices = self._order_prices[side]
+        prices[price] = prices.get(price, 0) + 1
         self.touch(side, price)
 
     def remove_order(self, order: Order) -> None:
@@ -293,7 +296,16 @@ class OrderBook:
         if lvl is not None and order in lvl.orders:
             lvl.orders.remove(order)
             self.orders_on[side] -= 1
+            prices = self._order_prices[side]
+            if prices[price] > 1:
+                prices[price] -= 1
+            else:
+                del prices[price]
             self.touch(side, price)
+
+    def orders_at_or_above(self, side: str, price_cc: int) -> bool:
+        """Whether an account order rests on ``side`` at ``price_cc`` or higher (a tape level it would cross)."""
+        return any(price >= price_cc for price in self._order_prices[side])
 
     def resting_orders(self) -> list[Order]:
         """Every account order on the book (any side/price)."""

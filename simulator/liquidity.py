@@ -161,7 +161,10 @@ class TapeLiquidity(MatchingEngine):
         """
         state = self.markets[ticker]
         book = state.book
-        crossable = book.orders_on["no" if side == "yes" else "yes"]
+        # an account order on the other side at 1 - price or higher would be crossed by size appearing here
+        crossable = book.orders_on["no" if side == "yes" else "yes"] and book.orders_at_or_above(
+            "no" if side == "yes" else "yes", _CC - price_cc
+        )
         if not crossable and book.fold_simple(side, price_cc, delta_lots):
             if delta_lots and self.bus.wants(BookDelta):
                 self.bus.publish(

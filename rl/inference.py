@@ -1,0 +1,101 @@
+"""The learned policy behind the pipeline's :class:`rl.decision.Policy` interface: a registry model, on CPU, one thread.
+
+:class:`ModelPolicy` wraps a MaskablePPO model loaded from the registry (:meth:`rl.registry.ModelRegistry.load`, which
+refuses a model for another feature version or action space). ``act`` takes the :func:`rl.features.observe` vector
+and the action mask of the checks and returns the policy's most probable allowed action (deterministic, as for
+evaluation and trading): the SB3 policy's own masked distribution (``MaskableActorCriticPolicy.get_distribution``),
+evaluated without autograd. torch is capped at one thread (:func:`limit_torch_threads`); a decision costs tens of
+microseconds (``bench/bench_rl_env.py`` prints observation + inference p50/p99).
+
+A NaN/inf in the observation never reaches the network: :func:`rl.features.observe` raises first, and ``act`` checks
+the vector it is given (:class:`rl.features.FeatureError`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rl.decision import ActionSpace, Observation
+from rl.features import FEATURE_VERSION, N_FEATURES, FeatureError
+from rl.registry import LoadedModel, ModelRegistry
+
+__all__ = ["ModelPolicy", "limit_torch_threads", "load_policy"]
+
+
+def limit_torch_threads(threads: int = 1) -> None:
+    """Run torch's intra- and inter-op work on ``threads`` threads (inference and tests share 2 cores).
+
+    Also turns off ``torch.distributions``' argument validation: it re-checks every probability vector a policy
+    produces (a large share of a decision's cost) and the masked distributions here are valid by construction.
+    """
+    torch.distributions.Distribution.set_default_validate_args(False)
+    torch.set_num_threads(threads)
+    # torch allows the inter-op setting only once per process, before any parallel work
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(threads)
+
+
+class ModelPolicy:
+    """A trained MaskablePPO policy as a :class:`rl.decision.Policy` (module docstring).
+
+    Args:
+        loaded: the registry's :class:`rl.registry.LoadedModel`.
+        space: the action space (must be the model's: names and order).
+
+    Raises:
+        ValueError: the model's action names differ from ``space``'s.
+
+    """
+
+    needs_features = True
+
+    def __init__(self, loaded: LoadedModel, space: ActionSpace) -> None:
+        if tuple(loaded.metadata.actions) != space.names:
+            raise ValueError(
+                f"model {loaded.metadata.version} acts on {list(loaded.metadata.actions)}, not {list(space.names)}"
+            )
+        self.name = f"rl:{loaded.metadata.version}"
+        self.space = space
+        self.model = loaded.model
+        self.metadata = loaded.metadata
+        self._policy = loaded.model.policy
+        self._policy.set_training_mode(False)
+
+    def act(self, obs: Observation, mask: Sequence[bool]) -> int:
+        """The most probable allowed action for ``obs.features`` (float32, ``N_FEATURES``).
+
+        Raises:
+            FeatureError: no features, or a vector of the wrong shape or with a NaN/inf.
+
+        """
+        features = obs.features
+        if features is None or getattr(features, "shape", None) != (N_FEATURES,):
+            raise FeatureError(f"{self.name} needs the {N_FEATURES}-feature observation, got {type(features).__name__}")
+        if not np.isfinite(features).all():
+            raise FeatureError(f"{self.name}: a NaN or infinite feature reached the policy")
+        return self.act_vector(features, mask)
+
+    def act_vector(self, features: np.ndarray, mask: Sequence[bool]) -> int:
+        """:meth:`act` on a bare feature vector (the environment's and the benchmark's path)."""
+        with torch.inference_mode():
+            tensor = torch.as_tensor(features, dtype=torch.float32).reshape(1, N_FEATURES)
+            dist = self._policy.get_distribution(tensor, np.asarray(mask, dtype=bool).reshape(1, -1))
+            return int(dist.get_actions(deterministic=True)[0])
+
+
+def load_policy(registry_root: Path, spec: str, space: ActionSpace) -> ModelPolicy:
+    """Load ``spec`` (``rl:current``, ``rl:<version>``, ``current`` or a version) as a :class:`ModelPolicy` on CPU.
+
+    Raises:
+        rl.registry.ModelRegistryError: missing, corrupt or incompatible (feature version, observation size, actions).
+
+    """
+    loaded = ModelRegistry(registry_root).load(
+        spec, feature_version=FEATURE_VERSION, n_features=N_FEATURES, actions=space.names
+    )
+    return ModelPolicy(loaded, space)
