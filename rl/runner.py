@@ -124,3 +124,79 @@ def run_evaluation(
         results.append(run_policy(policy, markets, config, is_policy=learned, on_market=callback))
     report = evaluate(results, seed=seed)
     return EvaluationRun(report, results, time.monotonic() - started)
+
+
+def default_specs(registry: Path | None) -> list[str]:
+    """``rl:current`` when the registry has a current model, then every baseline."""
+    from rl.registry import ModelRegistry, ModelRegistryError
+
+    specs = list(BASELINES)
+    if registry is not None:
+        try:
+            if ModelRegistry(registry).current_version() is not None:
+                specs.insert(0, "rl:current")
+        except ModelRegistryError:
+            specs.insert(0, "rl:current")  # a broken pointer: loading it reports the one-line error
+    return specs
+
+
+def select_markets(
+    data_dir: Path,
+    tickers: Sequence[str] | None,
+    specs: Sequence[str],
+    *,
+    registry: Path | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[list[MarketTape], str]:
+    """The markets to evaluate and a sentence saying which and why.
+
+    ``tickers`` when given; else, when a learned policy is evaluated, its validation markets that ``data_dir``
+    holds (the markets it never trained on); else every market of ``data_dir``.
+
+    Raises:
+        rl.tapes.TapeDataError: unknown tickers or unreadable tapes.
+        rl.registry.ModelRegistryError: the learned policy's metadata cannot be read.
+
+    """
+    from rl.registry import ModelRegistry
+    from rl.tapes import load_markets
+
+    if tickers:
+        markets = load_markets(data_dir, tickers, cache_dir=cache_dir)
+        return markets, f"{len(markets)} markets given on the command line"
+    learned = [s for s in specs if s.startswith("rl:")]
+    if learned and registry is not None:
+        meta = ModelRegistry(registry).metadata(learned[0])
+        everything = load_markets(data_dir, cache_dir=cache_dir)
+        wanted = set(meta.validation_markets)
+        chosen = [m for m in everything if m.ticker in wanted]
+        if chosen:
+            return chosen, (
+                f"{len(chosen)} validation markets of model {meta.version} (never trained on; they chose its "
+                f"early-stopping point, so its figures there are optimistic)"
+            )
+        unseen = [m for m in everything if m.ticker not in set(meta.training_markets)]
+        if unseen:
+            return unseen, f"{len(unseen)} markets model {meta.version} never trained on"
+        return everything, f"all {len(everything)} markets (the model trained on them all: in-sample figures)"
+    markets = load_markets(data_dir, cache_dir=cache_dir)
+    return markets, f"all {len(markets)} markets of {data_dir}"
+
+
+def write_outputs(run: EvaluationRun, report_dir: Path, json_path: Path | None = None) -> Path:
+    """Write the report folder (``report.md``, PNG figures, ``report.json``) and, if asked, the JSON elsewhere too.
+
+    Returns:
+        The Markdown report's path.
+
+    Raises:
+        OSError: a file cannot be written.
+
+    """
+    from rl.evaluate import write_json
+    from rl.plots import write_report
+
+    path = write_report(run.report, run.results, report_dir)
+    if json_path is not None:
+        write_json(run.report, json_path)
+    return path
