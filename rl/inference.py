@@ -2,10 +2,16 @@
 
 :class:`ModelPolicy` wraps a MaskablePPO model loaded from the registry (:meth:`rl.registry.ModelRegistry.load`, which
 refuses a model for another feature version or action space). ``act`` takes the :func:`rl.features.observe` vector
-and the action mask of the checks and returns the policy's most probable allowed action (deterministic, as for
-evaluation and trading): the SB3 policy's own masked distribution (``MaskableActorCriticPolicy.get_distribution``),
-evaluated without autograd. torch is capped at one thread (:func:`limit_torch_threads`); a decision costs tens of
-microseconds (``bench/bench_rl_env.py`` prints observation + inference p50/p99).
+and the action mask of the checks and evaluates the SB3 policy's own masked distribution
+(``MaskableActorCriticPolicy.get_distribution``) without autograd. torch is capped at one thread
+(:func:`limit_torch_threads`); a decision costs tens of microseconds (``bench/bench_rl_env.py`` prints observation +
+inference p50/p99).
+
+Sampled, not argmax, by default: PPO optimises the stochastic policy, and on a market the learned behaviour is
+"enter now and then, hold otherwise", i.e. HOLD is the most probable action at nearly every decision point even
+when the policy trades well; the argmax then never trades (measured on the planted-edge tape: the sampled policy
+earned $8/market where the argmax earned $0, the predecessor's "PPO collapsed to HOLD"). The sample uses the
+policy's own seeded generator, so a seed reproduces its choices; ``deterministic=True`` takes the mode.
 
 A NaN/inf in the observation never reaches the network: :func:`rl.features.observe` raises first, and ``act`` checks
 the vector it is given (:class:`rl.features.FeatureError`).
@@ -46,6 +52,8 @@ class ModelPolicy:
     Args:
         loaded: the registry's :class:`rl.registry.LoadedModel`.
         space: the action space (must be the model's: names and order).
+        deterministic: take the most probable allowed action instead of sampling (module docstring).
+        seed: the sampling generator's seed.
 
     Raises:
         ValueError: the model's action names differ from ``space``'s.
@@ -54,7 +62,7 @@ class ModelPolicy:
 
     needs_features = True
 
-    def __init__(self, loaded: LoadedModel, space: ActionSpace) -> None:
+    def __init__(self, loaded: LoadedModel, space: ActionSpace, *, deterministic: bool = False, seed: int = 0) -> None:
         if tuple(loaded.metadata.actions) != space.names:
             raise ValueError(
                 f"model {loaded.metadata.version} acts on {list(loaded.metadata.actions)}, not {list(space.names)}"
@@ -65,6 +73,8 @@ class ModelPolicy:
         self.metadata = loaded.metadata
         self._policy = loaded.model.policy
         self._policy.set_training_mode(False)
+        self.deterministic = deterministic
+        self._rng = np.random.default_rng(seed)
 
     def act(self, obs: Observation, mask: Sequence[bool]) -> int:
         """The most probable allowed action for ``obs.features`` (float32, ``N_FEATURES``).
@@ -85,10 +95,18 @@ class ModelPolicy:
         with torch.inference_mode():
             tensor = torch.as_tensor(features, dtype=torch.float32).reshape(1, N_FEATURES)
             dist = self._policy.get_distribution(tensor, np.asarray(mask, dtype=bool).reshape(1, -1))
-            return int(dist.get_actions(deterministic=True)[0])
+            if self.deterministic:
+                return int(dist.get_actions(deterministic=True)[0])
+            probs = dist.distribution.probs[0].numpy()
+        # inverse CDF; masked actions have probability 0 and are skipped by side="right"
+        cdf = np.cumsum(probs)
+        index = int(np.searchsorted(cdf, self._rng.random() * cdf[-1], side="right"))
+        return min(index, len(probs) - 1)
 
 
-def load_policy(registry_root: Path, spec: str, space: ActionSpace) -> ModelPolicy:
+def load_policy(
+    registry_root: Path, spec: str, space: ActionSpace, *, deterministic: bool = False, seed: int = 0
+) -> ModelPolicy:
     """Load ``spec`` (``rl:current``, ``rl:<version>``, ``current`` or a version) as a :class:`ModelPolicy` on CPU.
 
     Raises:
@@ -98,4 +116,4 @@ def load_policy(registry_root: Path, spec: str, space: ActionSpace) -> ModelPoli
     loaded = ModelRegistry(registry_root).load(
         spec, feature_version=FEATURE_VERSION, n_features=N_FEATURES, actions=space.names
     )
-    return ModelPolicy(loaded, space)
+    return ModelPolicy(loaded, space, deterministic=deterministic, seed=seed)

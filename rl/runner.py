@@ -41,7 +41,7 @@ def make_policy(spec: str, config: EnvConfig, *, registry: Path | None = None, s
         from rl.inference import limit_torch_threads, load_policy
 
         limit_torch_threads(1)
-        return load_policy(registry, spec, space)
+        return load_policy(registry, spec, space, seed=seed)
     if spec in BASELINES:
         spread_cc = int(config.risk.max_spread_dollars * 10_000)
         return baseline(spec, space, seed=seed, max_spread_cc=spread_cc)

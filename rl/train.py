@@ -8,7 +8,8 @@
    ``n_workers`` processes (:class:`rl.vec.BatchedSubprocVecEnv`, one per core; 1 = in-process) with torch on one
    thread each; MaskablePPO
    (sb3-contrib) learns with the environment's action masks, a progress bar, periodic checkpoints and an
-   evaluation on the validation markets every ``eval_every`` steps (deterministic policy, one episode per market).
+   evaluation on the validation markets every ``eval_every`` steps (the sampled policy, as it trades,
+   :mod:`rl.inference`; one episode per market).
    Training stops at ``timesteps``, after ``patience`` evaluations without a better validation mean, or when the
    wall-time budget runs out, whichever comes first.
 3. The best model by validation mean net P&L per market is evaluated once more on the validation markets next to
@@ -59,11 +60,16 @@ class PPOSettings(BaseModel):
         batch_size: minibatch size.
         n_epochs: passes over each rollout.
         gamma: discount per decision point (0.999: a horizon of ~1,000 decisions, a few minutes of a market).
-        gae_lambda: GAE's lambda.
+        gae_lambda: GAE's lambda (0.99: the payoff of an entry comes hundreds of decisions later, at the close).
         clip_range: PPO's clip.
         ent_coef: entropy bonus (keeps the policy from collapsing onto HOLD early).
         vf_coef: value-loss weight.
         net_arch: hidden layer sizes of the policy and value networks.
+        hold_prior: the untrained policy's probability of HOLD when every action is allowed (the action head's
+            HOLD bias is set to match; the other actions share the rest). An untrained uniform policy trades at
+            nearly every decision point and pays the spread and fees each time, so the first updates only teach
+            "never trade"; starting mostly at HOLD explores trades sparsely and lets the edge of the few show.
+            0 keeps SB3's uniform start.
 
     """
 
@@ -74,11 +80,12 @@ class PPOSettings(BaseModel):
     batch_size: int = Field(default=256, ge=8)
     n_epochs: int = Field(default=5, ge=1)
     gamma: float = Field(default=0.999, gt=0, le=1)
-    gae_lambda: float = Field(default=0.95, gt=0, le=1)
+    gae_lambda: float = Field(default=0.99, gt=0, le=1)
     clip_range: float = Field(default=0.2, gt=0)
     ent_coef: float = Field(default=0.01, ge=0)
     vf_coef: float = Field(default=0.5, ge=0)
     net_arch: tuple[int, ...] = (64, 64)
+    hold_prior: float = Field(default=0.9, ge=0, lt=1)
 
 
 class TrainSettings(BaseModel):
@@ -241,6 +248,7 @@ def train(settings: TrainSettings, *, echo: Callable[[str], None] = print) -> Tr
         device="cpu",
         verbose=0,
     )
+    _set_hold_prior(model, ppo.hold_prior)
     budget_s = settings.budget_minutes * 60
 
     class Budget(BaseCallback):
@@ -265,7 +273,7 @@ def train(settings: TrainSettings, *, echo: Callable[[str], None] = print) -> Tr
         eval_freq=per_env,
         best_model_save_path=str(run_dir / "best"),
         log_path=str(run_dir / "eval"),
-        deterministic=True,
+        deterministic=False,  # the sampled policy, as it trades (rl.inference)
         callback_after_eval=stopper,
         verbose=0,
     )
@@ -337,6 +345,19 @@ def train(settings: TrainSettings, *, echo: Callable[[str], None] = print) -> Tr
     )
 
 
+def _set_hold_prior(model: Any, hold_prior: float) -> None:
+    """Set the action head's HOLD bias so the untrained policy holds with probability ``hold_prior`` (all allowed)."""
+    if hold_prior <= 0:
+        return
+    import torch
+
+    n = int(model.action_space.n)
+    with torch.no_grad():
+        bias = model.policy.action_net.bias
+        bias.zero_()
+        bias[0] = math.log(hold_prior * (n - 1) / (1 - hold_prior))
+
+
 def _episode_metrics(model: Any) -> dict[str, float]:
     episodes = list(getattr(model, "ep_info_buffer", []) or [])
     if not episodes:
@@ -382,6 +403,7 @@ def _metadata(
             "eval_every": settings.eval_every,
             "patience": settings.patience,
             "train_fraction": settings.train_fraction,
+            "inference": "sampled",
         },
         seed=settings.seed,
         training_metrics=training_metrics,
