@@ -8,7 +8,11 @@ works as training data. torch runs on one thread; the run takes about a minute o
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,24 +27,40 @@ from tests.rl.planted import write_planted_tapes
 from workers.cli import run
 
 
-@pytest.fixture()
-def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str]]:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    data = tmp_path / "tapes"
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    data = tmp_path_factory.mktemp("planted") / "tapes"
     return data, write_planted_tapes(data, markets=40, seed=3)
 
 
+@pytest.fixture(scope="module")
+def trained(planted: tuple[Path, list[str]], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``kalshi-trader train`` on the planted tape: (registry, the command's output)."""
+    data, _ = planted
+    registry = tmp_path_factory.mktemp("registry") / "models"
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(registry.parent / "cache")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            code = run(
+                ["train", "--data-dir", str(data), "--registry", str(registry), "--timesteps", "49152", "--envs",
+                 "4", "--workers", "1", "--eval-every", "16384", "--no-progress", "--budget-minutes", "6", "--seed",
+                 "1"]
+            )  # fmt: skip
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved
+    assert code == 0, out.getvalue()
+    return registry, out.getvalue()
+
+
 def test_training_learns_a_planted_edge_and_beats_hold_net_of_fees(
-    planted: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    planted: tuple[Path, list[str]], trained: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data, tickers = planted
-    registry = tmp_path / "models"
-    code = run(
-        ["train", "--data-dir", str(data), "--registry", str(registry), "--timesteps", "49152", "--envs", "4",
-         "--workers", "1", "--eval-every", "16384", "--no-progress", "--budget-minutes", "6", "--seed", "1"]
-    )  # fmt: skip
-    out = capsys.readouterr().out
-    assert code == 0, out
+    registry, out = trained
     assert "training on 28" in out and "validating on 12" in out
     meta = ModelRegistry(registry).metadata("current")
     assert (meta.feature_version, meta.n_features, meta.fee_version) == (FEATURE_VERSION, N_FEATURES, FEE_VERSION)
@@ -84,3 +104,60 @@ def test_evaluate_reports_bad_input_in_one_line(planted: tuple[Path, list[str]],
     assert "MARKETS.csv" in capsys.readouterr().err
     assert run(["evaluate", "--data-dir", str(data), "--policy", "hold", "--markets", "KXNOPE"]) == 1
     assert "unknown markets ['KXNOPE']" in capsys.readouterr().err
+
+
+def test_bad_models_are_refused_in_one_line(
+    planted: tuple[Path, list[str]], trained: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, _ = planted
+    good, _ = trained
+    version = ModelRegistry(good).current_version()
+    assert version is not None
+
+    def broken(change: str) -> Path:
+        root = tmp_path / change
+        shutil.copytree(good / "versions", root / "versions")
+        (root / "current").write_text(version + "\n")
+        folder = root / "versions" / version
+        meta = json.loads((folder / "metadata.json").read_text())
+        if change == "feature_version":
+            meta["feature_version"] = 99
+        elif change == "actions":
+            meta["actions"] = meta["actions"][:5]
+        elif change == "truncated":
+            blob = (folder / "model.zip").read_bytes()
+            (folder / "model.zip").write_bytes(blob[: len(blob) // 2])
+        (folder / "metadata.json").write_text(json.dumps(meta))
+        return root
+
+    for change, expected in (
+        ("feature_version", "uses feature version 99"),
+        ("actions", "chooses among"),
+        ("truncated", "fails its checksum"),
+    ):
+        root = broken(change)
+        code = run(["evaluate", "--data-dir", str(data), "--registry", str(root), "--policy", "rl:current",
+                    "--report-dir", str(tmp_path / "r")])  # fmt: skip
+        err = capsys.readouterr().err.strip()
+        assert code == 1 and err.startswith("error: ") and "\n" not in err and expected in err, (change, err)
+
+
+def test_a_nan_feature_never_reaches_the_network(trained: tuple[Path, str]) -> None:
+    import numpy as np
+
+    from kalshi.orderbook import TopOfBook
+    from rl.decision import Observation
+    from rl.features import FeatureError
+    from rl.inference import load_policy
+
+    registry, _ = trained
+    policy = load_policy(registry, "rl:current", ActionSpace.full())
+    features = np.full(N_FEATURES, 0.5, dtype=np.float32)
+    obs = Observation("T", 0, TopOfBook(4500, 100, 5000, 100), 0, 10**9, 10**9, None, features)
+    mask = [True] * 9
+    assert 0 <= policy.act(obs, mask) < 9
+    features[7] = np.nan
+    with pytest.raises(FeatureError, match="NaN"):
+        policy.act(obs, mask)
+    with pytest.raises(FeatureError, match="needs the 35-feature observation"):
+        policy.act(Observation("T", 0, obs.top, 0, 10**9, 10**9), mask)
