@@ -32,6 +32,9 @@ from rl.registry import LoadedModel, ModelRegistry
 
 __all__ = ["ModelPolicy", "limit_torch_threads", "load_policy"]
 
+_MASKED = -1e8
+"""The logit sb3-contrib gives masked actions (``MaskableCategorical``'s ``HUGE_NEG``)."""
+
 
 def limit_torch_threads(threads: int = 1) -> None:
     """Run torch's intra- and inter-op work on ``threads`` threads (inference and tests share 2 cores).
@@ -91,17 +94,26 @@ class ModelPolicy:
         return self.act_vector(features, mask)
 
     def act_vector(self, features: np.ndarray, mask: Sequence[bool]) -> int:
-        """:meth:`act` on a bare feature vector (the environment's and the benchmark's path)."""
+        """:meth:`act` on a bare feature vector (the environment's and the benchmark's path).
+
+        The policy network's action logits (its own layers: features extractor, actor MLP, action head), masked as
+        sb3-contrib's ``MaskableCategorical`` masks them, then the mode or a sample of the softmax.
+        """
+        policy = self._policy
         with torch.inference_mode():
             tensor = torch.as_tensor(features, dtype=torch.float32).reshape(1, N_FEATURES)
-            dist = self._policy.get_distribution(tensor, np.asarray(mask, dtype=bool).reshape(1, -1))
-            if self.deterministic:
-                return int(dist.get_actions(deterministic=True)[0])
-            probs = dist.distribution.probs[0].numpy()
-        # inverse CDF; masked actions have probability 0 and are skipped by side="right"
-        cdf = np.cumsum(probs)
+            latent = policy.mlp_extractor.forward_actor(policy.pi_features_extractor(tensor))
+            logits = policy.action_net(latent)[0].numpy().astype(np.float64)
+        allowed = np.asarray(mask, dtype=bool)
+        logits = np.where(allowed, logits, _MASKED)
+        if self.deterministic:
+            return int(np.argmax(logits))
+        weights = np.exp(logits - logits.max())
+        weights[~allowed] = 0.0
+        cdf = np.cumsum(weights)
+        # inverse CDF; masked actions have weight 0 and are skipped by side="right"
         index = int(np.searchsorted(cdf, self._rng.random() * cdf[-1], side="right"))
-        return min(index, len(probs) - 1)
+        return min(index, len(weights) - 1)
 
 
 def load_policy(

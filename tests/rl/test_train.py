@@ -161,3 +161,30 @@ def test_a_nan_feature_never_reaches_the_network(trained: tuple[Path, str]) -> N
         policy.act(obs, mask)
     with pytest.raises(FeatureError, match="needs the 35-feature observation"):
         policy.act(Observation("T", 0, obs.top, 0, 10**9, 10**9), mask)
+
+
+def test_inference_is_sb3s_own_masked_distribution(trained: tuple[Path, str]) -> None:
+    """The fast path's mode equals MaskablePPO.predict(deterministic=True); its samples follow the masked softmax."""
+    import numpy as np
+    import torch
+
+    from rl.inference import load_policy
+
+    registry, _ = trained
+    mode = load_policy(registry, "rl:current", ActionSpace.full(), deterministic=True)
+    sampled = load_policy(registry, "rl:current", ActionSpace.full(), seed=4)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        features = rng.random(N_FEATURES, dtype=np.float32)
+        mask = rng.random(9) < 0.6
+        mask[0] = True
+        expected, _ = mode.model.predict(features, action_masks=mask, deterministic=True)
+        assert mode.act_vector(features, list(mask)) == int(expected)
+        assert mask[sampled.act_vector(features, list(mask))]
+    features = rng.random(N_FEATURES, dtype=np.float32)
+    mask = [True, True, False, True, False, True, True, False, True]
+    with torch.inference_mode():
+        dist = mode.model.policy.get_distribution(torch.as_tensor(features).reshape(1, -1), np.array([mask]))
+        probs = dist.distribution.probs[0].numpy()
+    draws = np.bincount([sampled.act_vector(features, mask) for _ in range(4_000)], minlength=9) / 4_000
+    assert np.abs(draws - probs).max() < 0.03 and draws[[2, 4, 7]].sum() == 0
