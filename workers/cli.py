@@ -427,10 +427,10 @@ _REGISTRY_OPTION = click.option(
 @cli.command()
 @_DATA_DIR_OPTION
 @_REGISTRY_OPTION
-@click.option("--timesteps", type=int, default=None, help="Most environment steps (default 1,000,000).")
+@click.option("--timesteps", type=int, default=None, help="Most environment steps (default 1,500,000).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--envs", "n_envs", type=int, default=None, help="Environments stepped together (default 8).")
-@click.option("--workers", "n_workers", type=int, default=None, help="Environment processes (default 2; 1 = none).")
+@click.option("--workers", "n_workers", type=int, default=None, help="Environment processes (default 1: in-process).")
 @click.option("--budget-minutes", type=float, default=None, help="Wall-time budget of learning (default 11).")
 @click.option("--eval-every", type=int, default=None, help="Steps between validation evaluations (default 100,000).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
