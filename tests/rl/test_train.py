@@ -182,9 +182,9 @@ def test_inference_is_sb3s_own_masked_distribution(trained: tuple[Path, str]) ->
         assert mode.act_vector(features, list(mask)) == int(expected)
         assert mask[sampled.act_vector(features, list(mask))]
     features = rng.random(N_FEATURES, dtype=np.float32)
-    mask = [True, True, False, True, False, True, True, False, True]
+    allowed = [True, True, False, True, False, True, True, False, True]
     with torch.inference_mode():
-        dist = mode.model.policy.get_distribution(torch.as_tensor(features).reshape(1, -1), np.array([mask]))
+        dist = mode.model.policy.get_distribution(torch.as_tensor(features).reshape(1, -1), np.array([allowed]))
         probs = dist.distribution.probs[0].numpy()
-    draws = np.bincount([sampled.act_vector(features, mask) for _ in range(4_000)], minlength=9) / 4_000
+    draws = np.bincount([sampled.act_vector(features, allowed) for _ in range(4_000)], minlength=9) / 4_000
     assert np.abs(draws - probs).max() < 0.03 and draws[[2, 4, 7]].sum() == 0
