@@ -39,6 +39,7 @@ micro-dollar, the position to the lot) and raises :class:`EnvInvariantError` on 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final, Literal
@@ -62,7 +63,6 @@ from rl.decision import (
     OrderIntent,
     Portfolio,
     RestingOrder,
-    action_mask,
 )
 from rl.features import N_FEATURES, OBS_HIGH, OBS_LOW, MarketFeatureState, observe
 from rl.features import RestingOrder as FeatureResting
@@ -263,7 +263,7 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
         self._order: list[int] = []
         self._ep: _Episode | None = None
         self._ctx: CheckContext | None = None
-        self._mask: list[bool] = [True] + [False] * (len(self.space) - 1)
+        self._mask: Sequence[bool] = [True] + [False] * (len(self.space) - 1)
         self._interval = self.config.decision_interval_ms
         self._cash_micro = self.config.initial_cash_cents * 10_000
 
@@ -452,7 +452,7 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
                 self._mask = [True] + [False] * (len(self.space) - 1)
                 return True, ep.portfolio.cash_micro
             ctx = ep.pipeline.context(ep.ticker, ep.book.top(), ep.t, ep.close_ms)
-            mask = action_mask(self.space, ctx)
+            mask = ep.pipeline.mask(ctx)
             if self.config.skip_forced_holds and not any(mask[1:]):
                 if ep.record is not None:
                     ep.record.forced_holds += 1

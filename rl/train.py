@@ -230,8 +230,11 @@ def train(settings: TrainSettings, *, echo: Callable[[str], None] = print) -> Tr
     config_json = settings.env.model_dump_json()
     cache = str(settings.cache_dir) if settings.cache_dir else None
     tickers = [m.ticker for m in train_markets]
-    factories = [_make_env(str(settings.data_dir), tickers, config_json, cache) for _ in range(settings.n_envs)]
-    vec = BatchedSubprocVecEnv(factories, settings.n_workers) if settings.n_workers > 1 else DummyVecEnv(factories)
+    if settings.n_workers > 1:  # each worker decodes (from the cache) what its environments need
+        factories = [_make_env(str(settings.data_dir), tickers, config_json, cache) for _ in range(settings.n_envs)]
+        vec: Any = BatchedSubprocVecEnv(factories, settings.n_workers)
+    else:  # in-process: the environments share the decoded markets
+        vec = DummyVecEnv([lambda: Monitor(KalshiTapeEnv(train_markets, settings.env))] * settings.n_envs)
     eval_env = DummyVecEnv([lambda: Monitor(KalshiTapeEnv(val_markets, settings.env))])
     ppo = settings.ppo
     model = MaskablePPO(

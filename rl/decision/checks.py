@@ -45,6 +45,7 @@ __all__ = [
     "CheckContext",
     "OrderIntent",
     "action_mask",
+    "blocks_every_order",
     "check",
     "intent_for",
     "top_of_book",
@@ -283,13 +284,18 @@ def check(intent: OrderIntent, ctx: CheckContext) -> str | None:
     return None
 
 
+def blocks_every_order(ctx: CheckContext) -> bool:
+    """Whether a check that holds for every order fails now (market-wide, even for a reduce-only order, or throttle)."""
+    return _market_reason(ctx, True) is not None or _throttled(ctx)
+
+
 def action_mask(space: ActionSpace, ctx: CheckContext) -> list[bool]:
     """Which actions of ``space`` would pass the checks now: ``[check(intent_for(a)) is None]``, HOLD always True.
 
     When a check that holds for every order fails (:func:`check`'s market-wide part even for a reduce-only order,
     or the throttle), every order action is masked without building its intent: the same answer, computed once.
     """
-    if _market_reason(ctx, True) is not None or _throttled(ctx):
+    if blocks_every_order(ctx):
         return [not a.verb for a in space.actions]
     out = []
     for action in space.actions:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rl.decision.actions import ActionSpace
-from rl.decision.checks import CheckContext, OrderIntent, action_mask, check, intent_for
+from rl.decision.checks import CheckContext, OrderIntent, action_mask, blocks_every_order, check, intent_for
 from rl.decision.policies import Observation, Policy
 from rl.decision.portfolio import Portfolio
 
@@ -68,6 +68,7 @@ class DecisionPipeline:
         self.space = space
         self.limits = limits
         self.portfolio = portfolio
+        self._memo: tuple[object, tuple[bool, ...]] | None = None
 
     def context(
         self, ticker: str, top: TopOfBook, now_ms: float, close_ms: float | None, book_age_ms: float = 0.0
@@ -76,8 +77,32 @@ class DecisionPipeline:
         return CheckContext(ticker, top, now_ms, close_ms, book_age_ms, self.portfolio, self.limits)
 
     def mask(self, ctx: CheckContext) -> tuple[bool, ...]:
-        """The action mask: which actions would pass the pre-trade checks now (HOLD always)."""
-        return tuple(action_mask(self.space, ctx))
+        """The action mask: which actions would pass the pre-trade checks now (HOLD always).
+
+        :func:`rl.decision.checks.action_mask`, remembered for the next call: when nothing the checks read has
+        changed (the book top, this market's position and resting order, free cash, the error and order-group state,
+        open positions, and whether a market-wide check or the throttle blocks every order), the same mask is returned
+        without re-running the checks (about two decisions in three on the gold tapes, where most book updates do
+        not move the touch).
+        """
+        portfolio = self.portfolio
+        state = portfolio.markets.get(ctx.ticker)
+        key = (
+            ctx.ticker,
+            ctx.top,
+            portfolio.free_cash_micro(),
+            portfolio.consecutive_errors,
+            portfolio.order_group_triggered,
+            portfolio.open_positions(),
+            None if state is None else (state.position_lots, state.resting),
+            blocks_every_order(ctx),
+        )
+        memo = self._memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        mask = tuple(action_mask(self.space, ctx))
+        self._memo = (key, mask)
+        return mask
 
     def observation(self, ctx: CheckContext, features: Any = None) -> Observation:
         """The policy's :class:`Observation` of ``ctx`` (``features``: the ``rl.features`` vector, if computed)."""

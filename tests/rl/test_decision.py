@@ -337,3 +337,34 @@ def test_the_pipeline_needs_neither_numpy_nor_temporal() -> None:
     code = "import sys, rl.decision\nprint(sorted(m for m in ('numpy', 'torch', 'temporalio') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_remembered_mask_always_equals_the_checks() -> None:
+    """DecisionPipeline.mask remembers its last answer; along a random session it must equal action_mask."""
+    rng = random.Random(5)
+    pipeline, portfolio = _pipeline(cash_reserve_micro=50_000_000, max_position_lots=1_000)
+    portfolio.cash_micro = 60_000_000
+    close = 1_000_000
+    now = 0
+    checked = 0
+    for _ in range(3_000):
+        now += rng.choice([0, 50, 100, 400])
+        bid = rng.choice([4_000, 4_100, 4_200])
+        top = _top(bid, bid + rng.choice([100, 300, 600]), rng.choice([100, 500]), rng.choice([100, 500]))
+        event = rng.random()
+        if event < 0.05:
+            portfolio.market(TICKER).position_lots = rng.choice([-500, 0, 500, 1_000])  # a market_positions message
+        elif event < 0.10:
+            portfolio.on_fill(Fill(TICKER, rng.choice(["bid", "ask"]), 100, bid, 10_000, True))
+        elif event < 0.15:
+            portfolio.on_resting(TICKER, rng.choice([None, RestingOrder("o", "yes", "buy", bid, 500, now)]))
+        elif event < 0.18:
+            portfolio.consecutive_errors = rng.choice([0, 5])
+        elif event < 0.20:
+            portfolio.on_order_sent(TICKER, now)
+        elif event < 0.22:
+            portfolio.market("OTHER").position_lots = rng.choice([0, 100])
+        ctx = pipeline.context(TICKER, top, now, close if rng.random() < 0.95 else now + 1_000)
+        assert pipeline.mask(ctx) == tuple(action_mask(pipeline.space, ctx))
+        checked += 1
+    assert checked == 3_000
