@@ -13,13 +13,15 @@ LOCAL_TEMPORAL := .tools/bin/temporal
 # Prefer $TEMPORAL_CLI, then a `temporal` on PATH, then the one built into .tools/bin.
 TEMPORAL_FOUND := $(or $(TEMPORAL_CLI),$(shell command -v temporal 2>/dev/null))
 
-.PHONY: install install-rl temporal-cli run test lint typecheck pytest bench compose-test clean help
+.PHONY: install install-rl temporal-cli run test lint typecheck pytest bench compose-test train evaluate clean help
 
 help:
 	@echo "make run   - start the Temporal dev server, the simulator, the worker and the trader"
 	@echo "make test  - ruff, mypy and the whole test suite (real dev server + simulator)"
 	@echo "make bench - benchmarks under bench/"
 	@echo "make compose-test - docker-compose.yml for real, offline (COLD=1: from nothing; REQUIRE_DOCKER=1: fail without Docker)"
+	@echo "make train - train a MaskablePPO policy on the shared gold tapes into .state/models (TRAIN_ARGS=...)"
+	@echo "make evaluate - evaluate the current model and the baselines on its validation markets"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -104,6 +106,14 @@ bench: install
 # docker compose up, proven offline with local stand-ins of the official images (scripts/compose_test.py).
 compose-test: install
 	$(TEMPORAL_ENV) $(PY) scripts/compose_test.py $(if $(COLD),--cold) $(if $(REQUIRE_DOCKER),--require-docker)
+
+# Reinforcement learning (docs/rl.md): `make train` trains on the shared gold tapes (2 cores, < 15 min) into
+# STATE_DIR/models and points `current` at the new model; `make evaluate` compares it with the baselines.
+train: install $(RL_STAMP)
+	$(VENV)/bin/kalshi-trader train $(TRAIN_ARGS)
+
+evaluate: install $(RL_STAMP)
+	$(VENV)/bin/kalshi-trader evaluate $(EVALUATE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -49,7 +49,11 @@ class SimulatorConfig(BaseModel):
         determination_delay_s: close -> determined delay (tape seconds); None = as recorded per market.
         settlement_timer_s: determined -> finalized delay (tape seconds); None = the market's
             ``settlement_timer_seconds``.
-        taker_fee_multiplier: the quadratic taker fee multiplier (0.07, kalshi-api.md §7).
+        fee_type: the series fee model every market charges (kalshi-api.md §7): ``quadratic`` (takers pay
+            0.07 x C x P x (1 - P), makers nothing; Kalshi's default and the recorded gold series') or
+            ``quadratic_with_maker_fees`` (makers pay 0.0175 x ...), with Kalshi's fee rounding and per-order
+            rebate (:mod:`models.fees`).
+        fee_multiplier: the series' ``fee_multiplier`` scaling both (Decimal >= 0, default 1).
         fractional_trading_enabled: override every market's flag; None = metadata (True for the gold
             tape, which has fractional sizes; False for synthetic markets).
         log_requests: log one DEBUG line per request.
@@ -94,7 +98,8 @@ class SimulatorConfig(BaseModel):
     timestamp_tolerance_s: int = Field(default=30, ge=1)
     determination_delay_s: ExactDecimal | None = Field(default=None, ge=0)
     settlement_timer_s: ExactDecimal | None = Field(default=None, ge=0)
-    taker_fee_multiplier: ExactDecimal = Field(default=Decimal("0.07"), ge=0, le=1)
+    fee_type: Literal["quadratic", "quadratic_with_maker_fees"] = "quadratic"
+    fee_multiplier: ExactDecimal = Field(default=Decimal(1), ge=0, le=100)
     fractional_trading_enabled: bool | None = None
     log_requests: bool = True
     ws_ping_interval_s: ExactDecimal = Field(default=Decimal(10), gt=0, le=3600)

@@ -249,7 +249,8 @@ class EventBus:
 
     def wants(self, kind: type) -> bool:
         """Whether anyone subscribes to ``kind`` (lets publishers skip building costly payloads)."""
-        return bool(self._targets(kind))
+        targets = self._by_kind.get(kind)
+        return bool(targets if targets is not None else self._targets(kind))
 
     def publish(self, event: Any) -> None:
         """Deliver ``event`` to every matching subscriber, in subscription order."""

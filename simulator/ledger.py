@@ -13,10 +13,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
+from models.fees import FeeSchedule
 from models.money import ONE_DOLLAR
 from simulator import errors, wire
 from simulator.accounts import Account, Adjustment, Position
-from simulator.book import OrderBook
+from simulator.book import OrderBook, cc_to_dollars, lots_to_contracts
 from simulator.errors import ApiError, not_found
 from simulator.events import BookDelta, EventBus, OrderGroupEvent, PositionEvent, TradeEvent, UserOrderEvent
 from simulator.market import MarketState
@@ -58,7 +59,10 @@ class Ledger:
         offset_ms: served time minus tape time (from the clock).
         start_ms: tape time at which the exchange starts.
         initial_balance_cents: cash of a new account, integer cents.
-        taker_fee_multiplier: 0.07 (the quadratic taker fee, §7).
+        fee_schedule: the markets' fee model (:class:`models.fees.FeeSchedule`; default
+            :meth:`~models.fees.FeeSchedule.taker_only`, Kalshi's ``quadratic`` series: takers 0.07, makers
+            nothing). Every order charges its fills through its own
+            :class:`~models.fees.OrderFeeAccumulator` (Kalshi's fee rounding and per-order rebate, §7).
         determination_delay_ms: close -> determined delay; None = recorded per market.
         settlement_timer_ms: determined -> finalized delay; None = the market's
             ``settlement_timer_seconds``.
@@ -79,7 +83,7 @@ class Ledger:
         offset_ms: int,
         start_ms: int,
         initial_balance_cents: int = 1_000_000,
-        taker_fee_multiplier: Decimal = Decimal("0.07"),
+        fee_schedule: FeeSchedule | None = None,
         determination_delay_ms: int | None = None,
         settlement_timer_ms: int | None = None,
         strict_client_order_ids: bool = False,
@@ -89,7 +93,7 @@ class Ledger:
         self.offset_ms = offset_ms
         self.now_ms = start_ms
         self.initial_balance_cents = initial_balance_cents
-        self.taker_fee_multiplier = taker_fee_multiplier
+        self.fee_schedule = fee_schedule if fee_schedule is not None else FeeSchedule.taker_only()
         self.determination_delay_ms = determination_delay_ms
         self.settlement_timer_ms = settlement_timer_ms
         self.strict_client_order_ids = strict_client_order_ids
@@ -304,7 +308,7 @@ class Ledger:
                     o.remaining_count = allowed
                     o.last_update_ms = self.now_ms
                     o.last_update_reason = "ReduceOnlyCancel"
-                    state.book.touch(o.rest_side, o.rest_price)
+                    state.book.touch(o.rest_side, o.rest_price_cc)
                     self._publish_order(o, "ReduceOnlyCancel")
                 allowed -= o.remaining_count
 
@@ -316,14 +320,15 @@ class Ledger:
         return str(uuid.uuid4())
 
     def _publish_trade(
-        self, state: MarketState, trade_id: str, yes_price: Decimal, qty: Decimal, taker_book_side: str, source: str
+        self, state: MarketState, trade_id: str, yes_price_cc: int, lots: int, taker_book_side: str, source: str
     ) -> None:
-        state.volume += qty
-        state.last_price = yes_price
+        state.volume_lots += lots
+        state.last_price_cc = yes_price_cc
         state.updated_ms = self.now_ms
-        served = self.now_ms + self.offset_ms
-        event = TradeEvent(trade_id, state.ticker, yes_price, qty, taker_book_side, served, source)
-        self.bus.publish(event)
+        if self.bus.wants(TradeEvent):
+            served = self.now_ms + self.offset_ms
+            price, qty = cc_to_dollars(yes_price_cc), lots_to_contracts(lots)
+            self.bus.publish(TradeEvent(trade_id, state.ticker, price, qty, taker_book_side, served, source))
 
     # -- publishing -----------------------------------------------------------------------------
     def _publish_order(self, order: Order, reason: str | None) -> None:
@@ -357,21 +362,21 @@ class Ledger:
     def _flush(self, state: MarketState, owner: Order | None = None) -> None:
         """Publish the displayed-book changes since the last flush as :class:`BookDelta` events.
 
-        Removals are published before additions: a client applying them one at a time then only ever
-        sees subsets of the final book, never a crossed one (a re-snapshot's diff could otherwise add a
-        bid before removing the opposite level it would cross).
+        Removals are published before additions (:meth:`simulator.book.OrderBook.flush` orders them): a
+        client applying them one at a time then only ever sees subsets of the final book, never a crossed
+        one (a re-snapshot's diff could otherwise add a bid before removing the opposite level it would cross).
         """
         changes = state.book.flush()
         if not changes or not self.bus.wants(BookDelta):
             return
         ts = self.now_ms + self.offset_ms
-        for side, price, delta in sorted(changes, key=lambda change: change[2] > 0):
+        for side, price, delta in changes:
             self.bus.publish(
                 BookDelta(
                     state.ticker,
                     side,
-                    price,
-                    delta,
+                    cc_to_dollars(price),
+                    lots_to_contracts(delta),
                     ts,
                     owner.client_order_id if owner else None,
                     owner.account_id if owner else None,

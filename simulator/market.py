@@ -33,8 +33,9 @@ class MarketState:
     ``status`` follows §7 (initialized -> active -> closed -> determined -> finalized). Times are tape
     epoch ms: ``close_ms`` is the effective close (earlier than the definition's when force-closed),
     ``determined_ms``/``settled_ms`` are set when those transitions happen. ``volume`` counts contracts
-    traded since replay began (tape trades and account fills); ``last_price`` is the last YES price in
-    dollars. ``frames_applied``/``last_frame_ms`` report tape progress.
+    traded since replay began (tape trades and account fills), kept in lots as ``volume_lots``;
+    ``last_price`` is the last YES price in dollars, kept in centi-cents as ``last_price_cc`` (the replay's
+    hot path stays in integers). ``frames_applied``/``last_frame_ms`` report tape progress.
     """
 
     definition: MarketDefinition
@@ -45,8 +46,8 @@ class MarketState:
     determined_ms: int | None = None
     settled_ms: int | None = None
     forced_result: str | None = None
-    volume: Decimal = ZERO
-    last_price: Decimal | None = None
+    volume_lots: int = 0
+    last_price_cc: int | None = None
     frames_applied: int = 0
     last_frame_ms: int | None = None
     tape_state: str = "pending"
@@ -58,6 +59,16 @@ class MarketState:
     def ticker(self) -> str:
         """The market ticker."""
         return self.definition.ticker
+
+    @property
+    def volume(self) -> Decimal:
+        """Contracts traded since replay began."""
+        return Decimal(self.volume_lots).scaleb(-2)
+
+    @property
+    def last_price(self) -> Decimal | None:
+        """The last trade's YES price in dollars, or None before the first trade."""
+        return None if self.last_price_cc is None else Decimal(self.last_price_cc).scaleb(-4)
 
     @property
     def settlement_value(self) -> Decimal | None:

@@ -4,9 +4,14 @@ Matching (kalshi-api.md §8, docs/simulator.md "Matching"): one YES/NO bid book 
 price-time priority. A bid at YES price ``p`` crosses NO levels ``q >= 1 - p`` (best = highest ``q``) and
 trades at ``1 - q``; an ask at ``p`` (a NO bid at ``1 - p``) crosses YES levels ``y >= p`` and trades at
 ``y``. At one level, the tape size ahead of the first account order trades first, then account orders
-in time priority, then the rest of the tape size. Takers pay ``ceil_to_cent(0.07 C P (1 - P))`` per fill,
-makers nothing (§7). Order groups (§3.7) cancel their resting orders and refuse new ones once triggered.
-Synchronous, no HTTP, no asyncio: drivable in-process.
+in time priority, then the rest of the tape size. Fees are Kalshi's (§7, :mod:`models.fees`): each order
+charges its fills through its own :class:`~models.fees.OrderFeeAccumulator` on the exchange's
+:class:`~models.fees.FeeSchedule` (takers 0.07 x C x P x (1 - P), makers 0.0175 x ... on
+``quadratic_with_maker_fees`` series, nothing on ``quadratic``; the trade fee rounded up to $0.0001, the
+balance change floored to the cent, whole-cent rebates from the accumulator). Order groups (§3.7) cancel their
+resting orders and refuse new ones once triggered. The book and matching work in integer centi-cents and lots
+(:mod:`simulator.book`); accounts keep exact Decimal dollars. Synchronous, no HTTP, no asyncio: drivable
+in-process.
 """
 
 import dataclasses
@@ -14,10 +19,12 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from models.money import ONE_DOLLAR, taker_fee_dollars
+from models.fees import OrderFeeAccumulator
+from models.money import ONE_DOLLAR
 from simulator import errors, wire
 from simulator import market as mk
 from simulator.accounts import Account, FillRecord, apply_fill
+from simulator.book import cc_to_dollars, lots_to_contracts
 from simulator.errors import ApiError, invalid_order, market_inactive, not_found
 from simulator.events import FillEvent
 from simulator.ledger import PRIORITY_EXPIRY, ZERO, Ledger
@@ -34,8 +41,11 @@ from simulator.orders import (
     Order,
     OrderIntent,
     check_count_for_market,
+    contracts_to_lots,
     on_tick_grid,
 )
+
+_CC = 10_000
 
 
 class MatchingEngine(Ledger):
@@ -198,7 +208,7 @@ class MatchingEngine(Ledger):
             side=intent.side,
             action=intent.action,
             initial_count=intent.count,
-            remaining_count=intent.count,
+            remaining_lots=contracts_to_lots(intent.count),
             time_in_force=tif,
             self_trade_prevention_type=intent.self_trade_prevention_type,
             created_ms=self.now_ms,
@@ -210,6 +220,7 @@ class MatchingEngine(Ledger):
             expiration_ms=expiration_ms,
             order_group_id=intent.order_group_id,
             last_update_ms=self.now_ms,
+            fee_acc=OrderFeeAccumulator(self.fee_schedule),
         )
         if intent.post_only and self._crossing_size(state, order, own="count") > 0:
             raise invalid_order("post only cross")
@@ -251,7 +262,11 @@ class MatchingEngine(Ledger):
         after = self.collateral(account, extra=order)
         need = after
         if after > before:
-            need += taker_fee_dollars(order.remaining_count, order.yes_price, self.taker_fee_multiplier)
+            # the worst case: the whole remainder fills at once as a taker at the order's price
+            fee = OrderFeeAccumulator(self.fee_schedule).fill_micro(
+                order.remaining_lots, int(order.own_price * 10_000), buy=order.action == "buy", is_taker=True
+            )
+            need += fee.net_fee_dollars
         if need > account.cash:
             raise ApiError(
                 400,
@@ -286,58 +301,64 @@ class MatchingEngine(Ledger):
         cost would exceed it.
         """
         opp = "no" if order.book_side == "bid" else "yes"
-        threshold = ONE_DOLLAR - order.rest_price
-        need = order.remaining_count
-        got = ZERO
-        cost = ZERO
+        threshold = _CC - order.rest_price_cc
+        need = order.remaining_lots
+        got = 0
+        cost_micro = 0
+        max_micro = None if max_cost is None else max_cost * 1_000_000
         for price in state.book.prices_desc(opp):
             if price < threshold or got >= need:
                 break
             level = state.book.sides[opp][price]
-            own_price = ONE_DOLLAR - price
+            own_price = _CC - price
             # the same order as _match: tape ahead of the first account order, the orders, the rest of the tape
-            tape_first = min(level.orders[0].queue_ahead, level.tape_visible) if level.orders else level.tape_visible
+            visible = level.tape_visible
+            tape_first = min(level.orders[0].queue_ahead_lots, visible) if level.orders else visible
             sizes = [tape_first]
             for maker in level.orders:
                 if maker.account_id == order.account_id and own != "count":
                     if own == "stop":
-                        sizes.append(Decimal(-1))
+                        sizes.append(-1)
                         break
                     continue
-                sizes.append(maker.remaining_count)
-            sizes.append(level.tape_visible - tape_first)
+                sizes.append(maker.remaining_lots)
+            sizes.append(visible - tape_first)
             for size in sizes:
                 if size < 0:
-                    return min(got, need)
+                    return lots_to_contracts(min(got, need))
                 take = min(size, need - got)
-                if max_cost is not None and cost + take * own_price > max_cost:
-                    return got
+                if max_micro is not None and cost_micro + take * own_price > max_micro:
+                    return lots_to_contracts(got)
                 got += take
-                cost += take * own_price
-        return min(got, need)
+                cost_micro += take * own_price
+        return lots_to_contracts(min(got, need))
 
     def _match(self, state: MarketState, order: Order) -> None:
-        """Aggressive phase of ``order`` against the opposite book (price-time priority, STP, groups)."""
+        """Aggressive phase of ``order`` against the opposite book (price-time priority, STP, groups).
+
+        A VWAP walk: level by level from the best, at each level's own price, never past the order's limit.
+        """
         book = state.book
         opp = "no" if order.book_side == "bid" else "yes"
-        threshold = ONE_DOLLAR - order.rest_price
+        threshold = _CC - order.rest_price_cc
         for price in book.prices_desc(opp):
-            if price < threshold or order.remaining_count <= 0 or order.status != RESTING:
+            if price < threshold or order.remaining_lots <= 0 or order.status != RESTING:
                 break
             level = book.sides[opp].get(price)
             if level is None:
                 continue
-            trade_yes = ONE_DOLLAR - price if order.book_side == "bid" else price
+            trade_yes = _CC - price if order.book_side == "bid" else price
             # 1. tape size ahead of the first account order
-            ahead = level.orders[0].queue_ahead if level.orders else level.tape_visible
-            take = min(order.remaining_count, ahead, level.tape_visible)
+            visible = level.tape_visible
+            ahead = level.orders[0].queue_ahead_lots if level.orders else visible
+            take = min(order.remaining_lots, ahead, visible)
             if take > 0:
                 for maker in level.orders:
-                    maker.queue_ahead = max(ZERO, maker.queue_ahead - take)
+                    maker.queue_ahead_lots = max(0, maker.queue_ahead_lots - take)
                 self._taker_vs_tape(state, order, opp, price, take, trade_yes)
             # 2. account orders in time priority
             for maker in list(level.orders):
-                if order.remaining_count <= 0 or order.status != RESTING:
+                if order.remaining_lots <= 0 or order.status != RESTING:
                     break
                 if maker.status != RESTING:
                     continue
@@ -347,54 +368,62 @@ class MatchingEngine(Ledger):
                         break
                     self._cancel_resting(maker, "SelfTradeCancel")
                     continue
-                qty = min(order.remaining_count, maker.remaining_count)
+                qty = min(order.remaining_lots, maker.remaining_lots)
                 self._account_trade(state, order, maker, qty, trade_yes)
             # 3. the rest of the tape size (behind the account orders)
-            if order.status == RESTING and order.remaining_count > 0:
-                take = min(order.remaining_count, level.tape_visible)
+            if order.status == RESTING and order.remaining_lots > 0:
+                take = min(order.remaining_lots, level.tape_visible)
                 if take > 0:
                     self._taker_vs_tape(state, order, opp, price, take, trade_yes)
+                    visible = level.tape_visible
                     for maker in level.orders:
-                        if maker.queue_ahead > level.tape_visible:
-                            maker.queue_ahead = level.tape_visible
+                        if maker.queue_ahead_lots > visible:
+                            maker.queue_ahead_lots = visible
             book.touch(opp, price)
 
-    def _taker_vs_tape(
-        self, state: MarketState, order: Order, side: str, price: Decimal, qty: Decimal, trade_yes: Decimal
-    ) -> None:
-        level = state.book.level(side, price)
-        level.consumed += qty
-        state.book.touch(side, price)
+    def _taker_vs_tape(self, state: MarketState, order: Order, side: str, price: int, qty: int, trade_yes: int) -> None:
+        state.book.consume(side, price, qty)
         trade_id = self._new_trade_id()
         self._execute(state, order, qty, trade_yes, is_taker=True, trade_id=trade_id)
         self._publish_trade(state, trade_id, trade_yes, qty, order.book_side, "account")
 
-    def _account_trade(self, state: MarketState, taker: Order, maker: Order, qty: Decimal, trade_yes: Decimal) -> None:
+    def _account_trade(self, state: MarketState, taker: Order, maker: Order, qty: int, trade_yes: int) -> None:
         trade_id = self._new_trade_id()
         self._execute(state, maker, qty, trade_yes, is_taker=False, trade_id=trade_id)
         self._execute(state, taker, qty, trade_yes, is_taker=True, trade_id=trade_id)
         self._publish_trade(state, trade_id, trade_yes, qty, taker.book_side, "account")
 
-    def _maker_vs_tape(self, state: MarketState, maker: Order, qty: Decimal) -> None:
+    def _maker_vs_tape(self, state: MarketState, maker: Order, qty: int) -> None:
         trade_id = self._new_trade_id()
-        self._execute(state, maker, qty, maker.yes_price, is_taker=False, trade_id=trade_id)
+        yes_cc = int(maker.yes_price * _CC)
+        self._execute(state, maker, qty, yes_cc, is_taker=False, trade_id=trade_id)
         taker_side = "ask" if maker.book_side == "bid" else "bid"
-        self._publish_trade(state, trade_id, maker.yes_price, qty, taker_side, "account")
+        self._publish_trade(state, trade_id, yes_cc, qty, taker_side, "account")
 
     def _execute(
-        self, state: MarketState, order: Order, qty: Decimal, yes_price: Decimal, *, is_taker: bool, trade_id: str
+        self, state: MarketState, order: Order, lots: int, yes_price_cc: int, *, is_taker: bool, trade_id: str
     ) -> None:
-        """Apply one fill of ``qty`` contracts at ``yes_price`` to an order, its account and its group."""
+        """Apply one fill of ``lots`` at YES price ``yes_price_cc`` to an order, its account and its group.
+
+        The fee is the order's next fill through its :class:`~models.fees.OrderFeeAccumulator` (Kalshi's fee
+        rounding: the balance moves by ``revenue - net fee``, a whole number of cents).
+        """
         account = self.accounts[order.account_id]
-        fee = taker_fee_dollars(qty, yes_price, self.taker_fee_multiplier) if is_taker else ZERO
-        own_price = yes_price if order.book_side == "bid" else ONE_DOLLAR - yes_price
+        own_cc = yes_price_cc if order.side == "yes" else _CC - yes_price_cc
+        acc = order.fee_acc
+        if acc is None:  # an order made outside place_order (never by the engine itself)
+            acc = order.fee_acc = OrderFeeAccumulator(self.fee_schedule)
+        fee = acc.fill_micro(lots, own_cc, buy=order.action == "buy", is_taker=is_taker).net_fee_dollars
+        qty = lots_to_contracts(lots)
+        yes_price = cc_to_dollars(yes_price_cc)
+        book_price = yes_price if order.book_side == "bid" else ONE_DOLLAR - yes_price
         order.fill_count += qty
-        order.remaining_count -= qty
+        order.remaining_lots -= lots
         if is_taker:
-            order.taker_fill_cost += qty * own_price
+            order.taker_fill_cost += qty * book_price
             order.taker_fees += fee
         else:
-            order.maker_fill_cost += qty * own_price
+            order.maker_fill_cost += qty * book_price
             order.maker_fees += fee
         order.last_update_ms = self.now_ms
         order.last_update_reason = "Trade"
@@ -418,7 +447,7 @@ class MatchingEngine(Ledger):
         )
         account.fills.append(fill)
         order.fills.append(trade_id)
-        if order.remaining_count <= 0:
+        if order.remaining_lots <= 0:
             order.status = EXECUTED
             account.resting.pop(order.order_id, None)
             state.book.remove_order(order)
@@ -499,7 +528,7 @@ class MatchingEngine(Ledger):
         order.remaining_count = target
         order.last_update_ms = self.now_ms
         order.last_update_reason = "Decrease"
-        state.book.touch(order.rest_side, order.rest_price)
+        state.book.touch(order.rest_side, order.rest_price_cc)
         self._publish_order(order, "Decrease")
         self._flush(state, order)
         return order
@@ -547,9 +576,11 @@ class MatchingEngine(Ledger):
         keeps_priority = yes_price == order.yes_price and new_remaining <= order.remaining_count
         if keeps_priority:
             order.remaining_count = new_remaining
-            state.book.touch(order.rest_side, order.rest_price)
+            state.book.touch(order.rest_side, order.rest_price_cc)
         else:
-            probe = dataclasses.replace(order, yes_price=yes_price, remaining_count=new_remaining, fills=[])
+            probe = dataclasses.replace(
+                order, yes_price=yes_price, remaining_lots=contracts_to_lots(new_remaining), fills=[]
+            )
             saved = order.remaining_count
             order.remaining_count = ZERO
             try:

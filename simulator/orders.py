@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from models.fees import OrderFeeAccumulator
 from models.money import COUNT_QUANTUM, DOLLARS_QUANTUM, ONE_DOLLAR
 from simulator.errors import ApiError, bad_request, invalid_order, missing
 from simulator.tape import PriceRange
@@ -37,6 +38,20 @@ RESTING = "resting"
 CANCELED = "canceled"
 EXECUTED = "executed"
 
+
+def contracts_to_lots(count: Decimal) -> int:
+    """Exact contracts to integer lots (``Decimal("1.50") -> 150``).
+
+    Raises:
+        ValueError: a count finer than 0.01 contract (validated orders never have one).
+
+    """
+    lots = count * 100
+    if lots != lots.to_integral_value():
+        raise ValueError(f"{count} contracts is finer than 0.01 contract")
+    return int(lots)
+
+
 CLIENT_ORDER_ID = re.compile(r"^[\-\w:+=/]{1,64}$", re.ASCII)
 ZERO = Decimal(0)
 
@@ -45,10 +60,13 @@ ZERO = Decimal(0)
 class Order:
     """One account order and its full history-relevant state.
 
-    Units: ``yes_price`` dollars (the YES price even for asks); counts in contracts; costs and fees in
-    dollars; times in **tape** epoch ms. ``queue_ahead`` is the tape size (contracts) ahead of this
-    order at its price level (docs/simulator.md "Fill model"). ``seq`` is the exchange-wide arrival
-    number used for time priority and for pagination.
+    Units: ``yes_price`` dollars (the YES price even for asks); counts in contracts, except the two the book
+    matches on, ``remaining_lots`` and ``queue_ahead_lots``, which are integer lots of 1/100 contract (the
+    Decimal views ``remaining_count`` and ``queue_ahead`` read and write them); costs and fees in dollars;
+    times in **tape** epoch ms. ``queue_ahead_lots`` is the tape size ahead of this order at its price level
+    (docs/simulator.md "Fill model"). ``seq`` is the exchange-wide arrival number used for time priority and
+    for pagination. ``fee_acc`` is the order's fee state across its fills (Kalshi's per-order fee accumulator,
+    :class:`models.fees.OrderFeeAccumulator`).
     """
 
     order_id: str
@@ -61,7 +79,7 @@ class Order:
     side: str
     action: str
     initial_count: Decimal
-    remaining_count: Decimal
+    remaining_lots: int
     time_in_force: str
     self_trade_prevention_type: str
     created_ms: int
@@ -80,8 +98,27 @@ class Order:
     maker_fees: Decimal = ZERO
     last_update_ms: int = 0
     last_update_reason: str | None = None
-    queue_ahead: Decimal = ZERO
+    queue_ahead_lots: int = 0
     fills: list[str] = field(default_factory=list)
+    fee_acc: OrderFeeAccumulator | None = None
+
+    @property
+    def remaining_count(self) -> Decimal:
+        """Unfilled contracts (exact Decimal view of ``remaining_lots``)."""
+        return Decimal(self.remaining_lots).scaleb(-2)
+
+    @remaining_count.setter
+    def remaining_count(self, value: Decimal) -> None:
+        self.remaining_lots = contracts_to_lots(value)
+
+    @property
+    def queue_ahead(self) -> Decimal:
+        """Tape contracts ahead of the order at its level (exact Decimal view of ``queue_ahead_lots``)."""
+        return Decimal(self.queue_ahead_lots).scaleb(-2)
+
+    @queue_ahead.setter
+    def queue_ahead(self, value: Decimal) -> None:
+        self.queue_ahead_lots = contracts_to_lots(value)
 
     @property
     def no_price(self) -> Decimal:
@@ -97,6 +134,16 @@ class Order:
     def rest_price(self) -> Decimal:
         """The order's price on its bid book in dollars: YES price for bids, NO price for asks."""
         return self.yes_price if self.book_side == "bid" else ONE_DOLLAR - self.yes_price
+
+    @property
+    def rest_price_cc(self) -> int:
+        """:attr:`rest_price` in centi-cents (the book's price key)."""
+        return int(self.rest_price * 10_000)
+
+    @property
+    def own_price(self) -> Decimal:
+        """The price of the contract the order buys or sells (``side``), dollars."""
+        return self.yes_price if self.side == "yes" else ONE_DOLLAR - self.yes_price
 
     @property
     def outcome_side(self) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from models.fees import FeeSchedule
 from simulator.auth import KeyRegistry
 from simulator.clock import ExchangeClock
 from simulator.config import SimulatorConfig
@@ -162,7 +163,7 @@ class SimulatorServer:
             offset_ms=clock.offset_ms,
             start_ms=start_ms,
             initial_balance_cents=config.initial_balance_cents,
-            taker_fee_multiplier=config.taker_fee_multiplier,
+            fee_schedule=FeeSchedule.for_series(config.fee_type, config.fee_multiplier),
             determination_delay_ms=None
             if config.determination_delay_s is None
             else int(config.determination_delay_s * 1000),

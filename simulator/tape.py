@@ -56,41 +56,62 @@ class TapeSource(Protocol):
         ...
 
 
+class TapeError(ValueError):
+    """A recorded tape file is empty, truncated or corrupt (raised by :meth:`FileTape.frames` in strict mode)."""
+
+
 @dataclass(frozen=True)
 class FileTape:
     """A market's recorded tape: one or more ``.ndjson.gz`` files read in order (lazily)."""
 
     files: tuple[Path, ...]
 
-    def frames(self) -> Iterator[TapeFrame]:
+    def frames(self, strict: bool = False) -> Iterator[TapeFrame]:
         """Yield frames file by file, line by line; a file is open only while it is being read.
 
-        Lines that are not JSON, or frames of other types, are skipped (logged at WARNING once per
-        file for malformed lines).
+        Lenient (the simulator's default, serving whatever the recording holds): lines that are not JSON are
+        skipped (logged at WARNING once per file), frames of other types are skipped. Strict (the training
+        environment, which must never learn from a damaged tape): a malformed line, a truncated or unreadable
+        gzip stream and a tape without any frame raise :class:`TapeError` naming the file and line.
+
+        Raises:
+            TapeError: in strict mode only (see above).
+
         """
+        seen = 0
         for path in self.files:
             bad = 0
-            with gzip.open(path, "rb") as fh:
-                for line in fh:
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                        event = record["event"]
-                        kind = event["type"]
-                        msg = event.get("msg") or {}
-                        if kind == SNAPSHOT:
-                            time_ms = int(record["recv_ms"])
-                        elif kind in (DELTA, TRADE):
-                            time_ms = int(msg.get("ts_ms") or record["recv_ms"])
-                        else:
+            try:
+                with gzip.open(path, "rb") as fh:
+                    for number, line in enumerate(fh, 1):
+                        if not line.strip():
                             continue
-                    except (ValueError, KeyError, TypeError):
-                        bad += 1
-                        continue
-                    yield TapeFrame(time_ms, kind, msg)
+                        try:
+                            record = json.loads(line)
+                            event = record["event"]
+                            kind = event["type"]
+                            msg = event.get("msg") or {}
+                            if kind == SNAPSHOT:
+                                time_ms = int(record["recv_ms"])
+                            elif kind in (DELTA, TRADE):
+                                time_ms = int(msg.get("ts_ms") or record["recv_ms"])
+                            else:
+                                continue
+                        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                            if strict:
+                                raise TapeError(f"{path}:{number}: not a recorded frame ({exc})") from exc
+                            bad += 1
+                            continue
+                        seen += 1
+                        yield TapeFrame(time_ms, kind, msg)
+            except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError; a cut-off stream is EOFError
+                if strict:
+                    raise TapeError(f"{path}: truncated or unreadable gzip ({exc})") from exc
+                log.warning("stopped reading %s: %s", path, exc)
             if bad:
                 log.warning("skipped %d malformed lines in %s", bad, path)
+        if strict and not seen:
+            raise TapeError(f"{', '.join(map(str, self.files)) or 'no files'}: the tape holds no frames")
 
 
 @dataclass(frozen=True)

@@ -370,10 +370,4 @@ def shown_levels(book: Any) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[D
     ``OrderBook.displayed_levels`` (what REST serves) whenever no change is waiting to be flushed, and a
     snapshot built from it can never double-count a change whose delta is still to come.
     """
-    yes: list[tuple[Decimal, Decimal]] = []
-    no: list[tuple[Decimal, Decimal]] = []
-    for (side, price), size in book._shown.items():
-        (yes if side == "yes" else no).append((price, size))
-    yes.sort()
-    no.sort()
-    return yes, no
+    return book.shown_levels()

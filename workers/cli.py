@@ -11,6 +11,8 @@
 * ``status``: query the trader's ``status`` and print it (``--json`` for the raw answer).
 * ``record``, ``sessions``, ``export``, ``import``: record a feed into the database, list its recording
   sessions, write one as a tape directory the simulator replays, read a tape directory into a new session.
+* ``train``, ``evaluate``: train a MaskablePPO policy on recorded tapes into the model registry; evaluate it and
+  the baselines net of Kalshi's fees (table, Markdown report, PNG figures, JSON). Need the ``.[rl]`` extra.
 
 Invalid settings fail before anything starts, with one line on stderr and exit code 2.
 """
@@ -38,7 +40,7 @@ from temporalio.service import RPCError
 
 from models.trader import TraderConfig, TraderInput, TraderStatus
 from workers.devserver import DevServer, find_temporal_cli, port_open
-from workers.settings import SIM_KEY_ID, Settings, SettingsError, load_settings
+from workers.settings import REPO_ROOT, SIM_KEY_ID, Settings, SettingsError, load_settings
 from workers.sim_cli import simulator as simulator_group
 from workers.worker import connect, ensure_search_attributes, run_worker
 from workflows.names import QUERY_STATUS, SA_ENV, SA_MODE, SA_STATE
@@ -409,6 +411,158 @@ def import_tape(data_dir: Path, tickers: tuple[str, ...], database_url: str | No
         f"session {imported.session_id}: {imported.frames} frames from {imported.files} files, "
         f"{imported.markets} markets, {imported.bad_lines} bad lines"
     )
+
+
+# --------------------------------------------------------------------------------------- train / evaluate
+
+GOLD_TAPES = REPO_ROOT.parent / "shared" / "data" / "kalshi-gold15m"
+"""The shared recorded gold tapes (the default data of ``train`` and ``evaluate``)."""
+
+
+def _rl_failed(err: Exception) -> NoReturn:
+    click.echo(f"error: {err}", err=True)
+    sys.exit(1)
+
+
+def _registry_dir(registry: Path | None) -> Path:
+    return registry if registry is not None else _settings_or_exit().state_dir / "models"
+
+
+_DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=GOLD_TAPES,
+    show_default=True,
+    help="Recorded markets (MARKETS.csv layout: the shared tapes or a `kalshi-trader export`).",
+)
+_REGISTRY_OPTION = click.option(
+    "--registry",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model registry folder (default STATE_DIR/models).",
+)
+
+
+@cli.command()
+@_DATA_DIR_OPTION
+@_REGISTRY_OPTION
+@click.option("--timesteps", type=int, default=None, help="Most environment steps (default 1,500,000).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--envs", "n_envs", type=int, default=None, help="Environments stepped together (default 8).")
+@click.option("--workers", "n_workers", type=int, default=None, help="Environment processes (default 1: in-process).")
+@click.option("--budget-minutes", type=float, default=None, help="Wall-time budget of learning (default 11).")
+@click.option("--eval-every", type=int, default=None, help="Steps between validation evaluations (default 100,000).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def train(
+    data_dir: Path,
+    registry: Path | None,
+    timesteps: int | None,
+    seed: int,
+    n_envs: int | None,
+    n_workers: int | None,
+    budget_minutes: float | None,
+    eval_every: int | None,
+    no_progress: bool,
+) -> None:
+    """Train a MaskablePPO policy on the recorded markets (time-ordered 70/30 split) into the model registry."""
+    try:
+        from pydantic import ValidationError
+
+        from rl.registry import ModelRegistryError
+        from rl.tapes import TapeDataError
+        from rl.train import TrainSettings
+        from rl.train import train as run_training
+    except ImportError as err:
+        _rl_failed(RuntimeError(f"training needs the RL extra (make install-rl): {err}"))
+    given = {
+        "timesteps": timesteps,
+        "n_envs": n_envs,
+        "n_workers": n_workers,
+        "budget_minutes": budget_minutes,
+        "eval_every": eval_every,
+    }
+    try:
+        settings = TrainSettings(
+            data_dir=data_dir,
+            registry=_registry_dir(registry),
+            seed=seed,
+            progress_bar=not no_progress,
+            **{k: v for k, v in given.items() if v is not None},
+        )
+        result = run_training(settings, echo=click.echo)
+    except ValidationError as err:
+        _rl_failed(ValueError(f"invalid training settings: {err.errors()[0]['loc'][0]}: {err.errors()[0]['msg']}"))
+    except (TapeDataError, ModelRegistryError, OSError) as err:
+        _rl_failed(err)
+    click.echo(
+        f"model {result.version}: {result.steps:,} steps, {result.steps_per_second:,.0f} steps/s, stopped by "
+        f"{result.stopped_by}; wall {result.seconds:.0f} s"
+    )
+
+
+@cli.command()
+@_DATA_DIR_OPTION
+@click.option("--markets", "tickers", multiple=True, help="A market to evaluate (repeatable; default: see below).")
+@click.option(
+    "--policy",
+    "specs",
+    multiple=True,
+    help="rl:current, rl:<version>, hold, random, imbalance, maker or longshot (repeatable; default: the current "
+    "model, if any, and every baseline).",
+)
+@_REGISTRY_OPTION
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the JSON here.",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where report.md, report.json and the figures go (default STATE_DIR/reports/<time>).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random baseline and the bootstrap.")
+def evaluate(
+    data_dir: Path,
+    tickers: tuple[str, ...],
+    specs: tuple[str, ...],
+    registry: Path | None,
+    json_path: Path | None,
+    report_dir: Path | None,
+    seed: int,
+) -> None:
+    """Evaluate the learned policy and the baselines net of Kalshi's fees on recorded markets.
+
+    Markets: --markets, else the learned policy's validation markets (never trained on), else all of --data-dir.
+    """
+    try:
+        from rl.env import EnvConfig, EnvError
+        from rl.evaluate import EvaluationError
+        from rl.features import FeatureError
+        from rl.registry import ModelRegistry, ModelRegistryError
+        from rl.runner import default_specs, run_evaluation, select_markets, write_outputs
+        from rl.tapes import TapeDataError, default_cache_dir
+    except ImportError as err:
+        _rl_failed(RuntimeError(f"evaluation needs the RL extra (make install-rl): {err}"))
+    root = _registry_dir(registry)
+    chosen = list(specs) or default_specs(root)
+    try:
+        config = EnvConfig()
+        learned = [s for s in chosen if s.startswith("rl:")]
+        if learned:
+            config = EnvConfig.model_validate(ModelRegistry(root).metadata(learned[0]).env_config)
+        markets, why = select_markets(data_dir, tickers or None, chosen, registry=root, cache_dir=default_cache_dir())
+        click.echo(f"evaluating {', '.join(chosen)} on {why}")
+        run = run_evaluation(markets, chosen, config, registry=root, seed=seed)
+        out = report_dir or (_settings_or_exit().state_dir / "reports" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+        path = write_outputs(run, out, json_path)
+    except (TapeDataError, ModelRegistryError, EvaluationError, EnvError, FeatureError, ValueError, OSError) as err:
+        _rl_failed(err)
+    click.echo(run.table())
+    click.echo(f"report: {path} ({run.seconds:.0f} s)" + (f"; json: {json_path}" if json_path else ""))
 
 
 # --------------------------------------------------------------------------------------- up

@@ -82,7 +82,7 @@ async def get_order(request: web.Request) -> web.Response:
 def _queue_position(ctx: SimContext, order: Order) -> Decimal:
     if order.status != RESTING:
         return Decimal(0)
-    level = ctx.exchange.markets[order.ticker].book.get(order.rest_side, order.rest_price)
+    level = ctx.exchange.markets[order.ticker].book.get(order.rest_side, order.rest_price_cc)
     if level is None:
         return Decimal(0)
     ahead = order.queue_ahead

@@ -18,6 +18,7 @@ ENTRY_POINTS = (
     "simulator.__main__",
     "rl.policy",
     "rl.pretrade",
+    "rl.decision",
     "models.fees",
 )
 

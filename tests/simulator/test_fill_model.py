@@ -4,10 +4,11 @@ independent reading of the recorded tape."""
 from __future__ import annotations
 
 import uuid
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 
 import pytest
 
+from models.fees import FeeSchedule, OrderFeeAccumulator
 from simulator.timeutil import iso_ms, parse_iso_ms
 from tests.simulator import tape_oracle
 from tests.simulator.conftest import MARKET, requires_tape, running, v1_order
@@ -17,11 +18,27 @@ pytestmark = requires_tape
 CENT = Decimal("0.01")
 
 
-def fee(count: Decimal, price: Decimal) -> Decimal:
-    return (Decimal("0.07") * count * price * (1 - price)).quantize(CENT, rounding=ROUND_CEILING)
+def cash_change(*fills: tuple[Decimal, Decimal]) -> Decimal:
+    """The balance change of one buy order filled as a taker in ``(count, price)`` pieces, by Kalshi's fee rounding."""
+    acc = OrderFeeAccumulator(FeeSchedule.taker_only())
+    return sum((acc.fill(count, price, "buy", is_taker=True).cash_change_dollars for count, price in fills), Decimal(0))
 
 
-async def test_crossing_buy_consumes_displayed_size_until_the_tape_changes_the_level() -> None:
+def next_level_change(ticker: str, after_ms: int, side: str, price: Decimal) -> tuple[int, Decimal] | None:
+    """The next batch after ``after_ms`` that changes the tape size at ``(side, price)``: ``(time, signed change)``."""
+    book = tape_oracle.fold(ticker, after_ms)
+    for when, frames in tape_oracle.batches(ticker, after_ms):
+        before = book[side].get(price, Decimal(0))
+        for kind, msg in frames:
+            tape_oracle.apply(book, kind, msg)
+        after = book[side].get(price, Decimal(0))
+        if after != before:
+            return when, after - before
+    return None
+
+
+async def test_crossing_buy_consumes_displayed_size_and_it_stays_consumed() -> None:
+    """Taken tape size is hidden; later tape decreases at that level pay it down first, increases show in full."""
     async with running() as sim:
         t0 = tape_oracle.first_time(
             MARKET, parse_iso_ms("2026-08-10T21:47:00Z"), lambda b: bool(b["no"]) and b["no"][max(b["no"])] > 2
@@ -51,27 +68,29 @@ async def test_crossing_buy_consumes_displayed_size_until_the_tape_changes_the_l
         after = await sim.book(MARKET)
         assert after["no"][q] == size - Decimal("1.50")
         assert after["yes"] == book["yes"]
-        cost = Decimal("1.50") * yes_price + fee(Decimal("1.50"), yes_price)
         bal = (await trader.get("/portfolio/balance")).json()
-        assert Decimal(bal["balance_dollars"]) == Decimal(10_000) - cost
+        assert Decimal(bal["balance_dollars"]) == Decimal(10_000) + cash_change((Decimal("1.50"), yes_price))
+        assert Decimal(bal["balance_dollars"]) % Decimal("0.01") == 0  # Kalshi balances move in whole cents
 
-        # find the next tape change of that level
-        change = None
-        for when, frames in tape_oracle.batches(MARKET, t0):
-            if any(
-                k == "orderbook_snapshot"
-                or (k == "orderbook_delta" and m["side"] == "no" and Decimal(m["price_dollars"]) == q)
-                for k, m in frames
-            ):
-                change = when
-                break
-        assert change is not None
-        if change - 1 > t0:
-            await sim.goto(iso_ms(change - 1))
-            mid = await sim.book(MARKET)
-            assert mid["no"].get(q) == tape_oracle.fold(MARKET, change - 1)["no"][q] - Decimal("1.50")
-        await sim.goto(iso_ms(change))
-        assert await sim.book(MARKET) == tape_oracle.fold(MARKET, change)
+        # Follow the level until the tape has removed the consumed 1.50 contracts: until then the displayed size
+        # is the tape's minus what is still consumed; increases do not make the consumed size reappear.
+        consumed = Decimal("1.50")
+        at = t0
+        checked = 0
+        while consumed > 0:
+            change = next_level_change(MARKET, at, "no", q)
+            assert change is not None, "the tape never removes the consumed size"
+            at, delta = change
+            if delta < 0:
+                consumed = max(Decimal(0), consumed + delta)
+            tape_size = tape_oracle.fold(MARKET, at)["no"].get(q, Decimal(0))
+            consumed = min(consumed, tape_size)
+            await sim.goto(iso_ms(at))
+            shown = (await sim.book(MARKET))["no"].get(q, Decimal(0))
+            assert shown == tape_size - consumed, (at, delta, tape_size, consumed)
+            checked += 1
+        assert checked >= 1
+        assert await sim.book(MARKET) == tape_oracle.fold(MARKET, at)  # paid off: the tape is authoritative again
 
 
 def expected_first_fill(ticker: str, placed_ms: int, price: Decimal, ahead: Decimal) -> tuple[int, str, Decimal]:
@@ -148,10 +167,12 @@ async def test_resting_bid_fills_only_when_the_tape_trades_through_it(start: str
         filled = await trader.order(order_id)
         assert Decimal(filled["fill_count_fp"]) > 0
         fills = (await trader.get("/portfolio/fills", params={"order_id": order_id})).json()["fills"]
-        assert fills and all(
-            f["is_taker"] is False and Decimal(f["yes_price_dollars"]) == price and f["fee_cost"] == "0.0000"
-            for f in fills
-        )
+        assert fills and all(f["is_taker"] is False and Decimal(f["yes_price_dollars"]) == price for f in fills)
+        # makers pay no trade fee on a quadratic series, only Kalshi's rounding fee on sub-cent notional
+        acc = OrderFeeAccumulator(FeeSchedule.taker_only())
+        expected = [acc.fill(f["count_fp"], price, "buy", is_taker=False) for f in reversed(fills)]
+        assert [Decimal(f["fee_cost"]) for f in reversed(fills)] == [e.net_fee_dollars for e in expected]
+        assert all(e.trade_fee_micro == 0 for e in expected)
         position = (await trader.get("/portfolio/positions")).json()["market_positions"][0]
         assert Decimal(position["position_fp"]) == Decimal(filled["fill_count_fp"])
 
@@ -207,7 +228,7 @@ async def test_account_vs_account_price_time_priority_and_partial_fills() -> Non
         assert await position(first) == "-5.00"
         assert await position(second) == "-2.00"
         assert await position(taker) == "7.00"
-        expected_cost = 7 * price + fee(Decimal(5), price) + fee(Decimal(2), price)
-        assert Decimal((await taker.get("/portfolio/balance")).json()["balance_dollars"]) == 10_000 - expected_cost
+        expected = 10_000 + cash_change((Decimal(5), price), (Decimal(2), price))
+        assert Decimal((await taker.get("/portfolio/balance")).json()["balance_dollars"]) == expected
         # the maker's NO cost is its collateral: 5 contracts at 1 - price
         assert Decimal((await first.get("/portfolio/balance")).json()["balance_dollars"]) == 10_000 - 5 * (1 - price)
