@@ -20,11 +20,11 @@ Faults: ``ws-503`` (open WebSockets dropped, every handshake answered 503), ``fi
 ``position-ws-down`` (the ``fill`` / ``market_positions`` channel ended with error 10 and refused), ``rest-outage``
 (every REST route answers 503), ``trading-pause``, ``exchange-pause``.
 
-Intervals: ``default`` is production's (health probe 30 s, recalibration 60 s, paused-mode probes 10/20/30/60 s,
-market-data grace 5 s, WebSocket reconnect backoff at most 10 s; faults last 60 s); ``scaled`` is the test
-suite's, about a tenth (probe 3 s, recalibration 6 s, probes 1/2/3/6 s, grace 0.5 s, backoff at most 1 s; faults
-last 8 s). Targets at the defaults (issue 10): degraded detected within 30 s, recovery noticed within 30 s of the
-component's recovery, a critical outage detected within one probe (30 s).
+Intervals: ``default`` is production's, the configuration defaults (health probe 25 s, recalibration 60 s,
+paused-mode probes 10/20/30/60 s, market-data grace 5 s, WebSocket reconnect backoff at most 10 s; faults last
+60 s); ``scaled`` is the test suite's, about a tenth (probe 3 s, recalibration 6 s, probes 1/2/3/6 s, grace 0.5 s,
+backoff at most 1 s; faults last 8 s). Targets at the defaults (issue 10): degraded detected within 30 s, recovery
+noticed within 30 s of the component's recovery, a critical outage detected within one probe.
 """
 
 from __future__ import annotations
@@ -125,7 +125,22 @@ class Intervals:
         )
 
 
-DEFAULT = Intervals("default", 30, 60, [10, 20, 30, 60], 5_000, 10, 30, 60)
+def _production() -> Intervals:
+    """Production's intervals: the defaults of ``TraderConfig`` and ``IngestSettings`` (faults last 60 s)."""
+    trader, degraded = TraderConfig(series_tickers=[SERIES]), DegradedSettings()
+    return Intervals(
+        "default",
+        probe_s=degraded.health_probe_interval_s,
+        recalibration_s=trader.recalibration_interval_s,
+        backoff_s=list(trader.degraded_backoff_s),
+        grace_ms=EpochSettings().market_data_grace_ms,
+        reconnect_max_s=IngestSettings().reconnect_backoff_max_s,
+        refresh_s=degraded.fallback_refresh_s,
+        fault_s=60,
+    )
+
+
+DEFAULT = _production()
 SCALED = Intervals("scaled", 3, 6, [1, 2, 3, 6], 500, 1, 2, 8)
 
 

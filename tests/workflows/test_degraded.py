@@ -3,7 +3,7 @@
 The real worker, the real dev server and the simulator replaying the real tape; faults are scheduled over the
 simulator's control API (``POST /sim/v1/faults/timed``: wall-clock offsets and durations, as the fault matrix
 bench uses them). Every duration is the production default scaled down about ten times (:func:`scaled`): health
-probe 3 s instead of 30 s, recalibration 6 s instead of 60 s, paused-mode probe timers 1/2/3/6 s instead of
+probe 3 s instead of 25 s, recalibration 6 s instead of 60 s, paused-mode probe timers 1/2/3/6 s instead of
 10/20/30/60 s, REST fallback refresh 2 s instead of 30 s, WebSocket reconnect backoff at most 1 s instead of 10 s.
 Each test asserts what an operator checks: the mode and its reason in ``status`` and the status history, the
 fallbacks named, the orders at the exchange (within the degraded limits, none while paused, no intent twice,
@@ -307,10 +307,11 @@ async def test_rest_outage_pauses_probes_on_schedule_places_no_order_and_resumes
         "the transient 503 was retried at once"
     )
     modes = _mode_entries(st)
-    assert ("fully_operational", "paused") in [m[:2] for m in modes] and modes[-1][:2] == (
-        "paused",
-        "fully_operational",
-    )
+    # paused from trading; a calibration that straddles the onset (its first checks answered, the later ones 503)
+    # may see only optional components fail and step through degraded on the way
+    paused_from = [m[0] for m in modes if m[1] == "paused"]
+    assert paused_from and set(paused_from) <= {"fully_operational", "degraded"}, modes
+    assert modes[-1][:2] == ("paused", "fully_operational"), modes
     print(f"rest-outage: paused after {detected:.1f}s, trading {resumed_after_clear:.1f}s after clearance")
 
 
@@ -483,7 +484,11 @@ async def test_worker_killed_during_an_outage_restarts_with_state_intact(harness
         assert [(h.at, h.state, h.result) for h in st.status_history][: len(kept)] == kept
         await harness.clear_timed_faults(outage["id"])
         st = await harness.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "recovered", 30)
-        await harness.wait_status(handle, lambda s: s.cycle >= st.cycle + 2, "two cycles after the recovery")
+        ready = await harness.wait_status(
+            handle,
+            lambda s: s.cycle >= st.cycle + 2 and s.last_epoch is not None and s.last_epoch.positions is not None,
+            "two cycles after the recovery, the last epoch ready",
+        )
         await harness.timed_faults({"kind": "http_error", "status": 503, "name": "REST down again"})
         await harness.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused again")
         await handle.signal("stop", {})
@@ -491,9 +496,15 @@ async def test_worker_killed_during_an_outage_restarts_with_state_intact(harness
         await harness.clear_timed_faults()
         audit = audit_account(await harness.exchange_account())
         assert audit.epoch_orders > 0 and audit.duplicate_ids == [], audit.duplicate_ids
-        # The trader's own view of its positions (its last epoch, before the second outage) is the exchange's.
-        assert final.last_epoch is not None and final.last_epoch.positions is not None
-        for ticker, contracts in final.last_epoch.positions.items():
+        # The trader's own view of its positions (its last epoch, before the second outage) is the exchange's. An
+        # epoch the outage caught before its first poll never had a view (nor placed an order): the one before it.
+        last = final.last_epoch
+        assert last is not None and ready.last_epoch is not None
+        if last.positions is None:
+            assert last.orders_placed == 0, last
+            last = ready.last_epoch
+        assert last.positions is not None
+        for ticker, contracts in last.positions.items():
             assert await harness.exchange_position(ticker) == contracts, ticker
         failures = await workflow_task_failures(harness.client, handle.id)
         assert failures.harmful == 0, dict(failures.causes)
