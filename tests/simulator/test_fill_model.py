@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,19 @@ from tests.simulator.conftest import MARKET, requires_tape, running, v1_order
 pytestmark = requires_tape
 
 CENT = Decimal("0.01")
+
+
+def v2_order(side: str, price: Decimal, count: str, time_in_force: str, client_order_id: str = "") -> dict[str, Any]:
+    """A V2 ``POST /portfolio/events/orders`` body on the tests' market (``side`` bid/ask, ``price`` of YES)."""
+    return {
+        "ticker": MARKET,
+        "side": side,
+        "price": str(price),
+        "count": count,
+        "time_in_force": time_in_force,
+        "self_trade_prevention_type": "taker_at_cross",
+        "client_order_id": client_order_id or uuid.uuid4().hex,
+    }
 
 
 def cash_change(*fills: tuple[Decimal, Decimal]) -> Decimal:
@@ -52,15 +66,7 @@ async def test_crossing_buy_consumes_displayed_size_and_it_stays_consumed() -> N
         trader = await sim.trader()
         r = await trader.post(
             "/portfolio/events/orders",
-            json={
-                "ticker": MARKET,
-                "side": "bid",
-                "price": str(yes_price),
-                "count": "1.50",
-                "time_in_force": "immediate_or_cancel",
-                "self_trade_prevention_type": "taker_at_cross",
-                "client_order_id": uuid.uuid4().hex,
-            },
+            json=v2_order("bid", yes_price, "1.50", "immediate_or_cancel"),
         )
         assert r.status_code == 201, r.text
         assert r.json()["fill_count"] == "1.50"
@@ -192,15 +198,7 @@ async def test_account_vs_account_price_time_priority_and_partial_fills() -> Non
         assert a.status_code == 201 and a.json()["order"]["status"] == "resting", a.text
         b = await second.post(
             "/portfolio/events/orders",
-            json={
-                "ticker": MARKET,
-                "side": "ask",
-                "price": str(price),
-                "count": "4",
-                "client_order_id": "b1",
-                "time_in_force": "good_till_canceled",
-                "self_trade_prevention_type": "taker_at_cross",
-            },
+            json=v2_order("ask", price, "4", "good_till_canceled", client_order_id="b1"),
         )
         assert b.status_code == 201, b.text
         shown = await sim.book(MARKET)
@@ -250,16 +248,7 @@ async def test_a_taker_order_filled_by_many_makers_pays_whole_cents(maker_count:
         for index in range(makers):
             maker = await sim.trader(index=index + 1)
             r = await maker.post(
-                "/portfolio/events/orders",
-                json={
-                    "ticker": MARKET,
-                    "side": "ask",
-                    "price": str(price),
-                    "count": maker_count,
-                    "client_order_id": uuid.uuid4().hex,
-                    "time_in_force": "good_till_canceled",
-                    "self_trade_prevention_type": "taker_at_cross",
-                },
+                "/portfolio/events/orders", json=v2_order("ask", price, maker_count, "good_till_canceled")
             )
             assert r.status_code == 201, r.text
         taker = await sim.trader()
