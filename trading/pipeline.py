@@ -90,6 +90,11 @@ class EpochPipeline(Protocol):
         """Exchange errors in a row (the circuit breaker trips at ``max_consecutive_errors``)."""
         ...
 
+    @property
+    def positions(self) -> Mapping[str, Decimal]:
+        """The signed positions the pipeline decides on now (contracts, + YES / - NO), by ticker."""
+        ...
+
     def decide(self, update: BookUpdate) -> Decision:
         """Decide on one book update: an intent that passed every pre-trade check, a reject, or HOLD."""
         ...
@@ -123,15 +128,27 @@ class EpochPipeline(Protocol):
         ...
 
 
+def opens(intent: OrderIntent, position_contracts: Decimal) -> bool:
+    """Whether ``intent`` would open a position or add to one (its absolute size grows if it fills).
+
+    The degraded-mode check (``EpochInput.closing_only``, reject reason ``closing_only``): only orders that
+    reduce a position may go. Signed contracts, + YES / - NO (Kalshi's net position, kalshi-api.md §8).
+    """
+    return abs(position_contracts + intent.signed_delta) > abs(position_contracts)
+
+
 class PretradePipeline:
     """:class:`EpochPipeline` over :mod:`rl.policy` and :mod:`rl.pretrade` (Decimal dollars and contracts).
 
     Args:
-        inp: the epoch's input (starting positions and cash, limits, exits, settings).
+        inp: the epoch's input (starting positions and cash, the mode's EFFECTIVE limits and exits, settings,
+            ``closing_only``: when set, an intent that would open or add to a position is rejected
+            ``closing_only`` before any other check: :func:`opens`).
         policy: the policy; default from ``inp.settings.policy`` (``hold`` or the imbalance baseline).
-        fills_from_acks: update positions and cash from order acknowledgements (REST polling). The actor loop
-            passes False: positions and cash then follow the ``fill`` and ``market_positions`` frames, and an
-            acknowledged fill counts until its frame confirms it (:class:`trading.positions.StreamedPositions`).
+        fills_from_acks: update positions and cash from order acknowledgements (REST polling, and the actor loop
+            while the fill stream is down). Otherwise positions and cash follow the ``fill`` and
+            ``market_positions`` frames, and an acknowledged fill counts until its frame confirms it
+            (:class:`trading.positions.StreamedPositions`).
     """
 
     def __init__(self, inp: EpochInput, policy: Policy | None = None, *, fills_from_acks: bool) -> None:
@@ -159,6 +176,11 @@ class PretradePipeline:
         """See :class:`EpochPipeline`."""
         return self.state.consecutive_errors
 
+    @property
+    def positions(self) -> Mapping[str, Decimal]:
+        """See :class:`EpochPipeline`."""
+        return self.state.positions
+
     def decide(self, update: BookUpdate) -> Decision:
         """``build_observation`` -> ``select_action`` -> ``intent_for`` -> ``check`` (see the module docstring)."""
         ticker, close_time = update.ticker, update.close_time
@@ -177,6 +199,8 @@ class PretradePipeline:
         reason = (
             "no_liquidity"
             if intent is None
+            else "closing_only"
+            if self.inp.closing_only is not None and opens(intent, obs.position_contracts)
             else check(
                 intent,
                 obs,
@@ -224,7 +248,13 @@ class PretradePipeline:
         self.state.positions[intent.ticker] = before + (filled if book_side == "bid" else -filled)
 
     def fill_frame(self, fill: Fill) -> None:
-        """See :class:`EpochPipeline`: the position (with ``post_position`` when sent) and the fill's cash."""
+        """See :class:`EpochPipeline`: the position (with ``post_position`` when sent) and the fill's cash.
+
+        Ignored when fills are booked from acknowledgements (``fills_from_acks``: REST polling, or the fill
+        stream's fallback in degraded mode), so a fill is never booked twice.
+        """
+        if self.fills_from_acks:
+            return
         contracts = fill.count_contracts
         signed = contracts if fill.book_side == "bid" else -contracts
         post = fill.post_position_contracts
@@ -243,7 +273,13 @@ class PretradePipeline:
         self._add_cash(delta)
 
     def position_frame(self, update: MarketPositionUpdate) -> None:
-        """See :class:`EpochPipeline`."""
+        """See :class:`EpochPipeline`.
+
+        Ignored when fills are booked from acknowledgements: a position frame may or may not already include an
+        acknowledged fill, and without the ``fill`` frames nothing says which (it would count the fill twice).
+        """
+        if self.fills_from_acks:
+            return
         self.streamed.position(update.market_ticker, update.position_contracts)
 
     def exchange_ok(self) -> None:

@@ -16,6 +16,7 @@ The package splits them by area; import from ``models.trader`` (this module re-e
 * :mod:`models.trader.calibration`: the calibration snapshot and report;
 * :mod:`models.trader.closes`: exits, closes, and the REST activities' inputs and results;
 * :mod:`models.trader.epoch`: the trading epoch's input and summary;
+* :mod:`models.trader.health`: the health probe, the fallbacks and the effective limits of degraded mode;
 * :mod:`models.trader.operator`: signal and update payloads, status history entries;
 * :mod:`models.trader.state`: the workflow input, the carried state, the status answer.
 """
@@ -34,6 +35,7 @@ from models.trader.calibration import (
     SettlementRecord,
 )
 from models.trader.closes import (
+    PAUSE_CODES,
     CancelOrdersInput,
     CancelOrdersResult,
     CloseQuote,
@@ -48,6 +50,7 @@ from models.trader.closes import (
 )
 from models.trader.config import (
     CloseSettings,
+    DegradedSettings,
     EpochSettings,
     ExitRules,
     RiskLimits,
@@ -65,6 +68,14 @@ from models.trader.enums import (
     TradeAction,
 )
 from models.trader.epoch import EpochInput, EpochMarket, EpochSummary, RecordBatch
+from models.trader.health import (
+    ActiveFallback,
+    EpochFallbacks,
+    HealthProbe,
+    HealthProbeInput,
+    ModeLimits,
+    ProbeResult,
+)
 from models.trader.market import (
     BookTop,
     ExchangePosition,
@@ -85,6 +96,8 @@ from models.trader.operator import (
 from models.trader.state import CarriedState, TraderInput, TraderStatus
 
 __all__ = [
+    "PAUSE_CODES",
+    "ActiveFallback",
     "BookTop",
     "CalibrationInput",
     "CalibrationReport",
@@ -101,7 +114,9 @@ __all__ = [
     "CloseStatus",
     "ComponentCategory",
     "ComponentHealth",
+    "DegradedSettings",
     "Drift",
+    "EpochFallbacks",
     "EpochInput",
     "EpochMarket",
     "EpochSettings",
@@ -111,9 +126,12 @@ __all__ = [
     "ExitReason",
     "ExitRules",
     "ForceCloseRequest",
+    "HealthProbe",
+    "HealthProbeInput",
     "LifecycleState",
     "MarketSnapshot",
     "MarketViability",
+    "ModeLimits",
     "OrderGroupInput",
     "OrderGroupState",
     "OrderOutcome",
@@ -123,6 +141,7 @@ __all__ = [
     "PlaceOrderInput",
     "PortfolioHealth",
     "PositionView",
+    "ProbeResult",
     "RecordBatch",
     "RejectedMessage",
     "RestingOrder",

@@ -14,6 +14,7 @@ from models.trader.closes import CloseResult
 from models.trader.config import ExitRules, RiskLimits, TraderConfig
 from models.trader.enums import LifecycleState, OverallStatus
 from models.trader.epoch import EpochSummary
+from models.trader.health import ModeLimits, ProbeResult
 from models.trader.market import PositionView
 from models.trader.operator import PauseRequest, RejectedMessage, StatusTransition, StopRequest
 
@@ -57,6 +58,11 @@ class CarriedState(BaseModel):
         realized_pnl_by_ticker: realised P&L after fees per market over the session (dollars; last 100
             markets).
         stop_outcome: how the stop ended (what could not be flattened, if anything).
+        mode_since: when the current mode began (workflow clock).
+        mode_seconds: seconds spent in each mode before the current one began (``mode`` value -> seconds;
+            the status answer adds the current period).
+        limits: the mode and effective limits the last epoch traded with (fallbacks, closing only).
+        last_probe: the last health probe between calibrations.
 
     """
 
@@ -95,6 +101,10 @@ class CarriedState(BaseModel):
     close_fees_dollars: Dollars = Decimal(0)
     realized_pnl_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
     stop_outcome: str | None = None
+    mode_since: datetime | None = None
+    mode_seconds: dict[str, float] = Field(default_factory=dict)
+    limits: ModeLimits | None = None
+    last_probe: ProbeResult | None = None
 
 
 class TraderInput(BaseModel):
@@ -130,6 +140,12 @@ class TraderStatus(BaseModel):
         close_fees_dollars: fees of those closes (dollars).
         realized_pnl_by_ticker: the same per market.
         stop_outcome: how a stop ended (None while running).
+        backoff_step: index into ``degraded_backoff_s`` while paused by a failure (the next probe's timer).
+        limits: the mode and EFFECTIVE limits the trader trades with: position cap, cash reserve, closing only
+            (and why), the fallbacks in force (component, fallback, what it does).
+        last_probe: the last health probe between calibrations (components, mode, what changed).
+        mode_since: when the current mode began.
+        mode_seconds: seconds spent in each mode this session, the current one included.
 
     """
 
@@ -158,3 +174,8 @@ class TraderStatus(BaseModel):
     close_fees_dollars: Dollars = Decimal(0)
     realized_pnl_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
     stop_outcome: str | None = None
+    backoff_step: int = 0
+    limits: ModeLimits | None = None
+    last_probe: ProbeResult | None = None
+    mode_since: datetime | None = None
+    mode_seconds: dict[str, float] = Field(default_factory=dict)

@@ -115,6 +115,11 @@ class OperatorHandlers(TraderBase):
             close_fees_dollars=self.s.close_fees_dollars,
             realized_pnl_by_ticker=dict(self.s.realized_pnl_by_ticker),
             stop_outcome=self.s.stop_outcome,
+            backoff_step=self.s.backoff_step,
+            limits=self.s.limits,
+            last_probe=self.s.last_probe,
+            mode_since=self.s.mode_since,
+            mode_seconds=self._mode_seconds(),
         )
 
     @workflow.update(name=UPDATE_SET_RISK_LIMITS, description="Change risk limits / exit thresholds; returns them.")
