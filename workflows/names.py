@@ -87,3 +87,8 @@ neither traded nor closed again meanwhile)."""
 PATCH_CLOSE_WAITS_OUT_PAUSE = "close-waits-out-pause"
 """A close refused because trading, the exchange or the market is paused waits the pause out on durable timers
 (CloseSettings.pause_retry_s) without using an attempt, each order with a fresh client_order_id."""
+PATCH_PROBE_DURING_CLOSE_WAIT = "probe-during-close-wait"
+"""While a cycle waits for its closes (up to degraded.close_wait_s) the health probe runs on its cadence too: a
+component that went down or recovered meanwhile ends the wait (the closes go on in the background) and the loop
+recalibrates at once instead of after the wait (an exchange pause that began during a close was reported up to
+close_wait_s late)."""

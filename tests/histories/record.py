@@ -346,6 +346,33 @@ async def close_waits_out_a_trading_pause(h: Harness) -> list[str]:
     return [handle.id]
 
 
+async def close_pause_detected_by_probe(h: Harness) -> list[str]:
+    """Issue 10 (probe-during-close-wait): trading pauses while the cycle waits (up to 30 s) for a take-profit close;
+    the health probe (every 1 s) reports it at once, the trader pauses, recovers, and the close completes once."""
+    ticker, hold = await h.take_profit_close_held()
+    config = fast_config(
+        recalibration_interval_s=2,
+        degraded_backoff_s=[1],
+        close=CloseSettings(max_attempts=3, retry_delay_s=0.2, pause_retry_s=[1, 1, 2]),
+        degraded=DegradedSettings(close_wait_s=30, health_probe_interval_s=1),
+    )
+    handle = await h.start(config, workflow_id="hist-close-pause-probe")
+    for _ in range(300):
+        faults = (await h.control.get("/faults/timed")).json()
+        if any(f["id"] == hold["id"] and f["matched"] for g in faults.values() for f in g):
+            break
+        await asyncio.sleep(0.1)
+    await h.faults(trading_paused=True)
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused by the trading pause")
+    await asyncio.sleep(2)
+    await h.faults(trading_paused=False)
+    await h.wait_status(handle, lambda s: any(c.ticker == ticker for c in s.recent_closes), "the close's result")
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading again")
+    await handle.signal(SIGNAL_STOP, {})
+    await handle.result()
+    return [handle.id]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "take-profit": take_profit_then_stop,
     "trading-pause": trading_pause_resume_stop,
@@ -358,6 +385,7 @@ SCENARIOS: dict[str, Scenario] = {
     "md-move": market_data_move,
     "degraded": degraded_and_recovered,
     "close-pause": close_waits_out_a_trading_pause,
+    "close-pause-probe": close_pause_detected_by_probe,
 }
 
 

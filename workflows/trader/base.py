@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import MetricMeter, RetryPolicy
@@ -94,6 +95,14 @@ class TraderBase:
         if ids:
             self.s.known_client_order_ids.extend(ids)
             del self.s.known_client_order_ids[:-_KNOWN_IDS_TAIL]
+
+    async def _watch_health(self, done: asyncio.Future[Any]) -> None:
+        """Wait until ``done`` or an interruption, probing health on its cadence (implemented by ``EpochSteps``).
+
+        Raises:
+            NotImplementedError: on a class without the epoch steps (never the case for ``TraderWorkflow``).
+        """
+        raise NotImplementedError
 
     def _interrupted(self) -> bool:
         return (

@@ -27,6 +27,7 @@ from workflows.common import error_line
 from workflows.names import (
     GET_CLOSE_QUOTE,
     PATCH_DEGRADED_MODE,
+    PATCH_PROBE_DURING_CLOSE_WAIT,
     PATCH_RUN_SCOPED_ORDER_IDS,
     PATCH_SESSION_PNL,
 )
@@ -59,6 +60,9 @@ class CloseSteps(TraderBase):
     async def _run_closes_bounded(self, decisions: list[ExitDecision]) -> list[CloseResult]:
         """Start a close per decision (at most 10) and wait for them until done, a stop or pause, or ``close_wait_s``.
 
+        With ``probe-during-close-wait`` the health probe runs on its cadence during the wait, and a component that
+        changed (``_probe_change``) ends it too: the caller then skips the epoch and the loop recalibrates.
+
         Closes that are still running afterwards (a close waiting out an exchange pause: ``close-waits-out-pause``)
         go on in the background: their tickers stay in ``_closing`` (neither traded by the epoch nor closed again)
         and their results are recorded when they end; continue-as-new waits for them. The rest of the decisions
@@ -71,18 +75,36 @@ class CloseSteps(TraderBase):
         if not tasks:
             return []
         wait_s = self.config.degraded.close_wait_s
+        started = workflow.now()
+        watch: asyncio.Future[None] | None = None
+        if workflow.patched(PATCH_PROBE_DURING_CLOSE_WAIT):
+            # Probe health on its cadence while the closes run: an outage or recovery meanwhile ends the wait
+            # (``_probe_change``) and the cycle recalibrates at once.
+            closes_done = asyncio.gather(*tasks, return_exceptions=True)
+            watch = asyncio.ensure_future(self._watch_health(closes_done))
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: (
-                    all(t.done() for t in tasks) or self._stop_request is not None or self._pause_request is not None
+                    all(t.done() for t in tasks)
+                    or self._stop_request is not None
+                    or self._pause_request is not None
+                    or self._probe_change is not None
                 ),
                 timeout=wait_s,
                 timeout_summary=f"wait up to {wait_s:g}s for {len(tasks)} closes",
             )
+        if watch is not None and not watch.done():
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         running = [t for t in tasks if not t.done()]
         if running:
+            waited = (workflow.now() - started).total_seconds()
             workflow.logger.warning(
-                "%d closes still running after %gs: they go on in the background", len(running), wait_s
+                "%d closes still running after %.1fs (%s): they go on in the background",
+                len(running),
+                waited,
+                f"health probe: {self._probe_change}" if self._probe_change else "wait over",
             )
             self._background_closes = [t for t in self._background_closes if not t.done()] + running
         return [t.result() for t in tasks if t.done()]

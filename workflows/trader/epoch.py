@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -169,8 +170,8 @@ class EpochSteps(TraderBase):
             workflow.logger.warning("trading epoch ended without a summary: %s", error_line(err))
             return None
 
-    async def _watch_health(self, epoch: asyncio.Future[EpochSummary]) -> None:
-        """Wait for the epoch to end or be interrupted, probing health every ``degraded.health_probe_interval_s``.
+    async def _watch_health(self, epoch: asyncio.Future[Any]) -> None:
+        """Wait for the epoch (or the closes) to end or an interruption, probing every ``health_probe_interval_s``.
 
         A probe (the ``health_probe`` activity: exchange status, balance, the market-data streams) that finds a
         component changed since the last calibration (recovered or down), or that fails, sets ``_probe_change``

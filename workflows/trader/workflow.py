@@ -207,7 +207,8 @@ class TraderWorkflow(OperatorHandlers, CalibrationSteps, CloseSteps, EpochSteps)
         if paused_for_group:
             return
         closes = await self._close_positions(report)
-        if self._interrupted():
+        if self._interrupted() or self._probe_change is not None:
+            # A probe during the close wait saw a component change (probe-during-close-wait): recalibrate now.
             return
         flat = (CloseStatus.CLOSED, CloseStatus.ALREADY_FLAT)
         closed = [c.ticker for c in closes if c.remaining_contracts <= 0 and c.status in flat]
