@@ -228,14 +228,17 @@ class TimedUpdateStream(UpdateStream):
         self.current_cpu: dict[str, float] = {}
         self.taken_at = 0.0
         self.pickup = Histogram()
+        # ticker -> (mark, rx, cpu at mark, taken) of the latest batch that held it: the actor submits orders of
+        # different markets concurrently, so an order's first write may run after the next batch was taken
+        self.latest: dict[str, tuple[float, float | None, float | None, float]] = {}
 
-    def mark(self, ticker: str, received_at: float) -> None:
+    def mark(self, ticker: str, received_at: float, *, count: bool = True) -> None:
         if ticker not in self._rx:
             client = self.hub.client
             last = client.last_receive_monotonic if client is not None else None
             self._rx[ticker] = received_at if last is None else last
             self._cpu[ticker] = time.thread_time()
-        super().mark(ticker, received_at)
+        super().mark(ticker, received_at, count=count)
 
     async def next(self, timeout_s: float) -> dict[str, float]:
         batch = await super().next(timeout_s)
@@ -246,8 +249,9 @@ class TimedUpdateStream(UpdateStream):
         self.current_rx = rx
         self.current_cpu = cpu
         self.taken_at = now
-        for received_at in batch.values():
+        for ticker, received_at in batch.items():
             self.pickup.add(now - received_at)
+            self.latest[ticker] = (received_at, rx.get(ticker), cpu.get(ticker), now)
         return batch
 
 
@@ -345,11 +349,8 @@ class BenchRestClient(KalshiRestClient):
     async def create_order(self, req: CreateOrderRequest, *, lookup_first: bool = False) -> OrderAck:
         t = OrderTiming(coid=req.client_order_id, ticker=req.ticker, call=time.perf_counter())
         stream = self.hub.stream if self.hub is not None else None
-        if stream is not None and req.ticker in stream.current:
-            t.mark = stream.current[req.ticker]
-            t.rx = stream.current_rx.get(req.ticker)
-            t.cpu_mark = stream.current_cpu.get(req.ticker)
-            t.taken = stream.taken_at
+        if stream is not None and req.ticker in stream.latest:
+            t.mark, t.rx, t.cpu_mark, t.taken = stream.latest[req.ticker]
         self.timings.append(t)
         token = CURRENT.set(t)
         try:

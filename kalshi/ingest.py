@@ -30,6 +30,7 @@ from kalshi.models.ws import (
     OrderbookDelta,
     OrderbookSnapshot,
     OrderGroupUpdate,
+    Trade,
 )
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
@@ -69,14 +70,30 @@ class UpdateStream:
     with the ``time.perf_counter()`` of its oldest unseen update (where decision latency starts). A
     burst of deltas for one market becomes one decision on its latest book: memory is bounded by the
     number of markets and the consumer never falls behind a stale queue.
+
+    Attributes:
+        marked: book updates marked so far.
+        taken: tickers handed to the consumer so far (``marked - taken`` updates were coalesced into a later one).
     """
 
     def __init__(self) -> None:
         self._pending: dict[str, float] = {}
         self._event = asyncio.Event()
+        self.marked = 0
+        self.taken = 0
 
-    def mark(self, ticker: str, received_at: float) -> None:
-        """Record an update of ``ticker`` received at ``received_at`` (perf_counter seconds)."""
+    def mark(self, ticker: str, received_at: float, *, count: bool = True) -> None:
+        """Record an update of ``ticker`` received at ``received_at`` (perf_counter seconds).
+
+        ``count=False`` re-marks a ticker the consumer took but put back (e.g. its order was still in flight), so
+        the coalescing counters count each book update once.
+        """
+        if count:
+            self.marked += 1
+        elif ticker in self._pending:
+            return
+        else:
+            self.taken -= 1
         if ticker not in self._pending:
             self._pending[ticker] = received_at
         self._event.set()
@@ -88,6 +105,7 @@ class UpdateStream:
                 await asyncio.wait_for(self._event.wait(), timeout=max(timeout_s, 0.0))
         self._event.clear()
         batch, self._pending = self._pending, {}
+        self.taken += len(batch)
         return batch
 
 
@@ -99,6 +117,11 @@ class MarketDataHub:
 
     Args:
         queue: this process's worker-specific task queue name.
+
+    Attributes:
+        exchange_ms: the latest exchange time seen on a book delta or a trade (Unix ms, on the exchange's clock;
+            never goes back), or None before the first: the actor loop's clock (a decision is made on a frame, so
+            the frame's time is the freshest exchange time it can know, to the millisecond, at any replay speed).
     """
 
     def __init__(self, queue: str) -> None:
@@ -108,7 +131,9 @@ class MarketDataHub:
         self.markets: dict[str, Market] = {}
         self._streams: set[UpdateStream] = set()
         self._private: set[Callable[[Any], None]] = set()
+        self._frames: list[Callable[[Any], None]] = []
         self.lifecycle = asyncio.Event()
+        self.exchange_ms: int | None = None
         self._remove_listener: Callable[[], None] | None = None
 
     def attach(self, client: KalshiWebSocketClient, feed: MarketDataFeed) -> None:
@@ -142,8 +167,34 @@ class MarketDataHub:
         finally:
             self._private.discard(handler)
 
+    def add_frame_listener(self, handler: Callable[[Any], None]) -> Callable[[], None]:
+        """Call ``handler(event)`` for every order-book snapshot, delta and public trade, after the feed applied it.
+
+        For per-frame state that must see every frame, not the coalesced updates (the learned policy's feature
+        history, :mod:`trading.live`). Runs on the reader's path: it must be fast and must not raise (an exception
+        is logged and swallowed). Returns the function that removes it.
+        """
+        self._frames.append(handler)
+
+        def remove() -> None:
+            if handler in self._frames:
+                self._frames.remove(handler)
+
+        return remove
+
     def _on_event(self, event: Any, raw: bytes | None, recv_ms: int) -> None:
-        if isinstance(event, OrderbookDelta | OrderbookSnapshot):
+        kind = type(event)
+        if kind is OrderbookDelta or kind is OrderbookSnapshot or kind is Trade:
+            ts = event.ts_ms
+            if ts is not None and (self.exchange_ms is None or ts > self.exchange_ms):
+                self.exchange_ms = ts
+            for handler in self._frames:
+                try:
+                    handler(event)
+                except Exception:  # a consumer's bug must not break ingestion
+                    log.exception("frame listener failed on %r", event)
+            if kind is Trade:
+                return
             now = time.perf_counter()
             for stream in self._streams:
                 stream.mark(event.market_ticker, now)

@@ -146,6 +146,8 @@ class EpisodeRecord:
         actions: the policy's choices (decision points shown to it), by index.
         rejects: reject reasons of chosen actions that did not become orders, by reason.
         decisions: decision points shown to the policy; forced_holds: those skipped (only HOLD allowed).
+        forced_hold_ms: the exchange times of those skipped points (with ``pnl_path``'s times, every point where
+            the pipeline evaluated the checks: what the live loop's decision interval counts from).
 
     """
 
@@ -158,6 +160,7 @@ class EpisodeRecord:
     rejects: Counter[str] = field(default_factory=Counter)
     decisions: int = 0
     forced_holds: int = 0
+    forced_hold_ms: list[int] = field(default_factory=list)
 
     def result(self, space: ActionSpace) -> ev.MarketResult:
         """The episode as an evaluation :class:`rl.evaluate.MarketResult`."""
@@ -456,6 +459,7 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
             if self.config.skip_forced_holds and not any(mask[1:]):
                 if ep.record is not None:
                     ep.record.forced_holds += 1
+                    ep.record.forced_hold_ms.append(ep.t)
                 target = ep.t + max(self._interval, 1)
                 continue
             self._ctx = ctx

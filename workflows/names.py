@@ -30,6 +30,7 @@ CANCEL_RESTING_ORDERS = "cancel_resting_orders"
 GET_CLOSE_QUOTE = "get_close_quote"
 PLACE_ORDER = "place_order"
 RUN_TRADING_EPOCH = "run_trading_epoch"
+PREDICT = "predict"
 LOCATE_MARKET_DATA = "locate_market_data"
 
 # Activity types on a worker-specific queue (they need that process's WebSocket and order books)
@@ -45,6 +46,7 @@ SIGNAL_RECALIBRATE = "recalibrate"
 QUERY_STATUS = "status"
 UPDATE_SET_RISK_LIMITS = "set_risk_limits"
 UPDATE_FORCE_CLOSE = "force_close"
+UPDATE_SET_POLICY = "set_policy"
 
 # Search attributes (registered by the dev-server start: --search-attribute NAME=Keyword)
 SA_STATE = SearchAttributeKey.for_keyword("KalshiTraderState")
@@ -77,3 +79,6 @@ PATCH_SESSION_PNL = "session-pnl"
 """Realised P&L and fees of closes summed per market and for the session."""
 PATCH_MD_HEALTHY_RESET = "md-reset-failures-when-healthy"
 """MarketDataWorkflow forgets earlier failures once an ingestion run has been healthy for healthy_after_s."""
+PATCH_LIVE_POLICY = "live-policy-and-session-pnl"
+"""The set_policy update (validated; from the next epoch); the epochs' realised P&L and fees and the settlements'
+P&L are summed for the session and per market."""

@@ -47,6 +47,7 @@ from models.trader.closes import (
     PlaceOrderInput,
 )
 from models.trader.config import (
+    BASELINE_POLICIES,
     CloseSettings,
     EpochSettings,
     ExitRules,
@@ -54,6 +55,7 @@ from models.trader.config import (
     StrictModel,
     TraderConfig,
     limit_problems,
+    policy_problem,
 )
 from models.trader.enums import (
     CloseStatus,
@@ -64,7 +66,16 @@ from models.trader.enums import (
     Side,
     TradeAction,
 )
-from models.trader.epoch import EpochInput, EpochMarket, EpochSummary, RecordBatch
+from models.trader.epoch import (
+    EpochInput,
+    EpochMarket,
+    EpochSummary,
+    PolicyInUse,
+    PredictedDecision,
+    PredictInput,
+    PredictResult,
+    RecordBatch,
+)
 from models.trader.market import (
     BookTop,
     ExchangePosition,
@@ -76,6 +87,7 @@ from models.trader.market import (
 from models.trader.operator import (
     ForceCloseRequest,
     PauseRequest,
+    PolicyUpdate,
     RejectedMessage,
     RiskLimitsUpdate,
     StatusTransition,
@@ -85,6 +97,7 @@ from models.trader.operator import (
 from models.trader.state import CarriedState, TraderInput, TraderStatus
 
 __all__ = [
+    "BASELINE_POLICIES",
     "BookTop",
     "CalibrationInput",
     "CalibrationReport",
@@ -121,8 +134,13 @@ __all__ = [
     "PauseRequest",
     "PendingOrder",
     "PlaceOrderInput",
+    "PolicyInUse",
+    "PolicyUpdate",
     "PortfolioHealth",
     "PositionView",
+    "PredictInput",
+    "PredictResult",
+    "PredictedDecision",
     "RecordBatch",
     "RejectedMessage",
     "RestingOrder",
@@ -140,5 +158,6 @@ __all__ = [
     "build_position_views",
     "is_sellable",
     "limit_problems",
+    "policy_problem",
     "validation_line",
 ]
