@@ -31,6 +31,7 @@ from kalshi.models.ws import (
     OrderbookSnapshot,
     OrderGroupUpdate,
     Trade,
+    UserOrderUpdate,
 )
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
@@ -60,7 +61,7 @@ class IngestRecorder(Protocol):
         ...
 
 
-PRIVATE_CHANNELS = ("fill", "market_positions", "order_group_updates")
+PRIVATE_CHANNELS = ("fill", "market_positions", "order_group_updates", "user_orders")
 
 
 class UpdateStream:
@@ -74,6 +75,7 @@ class UpdateStream:
     Attributes:
         marked: book updates marked so far.
         taken: tickers handed to the consumer so far (``marked - taken`` updates were coalesced into a later one).
+        trades: public trades mark their market too (see :meth:`MarketDataHub.updates`).
     """
 
     def __init__(self) -> None:
@@ -81,6 +83,7 @@ class UpdateStream:
         self._event = asyncio.Event()
         self.marked = 0
         self.taken = 0
+        self.trades = False
 
     def mark(self, ticker: str, received_at: float, *, count: bool = True) -> None:
         """Record an update of ``ticker`` received at ``received_at`` (perf_counter seconds).
@@ -149,9 +152,15 @@ class MarketDataHub:
         self.client = self.feed = None
 
     @contextlib.contextmanager
-    def updates(self) -> Iterator[UpdateStream]:
-        """Subscribe to book-changed notifications for the duration of the block."""
+    def updates(self, *, trades: bool = False) -> Iterator[UpdateStream]:
+        """Subscribe to book-changed notifications for the duration of the block.
+
+        Args:
+            trades: mark a market on its public trades too (a learned policy decides after every exchange event, as
+                in training, where a trade without a book change is a decision point as well).
+        """
         stream = UpdateStream()
+        stream.trades = trades
         self._streams.add(stream)
         try:
             yield stream
@@ -160,7 +169,7 @@ class MarketDataHub:
 
     @contextlib.contextmanager
     def private_events(self, handler: Callable[[Any], None]) -> Iterator[None]:
-        """Call ``handler(event)`` for every fill, market position and order-group event during the block."""
+        """Call ``handler(event)`` for every fill, market position, order-group and own-order event during the block."""
         self._private.add(handler)
         try:
             yield
@@ -193,12 +202,12 @@ class MarketDataHub:
                     handler(event)
                 except Exception:  # a consumer's bug must not break ingestion
                     log.exception("frame listener failed on %r", event)
-            if kind is Trade:
-                return
             now = time.perf_counter()
+            trade = kind is Trade
             for stream in self._streams:
-                stream.mark(event.market_ticker, now)
-        elif isinstance(event, Fill | MarketPositionUpdate | OrderGroupUpdate):
+                if not trade or stream.trades:
+                    stream.mark(event.market_ticker, now)
+        elif isinstance(event, Fill | MarketPositionUpdate | OrderGroupUpdate | UserOrderUpdate):
             for handler in list(self._private):
                 try:
                     handler(event)
@@ -214,7 +223,7 @@ class IngestionLoop:
     Used by the ``ingest_market_data`` activity (``on_tick`` = heartbeat) and by ``kalshi-trader record``
     (``on_tick`` = progress line). Subscribes ``orderbook_delta`` (through the feed) and ``trade`` for
     the markets discovered, ``market_lifecycle_v2`` for every market, and the private ``fill``,
-    ``market_positions`` and ``order_group_updates`` channels when signed.
+    ``market_positions``, ``order_group_updates`` and ``user_orders`` channels when signed.
 
     Args:
         rest: REST client for discovery (open markets of the series, held positions, definitions).

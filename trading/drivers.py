@@ -31,7 +31,7 @@ from kalshi.convert import top_of_book
 from kalshi.errors import KalshiAuthError, KalshiCredentialsError, KalshiError
 from kalshi.feed import MarketDataFeed
 from kalshi.ingest import MarketDataHub
-from kalshi.models.ws import Fill, MarketPositionUpdate, OrderGroupUpdate
+from kalshi.models.ws import Fill, MarketPositionUpdate, OrderGroupUpdate, UserOrderUpdate
 from models.trader import EpochSummary
 from trading.epoch import EpochCore
 from trading.pipeline import BookUpdate
@@ -100,7 +100,7 @@ async def run_actor(core: EpochCore, hub: MarketDataHub) -> EpochSummary:
     if missing:
         await feed.add_markets(missing)
     deferred: dict[str, float] = {}
-    with hub.updates() as stream, hub.private_events(_private_handler(core)):
+    with hub.updates(trades=core.live.needs_features) as stream, hub.private_events(_private_handler(core)):
 
         def market_free(ticker: str) -> None:
             received_at = deferred.pop(ticker, None)
@@ -140,6 +140,8 @@ def _private_handler(core: EpochCore) -> Callable[[Any], None]:
             core.pipeline.position_frame(event)
         elif isinstance(event, Fill):
             core.pipeline.fill_frame(event)
+        elif isinstance(event, UserOrderUpdate):
+            core.pipeline.order_frame(event)
         elif (
             isinstance(event, OrderGroupUpdate)
             and event.event_type == "triggered"

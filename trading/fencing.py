@@ -135,6 +135,12 @@ class EpochFence:
         self._holder: tuple[asyncio.Task[Any], EpochCore] | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def holder(self) -> EpochCore | None:
+        """The epoch placing orders for the account in this process now, or None (operators' and tests' view)."""
+        holder = self._holder
+        return holder[1] if holder is not None and not holder[0].done() else None
+
     @classmethod
     def for_account(cls, account: str) -> EpochFence:
         """The fence of ``account`` (``<REST base URL>|<API key id>``) in this process."""

@@ -9,9 +9,10 @@ WebSocket actor loop) reach the decision pipeline only through :class:`EpochPipe
   throttle when the core actually sends the intent (after the fence let it);
 * bookkeeping (what the exchange said): :meth:`EpochPipeline.reset` (positions, cost and cash read over REST when
   the attempt starts), :meth:`EpochPipeline.acknowledged` (an order acknowledgement: its fills, or the order
-  resting), :meth:`EpochPipeline.order_done` (our resting order is gone), :meth:`EpochPipeline.fill_frame` and
-  :meth:`EpochPipeline.position_frame` (the private WebSocket channels), :meth:`EpochPipeline.exchange_ok` /
-  :meth:`EpochPipeline.exchange_error` (the circuit breaker) and :attr:`EpochPipeline.order_group_triggered`.
+  resting), :meth:`EpochPipeline.order_done` (our resting order is gone), :meth:`EpochPipeline.fill_frame`,
+  :meth:`EpochPipeline.position_frame` and :meth:`EpochPipeline.order_frame` (the private WebSocket channels),
+  :meth:`EpochPipeline.exchange_ok` / :meth:`EpochPipeline.exchange_error` (the circuit breaker) and
+  :attr:`EpochPipeline.order_group_triggered`.
 
 :class:`DecisionStep` implements it over the pure package ``rl/decision`` (the same code the training environment
 and the backtest drive; docs/rl.md "The live loop"): :class:`rl.decision.DecisionPipeline` with the epoch's
@@ -25,6 +26,7 @@ the epoch's portfolio.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from kalshi.models import OrderAck
 from kalshi.models.ws import Fill as FillFrame
-from kalshi.models.ws import MarketPositionUpdate
+from kalshi.models.ws import MarketPositionUpdate, UserOrderUpdate
 from kalshi.orderbook import OrderBook, TopOfBook
 from models.fees import OrderFeeAccumulator
 from models.trader import EpochInput
@@ -139,6 +141,10 @@ class EpochPipeline(Protocol):
         """A ``market_position`` frame arrived (the exchange's position in one market)."""
         ...
 
+    def order_frame(self, update: UserOrderUpdate) -> None:
+        """A ``user_order`` frame arrived (one of our orders changed: rested, shrank, was cancelled or executed)."""
+        ...
+
     def exchange_ok(self) -> None:
         """An exchange call succeeded: the circuit breaker's count restarts."""
         ...
@@ -166,6 +172,11 @@ class DecisionStep:
         features: the worker's :class:`trading.live.FeatureStore` (required by a learned policy).
         own_prefix: the client order id prefix of this epoch's orders (fills of other orders, e.g. the close
             workflow's, move positions and cash but not the epoch's realised P&L).
+
+    Attributes:
+        trace: when set to a list, every decision point is appended as ``(ticker, now_ms, action name or
+            "forced_hold", the observation vector or None, the intent or None)``: an audit of what the policy saw and
+            chose (None by default: no cost).
 
     Raises:
         rl.decision.LimitsError: a limit finer than the exchange's grids.
@@ -207,6 +218,7 @@ class DecisionStep:
         self.fees_micro = 0
         self._own_orders: set[str] = set()
         self._fees: dict[str, OrderFeeAccumulator] = {}
+        self.trace: list[tuple[str, int, str, Any, OrderIntent | None]] | None = None
 
     # ---------------------------------------------------------------- state the core reads
 
@@ -244,10 +256,14 @@ class DecisionStep:
         ctx = pipeline.context(ticker, update.top, now_ms, update.close_ms, update.book_age_ms)
         if not live.needs_features:
             d = pipeline.decide(live.policy, ctx, record_sent=False)
+            if self.trace is not None:
+                self.trace.append((ticker, now_ms, d.name, None, d.intent))
             return Decision(d.name, d.intent, d.reject, now_ms=now_ms)
         mask = pipeline.mask(ctx)
         if not any(mask[1:]):
             self.forced_holds += 1
+            if self.trace is not None:
+                self.trace.append((ticker, now_ms, "forced_hold", None, None))
             return Decision(live.space.names[0], forced=True, now_ms=now_ms)
         started = time.perf_counter()
         try:
@@ -257,6 +273,8 @@ class DecisionStep:
             return Decision(live.space.names[0], reject="feature_error", now_ms=now_ms)
         d = pipeline.decide(live.policy, ctx, features, mask=mask, record_sent=False)
         self.inference_ms.append((time.perf_counter() - started) * 1000)
+        if self.trace is not None:
+            self.trace.append((ticker, now_ms, d.name, features, d.intent))
         return Decision(d.name, d.intent, d.reject, now_ms=now_ms)
 
     def _observe(self, update: BookUpdate) -> Any:
@@ -394,6 +412,22 @@ class DecisionStep:
         """See :class:`EpochPipeline` (the exchange's position is authoritative; its cost too, when sent)."""
         cost = update.position_cost_dollars
         self.streamed.position(update.market_ticker, update.position_lots, None if cost is None else _micro(cost))
+
+    def order_frame(self, update: UserOrderUpdate) -> None:
+        """See :class:`EpochPipeline`: our resting order's remaining size, or its end.
+
+        The exchange may cancel or shrink it on its own: a reduce-only order when the position shrinks, self-trade
+        prevention, the market's close.
+        """
+        state = self.portfolio.markets.get(update.ticker)
+        resting = state.resting if state is not None else None
+        if resting is None or resting.order_id != update.order_id:
+            return
+        remaining = update.remaining_count_lots
+        if update.status != "resting" or (remaining is not None and remaining <= 0):
+            self.portfolio.on_order_done(update.ticker, update.order_id)
+        elif remaining is not None and remaining != resting.remaining_lots:
+            self.portfolio.on_resting(update.ticker, dataclasses.replace(resting, remaining_lots=remaining))
 
     def exchange_ok(self) -> None:
         """See :class:`EpochPipeline`."""
