@@ -265,8 +265,9 @@ class BenchHub(MarketDataHub):
         self.last_pickup = Histogram()
 
     @contextlib.contextmanager
-    def updates(self) -> Iterator[UpdateStream]:
+    def updates(self, *, trades: bool = False) -> Iterator[UpdateStream]:
         stream = TimedUpdateStream(self)
+        stream.trades = trades
         self._streams.add(stream)
         self.stream = stream
         try:

@@ -19,7 +19,7 @@ from kalshi.models.ws import Fill as FillFrame
 from kalshi.models.ws import MarketPositionUpdate
 from kalshi.orderbook import TopOfBook
 from models.trader import EpochInput, EpochMarket, EpochSettings, ExitRules, RiskLimits
-from rl.decision import Limits
+from rl.decision import Limits, OrderIntent
 from trading.live import baseline_policy
 from trading.pipeline import BookUpdate, DecisionStep
 
@@ -68,6 +68,13 @@ def update(yes_bid=4_000, yes_lots=3_000, no_bid=5_700, no_lots=1_000, *, now=NO
         yes_bid, yes_lots if yes_bid else 0, None if no_bid is None else 10_000 - no_bid, no_lots if no_bid else 0
     )
     return BookUpdate(T, top, now, close, age)
+
+
+def intent_of(s: DecisionStep, u: BookUpdate | None = None) -> OrderIntent:
+    """The order ``s`` decides on ``u`` (the default book); fails the test when it decides none."""
+    decision = s.decide(u or update())
+    assert decision is not None and decision.intent is not None, decision
+    return decision.intent
 
 
 @pytest.mark.parametrize(
@@ -133,8 +140,7 @@ def test_each_reject_reason() -> None:
     grouped.order_group_triggered = True
     assert reject(grouped) == "order_group_triggered"
     throttled = step()
-    first = throttled.decide(update())
-    throttled.order_sent(first.intent, NOW)
+    throttled.order_sent(intent_of(throttled), NOW)
     assert reject(throttled, update(now=NOW + 999)) == "throttle"
     assert reject(throttled, update(now=NOW + 1_000)) is None
     # a sell of a side not held: the one documented rename (the original said no_liquidity)
@@ -163,7 +169,7 @@ def test_degraded_mode_allows_only_reduce_only_orders() -> None:
 
 def test_an_acknowledged_fill_counts_exactly_once_while_fill_frames_stream() -> None:
     s = step({T: "2"})
-    intent = s.decide(update()).intent  # buy 5 YES at 0.43
+    intent = intent_of(s)  # buy 5 YES at 0.43
     ack = OrderAck(order_id="o1", client_order_id="c1", fill_count_fp=D(1), remaining_count_fp=D(0), status="canceled")
     s.acknowledged(intent, ack, NOW)  # the ack comes first: counts before any frame
     position = lambda: s.portfolio.market(T).position_lots  # noqa: E731
@@ -185,7 +191,7 @@ def test_an_acknowledged_fill_counts_exactly_once_while_fill_frames_stream() -> 
                            fee_cost_dollars=D("0.01"), post_position_lots=400))  # fmt: skip
     assert position() == 400 and s.streamed.unconfirmed_lots == 0
     # a NO-side fill lowers it; a stale position frame cannot hide it
-    sell = s.decide(update(yes_lots=1_000, no_lots=3_000, now=NOW + 5_000)).intent
+    sell = intent_of(s, update(yes_lots=1_000, no_lots=3_000, now=NOW + 5_000))
     s.acknowledged(sell, OrderAck(order_id="o3", client_order_id="c3", fill_count_fp=D(2), remaining_count_fp=D(0),
                                   status="canceled"), NOW)  # fmt: skip
     s.position_frame(MarketPositionUpdate(market_ticker=T, position_lots=400))
@@ -194,7 +200,7 @@ def test_an_acknowledged_fill_counts_exactly_once_while_fill_frames_stream() -> 
 
 def test_polling_books_acknowledged_fills_with_kalshis_fee() -> None:
     s = step(polling=True)
-    intent = s.decide(update()).intent
+    intent = intent_of(s)
     ack = OrderAck(order_id="o1", client_order_id="c1", fill_count_fp=D(5), remaining_count_fp=D(0),
                    average_fill_price_dollars=D("0.43"), status="executed")  # fmt: skip
     s.acknowledged(intent, ack, NOW)
