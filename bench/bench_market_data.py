@@ -5,6 +5,8 @@ Usage::
     python -m bench.bench_market_data [--duration-s 30] [--rounds 3] [--mem-duration-s 45]
                                       [--mem-markets 100] [--mem-source TICKER] [--mem-speed 1]
                                       [--only latency|memory] [--no-pin]
+                                      [--policy imbalance|hold|rl:current|rl:<version>] [--registry DIR]
+                                      [--traded-markets N] [--tier basic|advanced|...]
                                       [--gc-freeze] [--writer-nice N] [--switch-interval-ms X]   (diagnostics)
 
 Everything runs the product code over real sockets. The simulator is a SEPARATE process (``python -m
@@ -15,8 +17,17 @@ in a fresh child process per run (clean RSS, nothing carried between runs): the 
 ``MarketDataFeed`` + ``MarketDataHub``, plus the SQLite ``Recorder`` when recording) and the reactive actor loop
 (``MarketDataActivities.run_actor_epoch`` -> ``EpochCore``), both run through
 ``temporalio.testing.ActivityEnvironment`` (heartbeat, info, cancellation, worker shutdown) and sharing one hub.
-The client-side rate limiter is the product default (Basic tier: 10 orders/s, burst 10); logging is set up like
-the worker's (INFO, to the run's log file; httpx/httpcore at WARNING).
+The client-side rate limiter is the product default (Basic tier: 10 orders/s, burst 10; ``--tier`` another Kalshi
+tier); logging is set up like the worker's (INFO, to the run's log file; httpx/httpcore at WARNING).
+
+Policy (``--policy``, default ``imbalance``): the actor loop's policy, resolved as the worker resolves it
+(:class:`trading.live.PolicyLibrary` over ``--registry``, default ``STATE_DIR/models``). A learned policy
+(``rl:current``, ``rl:<version>``) runs as in production: the worker's :class:`trading.live.FeatureStore` is fed
+by every frame from the start of ingestion, the loop decides at the model's decision interval on book updates and
+trades, and each decision computes ``rl.features.observe`` and runs the model (torch on one thread) inline on the
+event loop. The run fails if the library fell back to a baseline (a missing or incompatible model).
+``--traded-markets N``: the memory (burst) run's actor trades the first N of the copies instead of one (the
+issue's concurrency case: at most one order in flight per market, orders of different markets concurrently).
 
 CPU placement (2 shared vCPUs here): the worker child is pinned to the first CPU and the simulator to the other
 (``--no-pin`` turns this off). Unpinned, our loopback ``send()`` wakes the simulator, which then often runs on
@@ -455,7 +466,11 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
     rest_url, ws_url = base_url + "/trade-api/v2", base_url.replace("http", "ws", 1) + "/trade-api/ws/v2"
     signer = TimedSigner.from_pem(cfg["private_pem"].encode(), KEY_ID)
     rest = BenchRestClient(
-        rest_url, signer, TimedLimiter.for_tier("basic"), transport=TracingTransport(), lookup_delays_s=(0.2, 1.0)
+        rest_url,
+        signer,
+        TimedLimiter.for_tier(cfg.get("tier", "basic")),
+        transport=TracingTransport(),
+        lookup_delays_s=(0.2, 1.0),
     )
     hub = BenchHub(queue="bench-worker")
     rest.hub = hub
@@ -467,7 +482,14 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
             for thread in threading.enumerate():
                 if thread.name.startswith("recorder-") and thread.native_id is not None:
                     os.setpriority(os.PRIO_PROCESS, thread.native_id, cfg["writer_nice"])
-    acts = MarketDataActivities(rest, ws_url, signer, AppMetrics(), hub, recorder)
+    metrics = AppMetrics()
+    features = policies = None
+    if str(cfg.get("policy", "imbalance")).startswith("rl:"):
+        from trading.live import FeatureStore, PolicyLibrary
+
+        features = FeatureStore(hub)  # fed by every frame from the first one, as in the worker
+        policies = PolicyLibrary(Path(cfg["registry"]), metrics, features)
+    acts = MarketDataActivities(rest, ws_url, signer, metrics, hub, recorder, policies, features)
     ingest_env = ActivityEnvironment()
     settings = IngestSettings(
         discovery_interval_s=15, heartbeat_interval_s=1, silence_timeout_s=30, record=cfg["record"]
@@ -512,7 +534,7 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
         # The actor loop trades ONE market (the open gold market; in the memory run the first of the copies)
         # while ingestion holds every subscribed market: 4 orders/s stay far below the Basic tier's 10/s.
         open_markets = sorted(await rest.get_markets(series_ticker=SERIES, status="open"), key=lambda mk: mk.ticker)
-        traded = open_markets[:1]
+        traded = open_markets[: cfg.get("traded_markets", 1)]
         epoch = EpochInput(
             epoch_id=f"bench:{cfg['run_id']}",
             deadline=datetime.now(UTC) + timedelta(seconds=cfg["duration_s"]),
@@ -534,6 +556,9 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
         actor_env = ActivityEnvironment()
         summary = await actor_env.run(acts.run_actor_epoch, epoch)
         out["summary"] = summary.model_dump(mode="json", exclude={"client_order_ids"})
+        used = summary.policy
+        if used is not None and used.fallback_reason:
+            raise RuntimeError(f"the actor ran {used.name}, not {used.requested}: {used.fallback_reason}")
         out["orders"] = [asdict(t) for t in rest.timings]
         out["pickup"] = hub.last_pickup.summary()
         out["traded"] = [mk.ticker for mk in traded]
@@ -582,9 +607,37 @@ def child_entry(cfg_path: str) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    result = asyncio.run(child_main(cfg))
+    import faulthandler
+
+    # a run that overstays: every thread's stack in the log (the parent kills it at duration + 240 s)
+    faulthandler.dump_traceback_later(cfg["duration_s"] + 150, exit=False)
+    result = asyncio.run(_with_stall_report(child_main(cfg), cfg["duration_s"] + 120))
+    faulthandler.cancel_dump_traceback_later()
     Path(cfg["out"]).write_text(json.dumps(result, default=str))
     return 0
+
+
+async def _with_stall_report(main: Any, after_s: float) -> Any:
+    """Run ``main``; if it is still running after ``after_s``, log every asyncio task's stack (a stall's where)."""
+
+    async def report() -> None:
+        await asyncio.sleep(after_s)
+        for task in asyncio.all_tasks():
+            logging.getLogger("bench").error("stalled task %r:\n%s", task, "".join(_stack(task)))
+
+    watcher = asyncio.create_task(report())
+    try:
+        return await main
+    finally:
+        watcher.cancel()
+
+
+def _stack(task: asyncio.Task[Any]) -> list[str]:
+    import io
+
+    buf = io.StringIO()
+    task.print_stack(file=buf)
+    return [buf.getvalue()]
 
 
 # ==================================================================================================
@@ -693,15 +746,20 @@ def run_child(cfg: dict[str, Any], tmp: Path, name: str, cpus: set[int] | None =
     cfg = {**cfg, "out": str(out_path)}
     cfg_path.write_text(json.dumps(cfg))
     with log_path.open("ab") as log:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.bench_market_data", "--child", str(cfg_path)],
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=cfg["duration_s"] + 240,
-            check=False,
-            preexec_fn=pinner(cpus),
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "bench.bench_market_data", "--child", str(cfg_path)],
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=cfg["duration_s"] + 240,
+                check=False,
+                preexec_fn=pinner(cpus),
+            )
+        except subprocess.TimeoutExpired:
+            kept = Path(tempfile.gettempdir()) / f"bench-md-{name}-{os.getpid()}.log"
+            kept.write_bytes(log_path.read_bytes())  # the temp folder goes; the stall's stacks stay
+            raise RuntimeError(f"worker run {name} timed out (its log: {kept}):\n{tail(log_path)}") from None
     if proc.returncode != 0 or not out_path.is_file():
         raise RuntimeError(f"worker run {name} failed (exit {proc.returncode}):\n{tail(log_path)}")
     result: dict[str, Any] = json.loads(out_path.read_text())
@@ -908,6 +966,7 @@ def report_latency(results: list[dict[str, Any]], duration_s: float, rounds: int
         "alternating, simulator restarted at the same tape time for each; ImbalancePolicy threshold 0, throttle 250 ms, "
         "1-contract IOC orders"
     )
+    print(f"   policy: {policy_line(results)}")
     print(
         f"   {'run':<13}{'orders':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'ack p50':>9}{'ack p99':>9}  EpochSummary"
     )
@@ -948,6 +1007,27 @@ def report_latency(results: list[dict[str, Any]], duration_s: float, rounds: int
     warnings_line(results)
 
 
+def policy_line(results: list[dict[str, Any]]) -> str:
+    """The policy the runs' epochs ran, with their decisions, inference latency and forced holds."""
+    s = results[0]["summary"]
+    used = s.get("policy") or {}
+    name = used.get("name") or "?"
+    if used.get("model_version"):
+        name += (
+            f" (feature version {used.get('feature_version')}, decision interval {used.get('decision_interval_ms')} ms)"
+        )
+    decisions: dict[str, int] = {}
+    for r in results:
+        for action, n in (r["summary"].get("decisions") or {}).items():
+            decisions[action] = decisions.get(action, 0) + n
+    inf = [r["summary"].get("inference_ms_p99") for r in results if r["summary"].get("inference_ms_p99") is not None]
+    inf50 = [r["summary"].get("inference_ms_p50") for r in results if r["summary"].get("inference_ms_p50") is not None]
+    line = f"{name}; decisions {decisions}"
+    if inf:
+        line += f"; observation + inference per decision (EpochSummary) p50 {medz(inf50):.3f} / p99 {medz(inf):.3f} ms"
+    return line
+
+
 def report_memory(results: list[dict[str, Any]], args: Options, event: str) -> None:
     mb = 1024 * 1024
     print()
@@ -955,8 +1035,10 @@ def report_memory(results: list[dict[str, Any]], args: Options, event: str) -> N
     print(
         f"   tape: {args.mem_markets} copies of {args.mem_source} (event {event}: same window, distinct tickers), from "
         f"open + 60 s, speed {args.mem_speed}; worker: ingestion of all of them (WS client + feed + hub), the actor loop "
-        f"trading one of them, recorder (SQLite, WAL) on / off; {args.mem_duration_s:.0f} s measured once every book is trusted"
+        f"trading {args.traded_markets} of them, recorder (SQLite, WAL) on / off; {args.mem_duration_s:.0f} s measured "
+        "once every book is trusted"
     )
+    print(f"   policy: {policy_line(results)}; rate-limit tier {args.tier}")
     for r in results:
         rss = r["rss_samples"]
         steady = statistics.median(rss[len(rss) // 2 :]) if rss else 0
@@ -984,7 +1066,8 @@ def report_memory(results: list[dict[str, Any]], args: Options, event: str) -> N
         )
         if r["record"]:
             recorder_line([r])
-        print(f"     decision latency on the traded market {r['traded'][0]} meanwhile:")
+        traded = r["traded"][0] if len(r["traded"]) == 1 else f"{len(r['traded'])} traded markets"
+        print(f"     decision latency on the {traded} meanwhile:")
         latency_block([r], indent="       ")
     on = [r for r in results if r["record"]]
     off = [r for r in results if not r["record"]]
@@ -1013,6 +1096,10 @@ class Options:
     gc_freeze: bool
     writer_nice: int
     switch_interval_ms: float | None
+    policy: str
+    registry: Path | None
+    traded_markets: int
+    tier: str
 
 
 @click.command(help=(__doc__ or "").split("\n\n")[0])
@@ -1039,6 +1126,22 @@ class Options:
     help="Diagnostic: nice value of the recorder's writer thread.",
 )
 @click.option("--switch-interval-ms", type=float, default=None, help="Diagnostic: sys.setswitchinterval in the worker.")
+@click.option(
+    "--policy",
+    default="imbalance",
+    show_default=True,
+    help="The actor's policy: imbalance, hold, rl:current or rl:<version> (from --registry).",
+)
+@click.option(
+    "--registry",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Model registry for rl: policies (default STATE_DIR/models).",
+)
+@click.option(
+    "--traded-markets", type=int, default=1, show_default=True, help="Markets the actor trades in the memory run."
+)
+@click.option("--tier", default="basic", show_default=True, help="Kalshi rate-limit tier of the client-side limiter.")
 @click.option("--child", default=None, hidden=True)
 def main(child: str | None, **options: Any) -> None:
     try:
@@ -1068,6 +1171,12 @@ def run(args: Options) -> int:
         "switch_interval_ms": args.switch_interval_ms,
         "writer_nice": args.writer_nice,
     }
+    registry = args.registry
+    if registry is None:
+        from workers.settings import Settings
+
+        registry = Settings().model_registry_dir
+    policy = {"policy": args.policy, "registry": str(registry), "tier": args.tier}
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; tape {DATA_DIR}; "
         + (
@@ -1109,6 +1218,7 @@ def run(args: Options) -> int:
                             "db_path": str(tmp / f"{name}.db"),
                             "duration_s": args.duration_s,
                             "markets": 1,
+                            **policy,
                             **knobs,
                         }
                         res = run_child(cfg, tmp, name, worker_cpus)
@@ -1137,6 +1247,8 @@ def run(args: Options) -> int:
                         "db_path": str(tmp / f"{name}.db"),
                         "duration_s": args.mem_duration_s,
                         "markets": args.mem_markets,
+                        "traded_markets": args.traded_markets,
+                        **policy,
                         **knobs,
                     }
                     res = run_child(cfg, tmp, name, worker_cpus)

@@ -64,6 +64,23 @@ class IngestRecorder(Protocol):
 PRIVATE_CHANNELS = ("fill", "market_positions", "order_group_updates", "user_orders")
 
 
+async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until ``event`` is set or ``timeout_s`` seconds passed; True when it is set.
+
+    ``asyncio.wait`` over the event's waiter rather than ``asyncio.wait_for``: on Python 3.11 ``wait_for`` swallows
+    a cancellation that arrives in the same loop iteration as the event (CPython gh-86296, fixed in 3.12), so a
+    cancelled ingestion or epoch loop would carry on. Here a cancellation always propagates.
+    """
+    if event.is_set():
+        return True
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=max(timeout_s, 0.0))
+    finally:
+        waiter.cancel()
+    return event.is_set()
+
+
 class UpdateStream:
     """Coalesced "this market's book changed" notifications for one consumer.
 
@@ -104,8 +121,7 @@ class UpdateStream:
     async def next(self, timeout_s: float) -> dict[str, float]:
         """Every pending ticker with its first unseen receipt time; ``{}`` after ``timeout_s`` of quiet."""
         if not self._pending:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), timeout=max(timeout_s, 0.0))
+            await wait_event(self._event, timeout_s)
         self._event.clear()
         batch, self._pending = self._pending, {}
         self.taken += len(batch)
@@ -287,8 +303,7 @@ class IngestionLoop:
                         next_discovery = time.monotonic() + settings.discovery_interval_s
                     if on_tick is not None:
                         on_tick(self._details(client, feed))
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.hub.lifecycle.wait(), timeout=settings.heartbeat_interval_s)
+                    await wait_event(self.hub.lifecycle, settings.heartbeat_interval_s)
             except asyncio.CancelledError:
                 summary.ended_by = "cancelled"
             finally:

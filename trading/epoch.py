@@ -214,6 +214,7 @@ class EpochCore:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._lease_task is not None:
+            self.lease.stop()
             self._lease_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._lease_task

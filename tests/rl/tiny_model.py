@@ -73,10 +73,22 @@ def save_tiny_model(
     return ModelRegistry(registry).metadata(version)
 
 
-if __name__ == "__main__":
-    root = Path(sys.argv[1])
-    data = (
-        Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parents[3] / "shared/data/kalshi-gold15m"
+def main(argv: list[str]) -> None:
+    """``python -m tests.rl.tiny_model REGISTRY [DATA_DIR] [--hold-prior P] [--steps N]``: print the new version."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.rl.tiny_model", description=main.__doc__)
+    parser.add_argument("registry", type=Path)
+    parser.add_argument(
+        "data", type=Path, nargs="?", default=Path(__file__).resolve().parents[3] / "shared/data/kalshi-gold15m"
     )
-    tapes = load_markets(data)[:1]
-    print(save_tiny_model(root, tapes).version)
+    parser.add_argument("--market", default="KXGOLD15M-26AUG102215-15", help="the recorded market it trains on")
+    parser.add_argument("--hold-prior", type=float, default=0.8, help="P(HOLD) of the untrained head (0..1)")
+    parser.add_argument("--steps", type=int, default=256)
+    args = parser.parse_args(argv)
+    tapes = load_markets(args.data, [args.market])
+    print(save_tiny_model(args.registry, tapes, steps=args.steps, hold_prior=args.hold_prior).version)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
