@@ -489,6 +489,7 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
 
         features = FeatureStore(hub)  # fed by every frame from the first one, as in the worker
         policies = PolicyLibrary(Path(cfg["registry"]), metrics, features)
+        await policies.preload()  # as the worker does at start-up (before its gc.freeze)
     acts = MarketDataActivities(rest, ws_url, signer, metrics, hub, recorder, policies, features)
     ingest_env = ActivityEnvironment()
     settings = IngestSettings(

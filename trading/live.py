@@ -24,7 +24,6 @@ code; numpy (``rl.features``) only when the RL extra is installed.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -191,6 +190,32 @@ class PolicyLibrary:
         self.metrics.policy_fallbacks.labels(spec, fallback, kind).inc()
         return self._in_use(baseline_policy(fallback, settings, risk, requested=spec, fallback_reason=reason))
 
+    async def preload(self) -> str | None:
+        """Load the registry's ``current`` model now (worker start-up).
+
+        The first learned epoch then does not pay torch's import and the model read on the trading loop (~0.5 s of
+        held GIL and several full collections, measured in bench_market_data), and the worker's start-up
+        ``gc.freeze()`` (:func:`workers.worker.run_worker`) moves torch's objects out of the cyclic collector's reach.
+
+        Returns:
+            The loaded version, or None (no registry, no ``current``, no feature store, or the model cannot be
+            loaded: logged; an epoch that asks for it falls back with its reason as usual). Never raises.
+        """
+        if self.registry is None or self.features is None:
+            return None
+        try:
+            from rl.registry import ModelRegistry
+
+            version = ModelRegistry(self.registry).resolve("rl:current")
+            async with self._lock:
+                if version not in self._loaded:
+                    self._loaded[version] = await asyncio.to_thread(self._load, version)
+            log.info("preloaded model %s (the registry's current)", version)
+            return version
+        except Exception as exc:  # start-up must not fail on a model: the epoch falls back and says why
+            log.info("no model preloaded from %s: %s", self.registry, str(exc).splitlines()[0] if str(exc) else exc)
+            return None
+
     def _in_use(self, live: LivePolicy) -> LivePolicy:
         self.metrics.policy_in_use.clear()
         self.metrics.policy_in_use.labels(live.info.requested, live.info.name).set(1)
@@ -207,10 +232,6 @@ class PolicyLibrary:
             loaded = self._loaded.get(version)
             if loaded is None:
                 loaded = await asyncio.to_thread(self._load, version)
-                # torch's modules and the network are long-lived, like the worker's start-up objects (frozen in
-                # workers.worker.run_worker): without this, full collections scan them (bench_market_data measured
-                # 250-300 ms gen-2 pauses of the trading loop after the first load).
-                gc.freeze()
                 self._loaded[version] = loaded
                 while len(self._loaded) > _CACHED_MODELS:
                     self._loaded.popitem(last=False)

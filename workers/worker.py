@@ -319,6 +319,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     async with worker_process(settings) as proc:
+        if proc.workers.policies is not None:
+            await proc.workers.policies.preload()  # torch and the current model are long-lived too (frozen below)
         # Everything allocated at start-up (modules, clients, workflow definitions) is long-lived: move it
         # out of the cyclic collector's reach so full collections stop pausing the trading loop
         # (bench_market_data measured 50-70 ms gen-2 pauses before).

@@ -135,3 +135,14 @@ def _meta(root: Path, version: str, **changes) -> None:
     doc = json.loads(path.read_text())
     doc.update(changes)
     path.write_text(json.dumps(doc))
+
+
+async def test_preload_loads_current_once_and_never_raises(registry: Path, tmp_path: Path) -> None:
+    lib, _ = library(registry)
+    version = await lib.preload()
+    assert version == ModelRegistry(registry).current_version()
+    live = await lib.resolve(EpochSettings(policy="rl:current"), RISK, live_books=True)
+    assert live.info.model_version == version and live.info.fallback_reason is None
+    empty, _ = library(tmp_path / "no-models")
+    assert await empty.preload() is None  # nothing to load: start-up goes on
+    assert (await library(registry, features=False)[0].preload()) is None  # no RL extra / no market data
