@@ -37,6 +37,7 @@ from rl.tapes import KIND_SNAPSHOT, load_markets
 from tests.conftest import DATA_DIR, eventually
 from tests.rl.live_stack import LiveStack, learned_config, live_stack
 from tests.rl.tiny_model import save_tiny_model
+from workers.cli import format_status
 from workflows.names import SIGNAL_STOP, UPDATE_SET_POLICY
 
 MARKET = "KXGOLD15M-26AUG102215-15"
@@ -223,6 +224,7 @@ async def test_set_policy_hot_reload_fallback_and_predict(temporal_env: Workflow
             )
 
         st = await h.wait_status(handle, ran(f"rl:{a.version}"), "an epoch of model A", timeout_s=90)
+        assert f"policy: rl:current: model {a.version}, feature version {a.feature_version}" in format_status(st)
         assert st.policy == "rl:current" and st.policy_in_use.feature_version == a.feature_version
         assert st.policy_in_use.fallback_reason is None
 
@@ -239,6 +241,9 @@ async def test_set_policy_hot_reload_fallback_and_predict(temporal_env: Workflow
             timeout_s=60,
         )
         assert st.policy_in_use.name == "imbalance" and "checksum" in (st.policy_in_use.fallback_reason or "")
+        shown = format_status(st)  # what `kalshi-trader status` prints
+        assert "policy: rl:current; the last epoch ran imbalance instead: rl:current: CorruptModelError" in shown
+        assert "session P&L: realised " in shown
         assert st.state in (LifecycleState.TRADING, LifecycleState.CALIBRATING)  # still running: no crash, no pause
         fallbacks = h.metrics.policy_fallbacks.labels("rl:current", "imbalance", "corrupt")._value.get()
         assert fallbacks >= 1
