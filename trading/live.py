@@ -191,7 +191,7 @@ class PolicyLibrary:
         return self._in_use(baseline_policy(fallback, settings, risk, requested=spec, fallback_reason=reason))
 
     async def preload(self) -> str | None:
-        """Load the registry's ``current`` model now (worker start-up).
+        """Load the registry's ``current`` model now (worker start-up, when ``TRADER_POLICY`` is a learned one).
 
         The first learned epoch then does not pay torch's import and the model read on the trading loop (~0.5 s of
         held GIL and several full collections, measured in bench_market_data), and the worker's start-up

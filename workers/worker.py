@@ -319,8 +319,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     async with worker_process(settings) as proc:
-        if proc.workers.policies is not None:
-            await proc.workers.policies.preload()  # torch and the current model are long-lived too (frozen below)
+        if proc.workers.policies is not None and settings.policy.startswith("rl:"):
+            # The trader is configured for a learned policy: load torch and the current model now, not on the
+            # first epoch's trading loop; they are long-lived too (frozen below). Not otherwise: torch and a model
+            # cost ~700 MB of RSS (measured), a worker trading a baseline does not pay it until set_policy asks.
+            await proc.workers.policies.preload()
         # Everything allocated at start-up (modules, clients, workflow definitions) is long-lived: move it
         # out of the cyclic collector's reach so full collections stop pausing the trading loop
         # (bench_market_data measured 50-70 ms gen-2 pauses before).
