@@ -772,36 +772,16 @@ def run_child(cfg: dict[str, Any], tmp: Path, name: str, cpus: set[int] | None =
 
 def build_tape_dir(dst: Path, source: str, copies: int) -> tuple[str, str]:
     """``copies`` replicas of market ``source`` (same window, distinct tickers, one event); returns (start, event)."""
+    from simulator.tape import replicate_market
+
+    try:
+        tickers = replicate_market(DATA_DIR, source, copies, dst)
+    except ValueError as err:
+        raise SystemExit(f"--mem-source: {err}") from None
     with (DATA_DIR / "MARKETS.csv").open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = list(reader.fieldnames or [])
-        rows = {r["window"]: r for r in reader}
-    if source not in rows:
-        raise SystemExit(f"--mem-source {source} is not in {DATA_DIR / 'MARKETS.csv'}")
-    row = rows[source]
-    event = row["event_ticker"] + "X"
-    meta = json.loads((DATA_DIR / "metadata" / f"{row['event_ticker']}.json").read_text())
-    market = next(m for m in meta["response"]["markets"] if m["ticker"] == source)
-    files = sorted((DATA_DIR / "events" / source).glob("*.ndjson.gz"))
-    (dst / "metadata").mkdir(parents=True)
-    new_rows, new_markets = [], []
-    for i in range(copies):
-        ticker = f"{event}-C{i:03d}"
-        new_rows.append({**row, "window": ticker, "event_ticker": event})
-        new_markets.append({**market, "ticker": ticker, "event_ticker": event})
-        tdir = dst / "events" / ticker
-        tdir.mkdir(parents=True)
-        for f in files:
-            (tdir / f.name).symlink_to(f)
-    with (dst / "MARKETS.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(new_rows)
-    meta["response"]["event"] = {**meta["response"]["event"], "event_ticker": event}
-    meta["response"]["markets"] = new_markets
-    (dst / "metadata" / f"{event}.json").write_text(json.dumps(meta))
+        row = next(r for r in csv.DictReader(fh) if r["window"] == source)
     opened = datetime.fromisoformat(row["open_time"].replace("Z", "+00:00"))
-    return (opened + timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ"), event
+    return (opened + timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ"), tickers[0].rsplit("-", 1)[0]
 
 
 def parse_apply_cost(path: Path, limit: int = 60_000) -> tuple[float, float, int]:

@@ -25,6 +25,7 @@ from models.trader import CloseSettings, EpochSettings, ExitRules, RiskLimits, T
 from recording.metrics import AppMetrics
 from rl.tapes import subset_tape_dir
 from simulator.server import SimulatorConfig, SimulatorServer
+from simulator.tape import replicate_market
 from tests.conftest import DATA_DIR, Account, register_account
 from tests.harness import Harness
 from trading.epoch import EpochCore
@@ -101,10 +102,17 @@ async def live_stack(
     registry: Path | None,
     balance_cents: int,
     paused: bool = True,
+    copies: int = 0,
 ) -> AsyncIterator[LiveStack]:
-    """Start the simulator on ``markets`` at tape time ``start``, an account with ``balance_cents`` and a worker."""
+    """Start the simulator on ``markets`` at tape time ``start``, an account with ``balance_cents`` and a worker.
+
+    ``copies``: instead, that many replicas of ``markets[0]`` open at once (:func:`simulator.tape.replicate_market`).
+    """
     tape = tmp / "tape"
-    subset_tape_dir(DATA_DIR, markets, tape)
+    if copies:
+        replicate_market(DATA_DIR, markets[0], copies, tape)
+    else:
+        subset_tape_dir(DATA_DIR, markets, tape)
     config = SimulatorConfig(port=0, data_dir=tape, start=start, paused=paused, time_shift=False, rate_limit_tier="off")
     async with (
         SimulatorServer(config) as sim,
