@@ -35,18 +35,22 @@ from kalshi.errors import (
     KalshiAuthError,
     KalshiError,
     KalshiNotFoundError,
+    KalshiOutcomeUnknownError,
     KalshiRejectedError,
 )
 from kalshi.models import CreateOrderRequest, Market, Orderbook
 from kalshi.rest import KalshiRestClient
 from models.market_data import MarketDataHealth
 from models.trader import (
+    PAUSE_CODES,
     CalibrationInput,
     CalibrationSnapshot,
     CancelOrdersInput,
     CancelOrdersResult,
     CloseQuote,
     CloseQuoteInput,
+    HealthProbe,
+    HealthProbeInput,
     OrderGroupInput,
     OrderGroupState,
     OrderOutcome,
@@ -59,6 +63,7 @@ from workflows.names import (
     CANCEL_RESTING_ORDERS,
     ENSURE_ORDER_GROUP,
     GET_CLOSE_QUOTE,
+    HEALTH_PROBE,
     PLACE_ORDER,
     RESET_ORDER_GROUP,
 )
@@ -173,6 +178,7 @@ class KalshiActivities:
             duration_ms=round((time.perf_counter() - started) * 1000),
             check_latency_ms=snap.latency_ms,
             errors=snap.errors,
+            error_status=snap.error_status,
             exchange_active=status.exchange_active if status else None,
             trading_active=status.trading_active if status else None,
             balance_cents=balance.balance_cents if balance else None,
@@ -209,6 +215,41 @@ class KalshiActivities:
             self.metrics.cash_cents.set(snapshot.balance_cents)
         return snapshot
 
+    @activity.defn(name=HEALTH_PROBE)
+    async def health_probe(self, inp: HealthProbeInput) -> HealthProbe:
+        """A short calibration between full ones: exchange status, balance and the market-data streams, in parallel.
+
+        What the workflow runs every ``degraded.health_probe_interval_s`` while an epoch trades, so a component
+        that goes down or recovers is noticed within that interval (docs/architecture.md "Degraded mode"). A
+        failed check leaves an error line (and its HTTP status) instead of raising; only an authentication
+        failure raises (non-retryable ``KalshiAuthError``).
+
+        Returns:
+            :class:`HealthProbe` with ``duration_ms`` and the exchange clock.
+        """
+        started = time.perf_counter()
+        snap = _SnapshotBuilder(parallel=True)
+
+        async def market_data() -> MarketDataHealth | None:
+            if inp.market_data is None:
+                return None
+            return await locate_market_data(activity.client(), inp.market_data)
+
+        status, _, md = await snap.run(
+            ("exchange_status", self.client.get_exchange_status),
+            ("balance", self.client.get_balance),
+            ("market_data_ws", market_data),
+        )
+        return HealthProbe(
+            exchange_time=self.client.exchange_now(),
+            duration_ms=round((time.perf_counter() - started) * 1000),
+            errors=snap.errors,
+            error_status=snap.error_status,
+            exchange_active=status.exchange_active if status else None,
+            trading_active=status.trading_active if status else None,
+            market_data=md,
+        )
+
     # ---------------------------------------------------------------- orders
 
     @activity.defn(name=PLACE_ORDER)
@@ -217,8 +258,10 @@ class KalshiActivities:
 
         The client resolves 409 duplicates and unknown outcomes by looking the order up by
         ``client_order_id``; a business rejection (400/409/410 with a Kalshi code) is returned as an
-        outcome with ``rejected_code``. Raises ``ApplicationError`` for auth (non-retryable),
-        rate limits, outages and still-unknown outcomes (retryable: the retry re-sends the same id).
+        outcome with ``rejected_code``, and so is an exchange pause (400 ``trading_paused``, or 503
+        ``exchange_paused`` whose lookup found no order): the close waits the pause out. Raises
+        ``ApplicationError`` for auth (non-retryable), rate limits, outages and still-unknown outcomes
+        (retryable: the retry re-sends the same id).
         """
         request = CreateOrderRequest(
             ticker=inp.ticker,
@@ -237,7 +280,11 @@ class KalshiActivities:
             # A retry may follow an attempt whose order already executed (Kalshi's 409 covers only
             # open orders), so retries look the client_order_id up before sending.
             ack = await self.client.create_order(request, lookup_first=activity.info().attempt > 1)
-        except KalshiRejectedError as err:
+        except (KalshiRejectedError, KalshiOutcomeUnknownError) as err:
+            if isinstance(err, KalshiOutcomeUnknownError) and err.code not in PAUSE_CODES:
+                self.metrics.orders.labels(origin, inp.side, inp.action, "error").inc()
+                raise to_application_error(err) from err
+            # A pause is a refusal: the exchange answered it (503 exchange_paused) and the lookup found no order.
             self.metrics.orders.labels(origin, inp.side, inp.action, "rejected").inc()
             activity.logger.warning("order %s rejected: %s", inp.client_order_id, err)
             rejected = OrderOutcome(
@@ -378,6 +425,7 @@ class _SnapshotBuilder:
         self.parallel = parallel
         self.latency_ms: dict[str, int] = {}
         self.errors: dict[str, str] = {}
+        self.error_status: dict[str, int] = {}
 
     async def _one(self, name: str, fn: Callable[[], Awaitable[T]]) -> T | None:
         started = time.perf_counter()
@@ -387,6 +435,7 @@ class _SnapshotBuilder:
             if isinstance(err, KalshiAuthError):
                 raise to_application_error(err) from err
             self.errors[name] = str(err)
+            self.error_status[name] = err.status or 0
             log.warning("calibration check %s failed: %s", name, err)
             return None
         finally:

@@ -59,6 +59,9 @@ async def locate_market_data(client: Client, inp: LocateInput) -> MarketDataHeal
                 health.books_trusted = int(info.get("feed_books_trusted") or 0)
                 health.books_untrusted = int(info.get("feed_books_untrusted") or 0)
                 health.private_channels = bool(info.get("private_channels"))
+                for key in ("fill_channel", "position_channel"):
+                    if key in info:
+                        setattr(health, key, bool(info[key]))
                 health.queue = str(info.get("queue") or health.queue)
         if health.queue is None and health.error is None:
             health.error = status.last_error or "no ingestion running"

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from kalshi.errors import KalshiAuthError, KalshiError
 from kalshi.feed import MarketDataFeed
@@ -36,6 +36,7 @@ from kalshi.models.ws import (
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
 from kalshi.ws import KalshiWebSocketClient, Subscription
+from kalshi.ws.events import Connected, ConnectionFailed, Disconnected, SubscriptionReset
 from models.market_data import IngestInput, IngestSummary
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,26 @@ async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
     finally:
         waiter.cancel()
     return event.is_set()
+
+
+class StreamHealth(NamedTuple):
+    """The market-data streams of one process right now (what degraded mode's components are made of).
+
+    Attributes:
+        attached: an ingestion run holds the hub (a WebSocket client and a book feed exist).
+        connected: the WebSocket is connected.
+        fill: the ``fill`` channel is subscribed (fills of our orders arrive).
+        positions: the ``market_positions`` channel is subscribed (position updates arrive).
+    """
+
+    attached: bool
+    connected: bool
+    fill: bool
+    positions: bool
+
+
+def _subscribed(client: KalshiWebSocketClient, channel: str) -> bool:
+    return any(s.sid is not None for s in client.subscriptions if s.channel == channel)
 
 
 class UpdateStream:
@@ -153,12 +174,22 @@ class MarketDataHub:
         self._frames: list[Callable[[Any], None]] = []
         self.lifecycle = asyncio.Event()
         self.exchange_ms: int | None = None
+        self.connection_changed = asyncio.Event()
         self._remove_listener: Callable[[], None] | None = None
 
     def attach(self, client: KalshiWebSocketClient, feed: MarketDataFeed) -> None:
         """Make ``client``/``feed`` this worker's market data (register AFTER the feed, so books are current)."""
         self.client, self.feed = client, feed
         self._remove_listener = client.add_listener(self._on_event)
+
+    def stream_health(self) -> StreamHealth:
+        """Whether the WebSocket is connected and the private ``fill`` / ``market_positions`` channels subscribed."""
+        client = self.client
+        if client is None or self.feed is None:
+            return StreamHealth(False, False, False, False)
+        return StreamHealth(
+            True, client.connected, _subscribed(client, "fill"), _subscribed(client, "market_positions")
+        )
 
     def detach(self) -> None:
         """Forget the client and feed (ingestion ended); actor loops then see no market data."""
@@ -231,6 +262,8 @@ class MarketDataHub:
                     log.exception("private event handler failed on %r", event)
         elif isinstance(event, MarketLifecycle):
             self.lifecycle.set()
+        elif isinstance(event, Connected | Disconnected | ConnectionFailed | SubscriptionReset):
+            self.connection_changed.set()  # heartbeat the new state at once (the calibration reads it)
 
 
 class IngestionLoop:
@@ -277,7 +310,12 @@ class IngestionLoop:
         settings = self.inp.settings
         started = time.monotonic()
         summary = IngestSummary(queue=self.hub.queue)
-        client = KalshiWebSocketClient(self.ws_url, self.signer, silence_timeout_s=settings.silence_timeout_s)
+        client = KalshiWebSocketClient(
+            self.ws_url,
+            self.signer,
+            silence_timeout_s=settings.silence_timeout_s,
+            backoff_max_s=settings.reconnect_backoff_max_s,
+        )
         async with client:
             feed = MarketDataFeed(client)
             self.hub.attach(client, feed)
@@ -301,9 +339,13 @@ class IngestionLoop:
                         self.hub.lifecycle.clear()
                         await self._discover(feed, trades[0])
                         next_discovery = time.monotonic() + settings.discovery_interval_s
+                    if self.signer is not None:
+                        # A private channel the exchange ended (error 10) and refused again comes back here.
+                        await client.retry_refused()
+                    self.hub.connection_changed.clear()
                     if on_tick is not None:
                         on_tick(self._details(client, feed))
-                    await wait_event(self.hub.lifecycle, settings.heartbeat_interval_s)
+                    await self._wait_tick(settings.heartbeat_interval_s)
             except asyncio.CancelledError:
                 summary.ended_by = "cancelled"
             finally:
@@ -314,6 +356,18 @@ class IngestionLoop:
                 summary.counters = feed.metrics()
                 self.hub.detach()
         return summary
+
+    async def _wait_tick(self, seconds: float) -> None:
+        """Sleep until the next tick: ``seconds``, a lifecycle event or a change of the connection's state."""
+        waits = [
+            asyncio.ensure_future(self.hub.lifecycle.wait()),
+            asyncio.ensure_future(self.hub.connection_changed.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     async def _discover(self, feed: MarketDataFeed, trades: Subscription) -> None:
         """Subscribe new open markets of the series and held positions; drop finished ones."""
@@ -358,7 +412,9 @@ class IngestionLoop:
             "connected": client.connected,
             "state": str(client.state),
             "markets": list(feed.markets),
-            "private_channels": any(s.sid is not None for s in client.subscriptions if s.channel == "fill"),
+            "private_channels": _subscribed(client, "fill"),
+            "fill_channel": _subscribed(client, "fill"),
+            "position_channel": _subscribed(client, "market_positions"),
             **feed.metrics(),
         }
 

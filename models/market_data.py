@@ -24,6 +24,9 @@ class IngestSettings(BaseModel):
         silence_timeout_s: reconnect when nothing arrives on the WebSocket for this long (seconds).
         max_run_s: the activity returns after this long so the workflow can rotate / continue as new.
         record: write every frame to the database (the worker's write-behind recorder).
+        reconnect_backoff_max_s: ceiling of the WebSocket's full-jitter reconnect backoff (seconds): after an
+            outage (a 503 on every handshake) the connection is back within this long of the exchange
+            accepting connections again.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -33,6 +36,7 @@ class IngestSettings(BaseModel):
     silence_timeout_s: float = Field(default=30.0, gt=0)
     max_run_s: float = Field(default=6 * 3600.0, gt=0)
     record: bool = True
+    reconnect_backoff_max_s: float = Field(default=10.0, gt=0)
 
 
 class MarketDataInput(BaseModel):
@@ -150,6 +154,8 @@ class MarketDataHealth(BaseModel):
         books_trusted, books_untrusted: order books usable / awaiting a snapshot.
         heartbeat_age_s: seconds since the ingestion activity last heartbeated.
         private_channels: fill / market_positions subscriptions are active.
+        fill_channel, position_channel: the ``fill`` / ``market_positions`` subscription is active (None when
+            the ingestion heartbeat predates these fields: ``private_channels`` then stands for both).
         error: one line when something is wrong.
     """
 
@@ -161,6 +167,8 @@ class MarketDataHealth(BaseModel):
     books_untrusted: int = 0
     heartbeat_age_s: float | None = None
     private_channels: bool = False
+    fill_channel: bool | None = None
+    position_channel: bool | None = None
     error: str | None = None
 
 

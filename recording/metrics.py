@@ -135,6 +135,8 @@ class AppMetrics:
         last_calibration_timestamp: Unix time (seconds) of this worker's last calibration snapshot; with
             several workers the freshest one holds the current positions/cash gauges.
         epoch_updates: order-book updates processed by trading epochs.
+        fallback_refreshes: REST fallback refreshes by trading epochs in degraded mode, by fallback
+            (``positions_rest_sync``, ``fills_order_status_polling``).
         live: WebSocket connected/reconnects/gaps/resyncs/malformed frames, deltas applied (updates
             per second via rate()), delta age, trusted books, and the recorder's queue depth, drops and
             writes, read at scrape time (:meth:`watch`).
@@ -220,6 +222,13 @@ class AppMetrics:
         )
         self.epoch_updates = Counter(
             "kalshi_trader_epoch_updates_total", "Order-book updates processed by trading epochs", registry=r
+        )
+        self.fallback_refreshes = Counter(
+            "kalshi_trader_fallback_refreshes_total",
+            "REST fallback refreshes by trading epochs in degraded mode (positions by REST sync, fills by "
+            "order-status polling)",
+            ["fallback"],
+            registry=r,
         )
         self.live = LiveCollector()
         r.register(self.live)

@@ -53,6 +53,18 @@ def fast_config(**overrides: Any) -> TraderConfig:
     return TraderConfig(**base)
 
 
+def trading_risk(max_position: int | Decimal, throttle_ms: int = 0) -> RiskLimits:
+    """Risk limits that let orders flow: 1-contract orders, any spread, any entry price below $0.99,
+    ``max_position`` contracts per market, ``throttle_ms`` between two orders in one market."""
+    return RiskLimits(
+        order_size_contracts=Decimal(1),
+        max_position_contracts=Decimal(max_position),
+        max_spread_dollars=Decimal("0.99"),
+        per_market_throttle_ms=throttle_ms,
+        max_entry_price_dollars=Decimal("0.99"),
+    )
+
+
 def trading_config(**overrides: Any) -> TraderConfig:
     """:func:`fast_config` with the REST polling epoch acting on every update (threshold 0), 1-contract
     orders, no throttle and limits wide enough that orders keep flowing."""
@@ -65,13 +77,7 @@ def trading_config(**overrides: Any) -> TraderConfig:
             heartbeat_timeout_s=2,
             use_websocket=False,
         ),
-        risk=RiskLimits(
-            order_size_contracts=Decimal(1),
-            max_position_contracts=Decimal(1000),
-            max_spread_dollars=Decimal("0.99"),
-            per_market_throttle_ms=0,
-            max_entry_price_dollars=Decimal("0.99"),
-        ),
+        risk=trading_risk(1000),
         order_group_contracts_limit=100_000,
     )
 
@@ -105,13 +111,7 @@ def ws_trading_config(market_data_workflow_id: str, **overrides: Any) -> TraderC
         "epoch": EpochSettings(
             policy="imbalance", imbalance_threshold=Decimal(0), heartbeat_timeout_s=2, use_websocket=True
         ),
-        "risk": RiskLimits(
-            order_size_contracts=Decimal(1),
-            max_position_contracts=Decimal(3),
-            max_spread_dollars=Decimal("0.99"),
-            per_market_throttle_ms=250,
-            max_entry_price_dollars=Decimal("0.99"),
-        ),
+        "risk": trading_risk(3, throttle_ms=250),
         "order_group_contracts_limit": 100_000,
         "market_data_workflow_id": market_data_workflow_id,
         "market_data": fast_market_data(restart_backoff_s=[0.5, 1]),
@@ -260,6 +260,52 @@ class Harness:
         """``PUT /sim/v1/faults``."""
         r = await self.control.put("/faults", json=body)
         r.raise_for_status()
+
+    async def timed_faults(self, *faults: dict[str, Any]) -> list[dict[str, Any]]:
+        """``POST /sim/v1/faults/timed``: schedule timed faults (wall-clock offsets); their read-back (``id``...)."""
+        r = await self.control.post("/faults/timed", json={"faults": list(faults)})
+        r.raise_for_status()
+        return list(r.json()["faults"])
+
+    async def timed_fault(self, fault_id: str) -> dict[str, Any]:
+        """One timed fault's read-back (``state``, ``matched``, ``affected``, ``started_at``...) by id."""
+        r = await self.control.get("/faults/timed")
+        r.raise_for_status()
+        data = r.json()
+        return next(f for group in ("active", "scheduled", "ended") for f in data[group] if f["id"] == fault_id)
+
+    async def play_scenario(self, name: str, time_scale: float) -> list[dict[str, Any]]:
+        """``POST /sim/v1/faults/scenario``: play a built-in scenario (``simulator/scenarios/<name>.yaml``) now,
+        its offsets and durations multiplied by ``time_scale``; the scheduled faults' read-back."""
+        from simulator.scenario import read_document
+
+        r = await self.control.post(
+            "/faults/scenario", json={"scenario": read_document(name), "time_scale": time_scale}
+        )
+        r.raise_for_status()
+        return list(r.json()["faults"])
+
+    async def clear_timed_faults(self, *ids: str) -> None:
+        """End timed faults now (every one when no id is given)."""
+        r = await self.control.delete("/faults/timed", params={"ids": ",".join(ids)} if ids else None)
+        r.raise_for_status()
+
+    async def take_profit_close_held(self) -> tuple[str, dict[str, Any]]:
+        """A position whose take-profit close starts at the first calibration, its first quote held 2 s.
+
+        Freezes the exchange on a quoted market, gives the account 10 YES bought at two thirds of the bid (+50 %),
+        and holds the close's first book read (``GET /markets/{ticker}/orderbook``, which the calibration does not
+        use) for 2 s: the window in which a test pauses trading "in the middle of the close".
+
+        Returns:
+            (ticker, the hold fault's read-back).
+        """
+        ticker, yes_bid, _ = await self.freeze_on_quoted_market()
+        await self.arrange_position(ticker, "10", (yes_bid * 10 / Decimal("1.5")).quantize(Decimal("0.01")))
+        [hold] = await self.timed_faults(
+            {"kind": "hold", "path": f"/markets/{ticker}/orderbook", "method": "GET", "delay": "2s", "count": 1}
+        )
+        return ticker, hold
 
     async def freeze_on_quoted_market(self, min_size: Decimal = Decimal(20)) -> tuple[str, Decimal, Decimal]:
         """Pause the exchange clock on an open market quoted on both sides with depth.

@@ -14,7 +14,12 @@ Both feed order books to one :class:`trading.epoch.EpochCore` (ARCHITECTURE.md "
   ``triggered`` event stops entries at once. Books older than ``settings.max_book_age_ms`` or from a silent
   connection are never acted on (``stale_book``). Orders of different markets go out concurrently, at most one
   per market in flight (:meth:`EpochCore.submit`); a market's updates meanwhile are decided on once its order
-  completed (``updates_deferred``). Resting (MAKE) orders are cancelled when the epoch ends.
+  completed (``updates_deferred``). Resting (MAKE) orders are cancelled when the epoch ends. When the
+  WebSocket, or a private channel it relies on, is down longer than ``settings.market_data_grace_ms`` it ends
+  with ``ended_by="market_data_lost"`` (the workflow recalibrates into degraded mode at once).
+
+In degraded mode both refresh the epoch's REST fallbacks between updates (:meth:`EpochCore.refresh_fallbacks`:
+positions by REST sync, fills by order-status polling, every ``inp.fallbacks.refresh_s``).
 
 Both raise :class:`kalshi.errors.KalshiAuthError` / :class:`kalshi.errors.KalshiCredentialsError` when the
 exchange refuses the key; every other exchange error is counted by the core.
@@ -47,6 +52,7 @@ async def run_polling(core: EpochCore) -> EpochSummary:
             while not core.stopping():
                 if tickers and core.may_trade():
                     await _poll_once(core, tickers)
+                await core.refresh_fallbacks()
                 core.heartbeat()
                 if core.stopping():
                     break
@@ -100,6 +106,7 @@ async def run_actor(core: EpochCore, hub: MarketDataHub) -> EpochSummary:
     if missing:
         await feed.add_markets(missing)
     deferred: dict[str, float] = {}
+    watch = _StreamWatch(core, hub, feed)
     with hub.updates(trades=core.live.needs_features) as stream, hub.private_events(_private_handler(core)):
 
         def market_free(ticker: str) -> None:
@@ -116,7 +123,11 @@ async def run_actor(core: EpochCore, hub: MarketDataHub) -> EpochSummary:
                         batch = await stream.next(min(1.0, core.seconds_left()))
                         if batch:
                             _decide_batch(core, feed, hub, batch, traded, deferred)
+                        await core.refresh_fallbacks()
                         core.heartbeat()
+                        if watch.lost():
+                            core.summary.ended_by = "market_data_lost"
+                            break
                 finally:
                     # Writes in flight finish while the fence and the lease are still held; then no resting
                     # order outlives the epoch.
@@ -130,6 +141,52 @@ async def run_actor(core: EpochCore, hub: MarketDataHub) -> EpochSummary:
             core.on_market_free = None
             core.summary.updates_coalesced = max(0, stream.marked - stream.taken)
     return core.finish()
+
+
+class _StreamWatch:
+    """Notices when the actor loop's market data is gone for longer than ``settings.market_data_grace_ms``.
+
+    Gone: the ingestion run that owned the feed ended (the hub holds another feed or none), the WebSocket is
+    disconnected, or a private channel the epoch relies on is unsubscribed (``fill`` unless fills come from the
+    REST fallback, ``market_positions`` unless positions do). The workflow then recalibrates at once (degraded
+    mode and its fallbacks) instead of waiting for the next recalibration.
+    """
+
+    def __init__(self, core: EpochCore, hub: MarketDataHub, feed: MarketDataFeed) -> None:
+        fallbacks = core.inp.fallbacks
+        self.core, self.hub, self.feed = core, hub, feed
+        self.need_fills = fallbacks is None or not fallbacks.fills_by_order_polling
+        self.need_positions = fallbacks is None or not fallbacks.positions_by_rest_sync
+        self.grace_s = core.inp.settings.market_data_grace_ms / 1000
+        self.down_since: float | None = None
+
+    def lost(self) -> bool:
+        """Whether the market data has been down for longer than the grace period (logs why, once)."""
+        if self.hub.feed is not self.feed:
+            why: str | None = "the ingestion run holding the books ended"
+        else:
+            health = self.hub.stream_health()
+            why = (
+                "WebSocket disconnected"
+                if not health.connected
+                else "fill channel unsubscribed"
+                if self.need_fills and not health.fill
+                else "market_positions channel unsubscribed"
+                if self.need_positions and not health.positions
+                else None
+            )
+        if why is None:
+            self.down_since = None
+            return False
+        now = time.monotonic()
+        if self.down_since is None:
+            self.down_since = now
+        if now - self.down_since < self.grace_s:
+            return False
+        self.core.log.warning(
+            "epoch %s: market data lost (%s): ending for a recalibration", self.core.inp.epoch_id, why
+        )
+        return True
 
 
 def _private_handler(core: EpochCore) -> Callable[[Any], None]:

@@ -31,6 +31,12 @@ order holds it, so an executed IOC's id is accepted again: idempotency cannot re
   outcome is left unknown by a cancel; an outcome that stays unknown (timeout) is reported with its ticker for
   the next calibration's lookup.
 
+Degraded mode: the workflow hands the epoch the mode's EFFECTIVE limits (``inp.risk``/``inp.exits``), a
+closing-only flag (the pipeline's check) and REST fallbacks (``inp.fallbacks``): fills booked from order
+acknowledgements even in the actor loop, positions and cash synced over REST and this epoch's orders polled, every
+``refresh_s`` (:meth:`EpochCore.refresh_fallbacks`). The summary carries the epoch's positions at its end, which the
+next calibration compares with the exchange's.
+
 The epoch trades until the workflow's ``deadline`` (the same on every attempt), until the workflow cancels it
 (pause, stop, recalibrate) or until it is superseded, and returns an :class:`EpochSummary`; when the worker shuts
 down it stops trading at once (``ended_by="worker_shutdown"``). No Temporal here: the activity attempt is an
@@ -133,10 +139,12 @@ class EpochCore:
             reason = None if name == inp.settings.policy else f"{inp.settings.policy} was not resolved for this epoch"
             live = baseline_policy(name, inp.settings, inp.risk, fallback_reason=reason)
         self.live = live
+        # Fills come from order acknowledgements when polling, and in the actor loop while the fill stream is down.
+        fills_from_acks = driver == "polling" or (inp.fallbacks is not None and inp.fallbacks.fills_by_order_polling)
         self.pipeline: EpochPipeline = pipeline or DecisionStep(
             inp,
             live,
-            fills_from_acks=driver == "polling",
+            fills_from_acks=fills_from_acks,
             max_book_age_ms=inp.settings.max_book_age_ms if driver == "actor" else None,
             features=features,
             own_prefix=epoch_order_prefix(inp.order_key) if inp.order_key else None,
@@ -150,6 +158,8 @@ class EpochCore:
             driver=driver,
             started_at=self.client.exchange_now(),
             attempt=ctx.number,
+            mode=inp.mode,
+            closing_only=inp.closing_only,
         )
         if inp.order_key is None:
             # Legacy ids (a workflow started before run-scoped ids): resume the sequence from the heartbeat.
@@ -170,6 +180,10 @@ class EpochCore:
         self.fatal: BaseException | None = None
         self.on_market_free: Any = None  # driver's callback(ticker) when a market's operation completes
         self._clock_anchor: tuple[float, float] | None = None
+        self.unresolved_intents: dict[str, OrderIntent] = {}  # client_order_id -> intent, outcome unknown
+        self.refreshes: Counter[str] = Counter()
+        refresh_s = inp.fallbacks.refresh_s if inp.fallbacks is not None else 0.0
+        self._next_refresh = time.monotonic() + refresh_s
         self.ready = False
         self.superseded: str | None = None
         timeout = ctx.heartbeat_timeout_s or inp.settings.heartbeat_timeout_s
@@ -524,7 +538,7 @@ class EpochCore:
             return
         except KalshiOutcomeUnknownError as err:
             self.metrics.orders.labels(self.origin, intent.side, intent.action, "error").inc()
-            self._unresolved(client_order_id, intent.ticker)
+            self._unresolved(client_order_id, intent)
             self.error(err)
             self.heartbeat_after_write()
             return
@@ -536,9 +550,75 @@ class EpochCore:
         self._accepted(intent, ack, sent_at, now_ms)
         self.heartbeat_after_write()
 
-    def _unresolved(self, client_order_id: str, ticker: str) -> None:
+    def _unresolved(self, client_order_id: str, intent: OrderIntent) -> None:
         self.summary.unresolved_client_order_ids.append(client_order_id)
-        self.summary.unresolved_orders.append(PendingOrder(client_order_id=client_order_id, ticker=ticker))
+        self.summary.unresolved_orders.append(PendingOrder(client_order_id=client_order_id, ticker=intent.ticker))
+        self.unresolved_intents[client_order_id] = intent
+
+    # ---------------------------------------------------------------- degraded mode: REST fallbacks
+
+    async def refresh_fallbacks(self) -> None:
+        """Refresh the REST fallbacks of ``inp.fallbacks`` when ``refresh_s`` has passed since the last time.
+
+        Called by the drivers between updates (never while an order is in flight, so a read cannot overtake an
+        acknowledgement). Positions by REST sync: positions and cash are read from the exchange and replace the
+        pipeline's (``reset``). Fills by order-status polling: this epoch's orders are listed by their id prefix
+        and every order whose outcome was unknown that did reach the exchange is counted and its fills booked.
+        A read error counts toward the circuit breaker and is retried at the next refresh.
+
+        Raises:
+            KalshiAuthError, KalshiCredentialsError: the exchange refuses the key.
+        """
+        fallbacks = self.inp.fallbacks
+        if fallbacks is None or not fallbacks.any or not self.ready or time.monotonic() < self._next_refresh:
+            return
+        if self.in_flight:
+            return  # a read must not overtake an acknowledgement: the next call, once the markets are free
+        self._next_refresh = time.monotonic() + fallbacks.refresh_s
+        try:
+            if fallbacks.fills_by_order_polling and self.inp.order_key is not None:
+                await self._poll_order_status()
+                self._refreshed("fills_order_status_polling")
+            if fallbacks.positions_by_rest_sync:
+                positions = await self.client.get_positions()
+                balance = await self.client.get_balance()
+                held = [p for p in positions if p.position_fp != 0]
+                self.pipeline.sync(
+                    {p.ticker: p.position_fp for p in held},
+                    balance.balance_cents,
+                    {p.ticker: p.market_exposure_dollars for p in held},
+                )
+                self._refreshed("positions_rest_sync")
+        except (KalshiAuthError, KalshiCredentialsError):
+            raise
+        except KalshiError as err:
+            self.error(err)
+
+    def _refreshed(self, fallback: str) -> None:
+        self.refreshes[fallback] += 1
+        self.metrics.fallback_refreshes.labels(fallback).inc()
+
+    async def _poll_order_status(self) -> None:
+        """Resolve this epoch's orders of unknown outcome from the exchange's order list (fills booked once)."""
+        if not self.unresolved_intents:
+            return
+        for order in await self._earlier_orders():
+            cid = order.client_order_id or ""
+            intent = self.unresolved_intents.pop(cid, None)
+            if intent is None:
+                continue
+            self.summary.unresolved_client_order_ids.remove(cid)
+            self.summary.unresolved_orders = [p for p in self.summary.unresolved_orders if p.client_order_id != cid]
+            ack = OrderAck.from_order(order, already_existed=True)
+            self.summary.orders_placed += 1
+            self.summary.client_order_ids.append(cid)
+            if ack.fill_count_fp > 0:
+                self.summary.contracts_filled += ack.fill_count_fp
+                self._filled(intent.ticker)
+            self.pipeline.acknowledged(intent, ack, self.exchange_ms())
+            self.log.info(
+                "epoch %s: order %s of unknown outcome found: filled %s", self.inp.epoch_id, cid, ack.fill_count_fp
+            )
 
     async def _finish_in_flight(
         self, placing: asyncio.Future[OrderAck], intent: OrderIntent, client_order_id: str
@@ -547,7 +627,7 @@ class EpochCore:
             return await placing
         except KalshiError as err:
             if isinstance(err, KalshiOutcomeUnknownError):
-                self._unresolved(client_order_id, intent.ticker)
+                self._unresolved(client_order_id, intent)
             self.log.warning("in-flight order %s at cancel: %s", client_order_id, err)
             return None
 
@@ -627,6 +707,10 @@ class EpochCore:
             s.realized_pnl_dollars = sum(s.realized_pnl_by_ticker.values(), Decimal(0))
             for ms in step.inference_ms:
                 self.metrics.inference_seconds.labels(self.live.name).observe(ms / 1000)
+        s.fallback_refreshes = dict(self.refreshes)
+        if self.ready:
+            held = self.pipeline.positions
+            s.positions = {t: held.get(t, Decimal(0)) for t in sorted(self.close_times)}
         if self.recorder is not None:
             self.recorder.record_epoch(s)
         return s

@@ -111,6 +111,11 @@ class EpochPipeline(Protocol):
         """Exchange errors in a row (the circuit breaker trips at ``max_consecutive_errors``)."""
         ...
 
+    @property
+    def positions(self) -> Mapping[str, Decimal]:
+        """The signed positions the pipeline decides on now (contracts, + YES / - NO), by ticker."""
+        ...
+
     def decide(self, update: BookUpdate) -> Decision | None:
         """Decide on one book update; None when it is not a decision point (inside the decision interval)."""
         ...
@@ -123,6 +128,15 @@ class EpochPipeline(Protocol):
         self, positions: Mapping[str, Decimal], balance_cents: int, costs: Mapping[str, Decimal] | None = None
     ) -> None:
         """Start from the exchange's positions (signed contracts), their cost (dollars) and free cash (cents)."""
+        ...
+
+    def sync(
+        self, positions: Mapping[str, Decimal], balance_cents: int, costs: Mapping[str, Decimal] | None = None
+    ) -> None:
+        """Mid-epoch REST sync (degraded mode's positions fallback).
+
+        Positions, cost and cash from the exchange; resting orders, throttles and the breaker's count are kept.
+        """
         ...
 
     def acknowledged(self, intent: OrderIntent, ack: OrderAck, now_ms: int) -> None:
@@ -163,11 +177,14 @@ class DecisionStep:
     """:class:`EpochPipeline` over :mod:`rl.decision` (see the module docstring).
 
     Args:
-        inp: the epoch's input (starting positions and cash, limits, exits, settings).
+        inp: the epoch's input (starting positions and cash, the mode's EFFECTIVE limits and exits, settings,
+            ``closing_only``: when set, only reduce-only orders pass (:attr:`rl.decision.Limits.no_new_positions`,
+            reject ``closing_only``)).
         live: the policy to run (:class:`trading.live.LivePolicy`: a baseline or a loaded model).
-        fills_from_acks: update positions and cash from order acknowledgements (REST polling). The actor loop
-            passes False: the portfolio then follows the ``fill`` and ``market_positions`` frames, and an
-            acknowledged fill counts until its frame confirms it (:class:`trading.positions.StreamedPortfolio`).
+        fills_from_acks: update positions and cash from order acknowledgements (REST polling, and the actor loop
+            while the fill stream is down in degraded mode); the ``fill`` and ``market_position`` frames are then
+            ignored, so no fill is booked twice. Otherwise the portfolio follows those frames, and an acknowledged
+            fill counts until its frame confirms it (:class:`trading.positions.StreamedPortfolio`).
         max_book_age_ms: never act on an older book (the actor loop's freshness bound; None over REST).
         features: the worker's :class:`trading.live.FeatureStore` (required by a learned policy).
         own_prefix: the client order id prefix of this epoch's orders (fills of other orders, e.g. the close
@@ -205,6 +222,7 @@ class DecisionStep:
             inp.exits,
             max_consecutive_errors=inp.settings.max_consecutive_errors,
             max_book_age_ms=max_book_age_ms,
+            no_new_positions=inp.closing_only,
         )
         self.portfolio = Portfolio()
         self.pipeline = DecisionPipeline(live.space, self.limits, self.portfolio)
@@ -235,6 +253,11 @@ class DecisionStep:
     def consecutive_errors(self) -> int:
         """See :class:`EpochPipeline`."""
         return self.portfolio.consecutive_errors
+
+    @property
+    def positions(self) -> Mapping[str, Decimal]:
+        """See :class:`EpochPipeline` (lots -> contracts)."""
+        return {t: Decimal(m.position_lots).scaleb(-2) for t, m in self.portfolio.markets.items() if m.position_lots}
 
     # ---------------------------------------------------------------- decision
 
@@ -328,6 +351,27 @@ class DecisionStep:
                 state.cost_micro = _micro(cost) if cost is not None and cost > 0 else 0
         self.streamed = StreamedPortfolio(portfolio)
 
+    def sync(
+        self, positions: Mapping[str, Decimal], balance_cents: int, costs: Mapping[str, Decimal] | None = None
+    ) -> None:
+        """See :class:`EpochPipeline`: the exchange's figures replace the portfolio's positions, costs and cash.
+
+        Called between order operations (none in flight), so every acknowledged fill is in the exchange's figures:
+        the unconfirmed acknowledged fills are dropped with the old :class:`StreamedPortfolio`.
+        """
+        portfolio = self.portfolio
+        portfolio.cash_micro = balance_cents * 10_000
+        for ticker in set(portfolio.markets) | set(positions):
+            lots = int(positions.get(ticker, Decimal(0)) * 100)
+            state = portfolio.market(ticker)
+            state.position_lots = lots
+            cost = (costs or {}).get(ticker)
+            if cost is not None and cost > 0:
+                state.cost_micro = _micro(cost)
+            elif not lots:
+                state.cost_micro = 0
+        self.streamed = StreamedPortfolio(portfolio)
+
     def acknowledged(self, intent: OrderIntent, ack: OrderAck, now_ms: int) -> None:
         """See :class:`EpochPipeline`.
 
@@ -388,7 +432,7 @@ class DecisionStep:
             fill.ts_ms or 0,
         )
         if self.fills_from_acks:
-            return  # polling books fills from acknowledgements (no private channel there)
+            return  # booked from acknowledgements (polling, or degraded mode's fill fallback): never twice
         self._book(converted, own=own, post_position_lots=fill.post_position_lots)
 
     def _book(self, fill: Fill, *, own: bool, post_position_lots: int | None = None) -> None:
@@ -409,7 +453,13 @@ class DecisionStep:
             self.fees_micro += fill.fee_micro
 
     def position_frame(self, update: MarketPositionUpdate) -> None:
-        """See :class:`EpochPipeline` (the exchange's position is authoritative; its cost too, when sent)."""
+        """See :class:`EpochPipeline` (the exchange's position is authoritative; its cost too, when sent).
+
+        Ignored when fills are booked from acknowledgements: a position frame may or may not already include an
+        acknowledged fill, and without the ``fill`` frames nothing says which (it would count the fill twice).
+        """
+        if self.fills_from_acks:
+            return
         cost = update.position_cost_dollars
         self.streamed.position(update.market_ticker, update.position_lots, None if cost is None else _micro(cost))
 

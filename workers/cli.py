@@ -162,6 +162,20 @@ def format_status(st: TraderStatus) -> str:
             f"last calibration {c.at:%H:%M:%S} {c.overall_status.value} in {c.duration_ms} ms; "
             f"viable: {', '.join(c.viable_markets) or 'none'}"
         )
+        for comp in c.components:
+            if not comp.healthy:
+                instead = f"; fallback {comp.fallback_id}: {comp.fallback}" if comp.fallback_id else ""
+                lines.append(f"  {comp.category.value} component {comp.name} down: {comp.error or '?'}{instead}")
+    if st.limits is not None and st.limits.mode.value == "degraded":
+        lim = st.limits
+        lines.append(
+            f"degraded limits: position cap {lim.max_position_contracts}, cash reserve "
+            f"{lim.cash_reserve_cents / 100:,.2f} USD, new positions "
+            + (f"no ({lim.closing_only})" if lim.closing_only else "allowed")
+        )
+    if st.last_probe is not None:
+        probe = st.last_probe
+        lines.append(f"last health probe {probe.at:%H:%M:%S}: {probe.failed or probe.changed or 'no change'}")
     for p in st.positions:
         pnl = "n/a" if p.pnl_pct is None else f"{p.unrealized_pnl_dollars:+.2f} USD ({p.pnl_pct * 100:+.1f}%)"
         lines.append(f"  position {p.ticker}: {p.contracts} {p.side.upper()} avg {p.avg_cost_dollars:.4f} P&L {pnl}")

@@ -221,6 +221,7 @@ def build_workers(
     options.update(worker_kwargs)
     activities: list[Callable[..., Any]] = [
         rest.calibration_snapshot,
+        rest.health_probe,
         rest.place_order,
         rest.get_close_quote,
         rest.cancel_resting_orders,
@@ -234,6 +235,9 @@ def build_workers(
         md = MarketDataActivities(kalshi, ws_url, signer, metrics, hub, recorder, policies, features)
         activities.append(md.queue_activity())
         md_options = {k: v for k, v in options.items() if k != "workflow_runner"}
+        # The ingestion heartbeat carries the stream health the calibration and the health probe read: let it
+        # reach the server within a second (the SDK's default throttle is 0.8 x the heartbeat timeout, 16 s).
+        md_options.setdefault("max_heartbeat_throttle_interval", timedelta(seconds=1))
         md_worker = Worker(
             client,
             task_queue=hub.queue,

@@ -13,6 +13,13 @@ trader's loop and each close has its own page in the Web UI. Each attempt:
 4. confirms the fill from the order's acknowledgement and repeats after ``retry_delay_s`` if
    contracts remain.
 
+Pauses (patch ``close-waits-out-pause``): an attempt the exchange refuses because trading
+(``trading_paused``) or the whole exchange (``exchange_paused``) is paused, or that finds the market paused
+(``inactive``), uses no attempt: the close waits on durable timers (``settings.pause_retry_s``: 10, 20, 30,
+then 60 s) and quotes again, so a close in flight when the exchange paused completes after the pause, exactly
+once (the position is re-read before every order; every order has its own ``client_order_id``). It gives up
+after ``settings.max_pause_wait_s`` in total.
+
 Every order's ``client_order_id`` is ``close_position:<reason>:<uuid5 hex>`` where the uuid5 is
 derived from this close run's ``first_execution_run_id`` (a fresh uuid for every child run, so a
 terminated-and-restarted or reset trader never reuses an earlier close's id; patch
@@ -40,10 +47,12 @@ from temporalio.exceptions import ActivityError
 from models.fees import single_fill_fee_dollars
 from models.ids import close_client_order_id
 from models.trader import (
+    PAUSE_CODES,
     CloseQuote,
     CloseQuoteInput,
     CloseRequest,
     CloseResult,
+    CloseSettings,
     CloseStatus,
     OrderOutcome,
     PlaceOrderInput,
@@ -54,6 +63,7 @@ from workflows.names import (
     GET_CLOSE_QUOTE,
     PATCH_CLOSE_FLOOR_AND_PNL,
     PATCH_CLOSE_RUN_SCOPED_IDS,
+    PATCH_CLOSE_WAITS_OUT_PAUSE,
     PLACE_ORDER,
 )
 
@@ -86,8 +96,13 @@ class ClosePositionWorkflow:
         remaining = request.contracts
         avg_cost: Decimal | None = None
         basis = Decimal(0)
+        waits_out = workflow.patched(PATCH_CLOSE_WAITS_OUT_PAUSE)
+        pause = _PauseWait(request.settings)
+        sends = 0
+        attempt = 0
         try:
-            for attempt in range(1, request.settings.max_attempts + 1):
+            while attempt < request.settings.max_attempts:
+                attempt += 1
                 quote: CloseQuote = await workflow.execute_activity(
                     GET_CLOSE_QUOTE,
                     CloseQuoteInput(ticker=request.ticker, side=request.side, contracts=remaining),
@@ -105,6 +120,9 @@ class ClosePositionWorkflow:
                     avg_cost = quote.exposure_dollars / held
                 if quote.market_status not in ("active", "open"):
                     result.error = f"market is {quote.market_status}"
+                    if waits_out and quote.market_status == "inactive" and await pause.wait(result, "market paused"):
+                        attempt -= 1  # waiting out a pause uses no attempt
+                        continue
                     break
                 bid = quote.book.bid_for(request.side) if quote.book is not None else None
                 if bid is None:
@@ -120,9 +138,11 @@ class ClosePositionWorkflow:
                     result.slippage_floor_dollars = floor
                     price = max(price, floor)
                 size = min(remaining, held)
-                client_order_id = close_client_order_id(request.reason.value, scope, attempt)
+                sends += 1
+                # Every order its own id: with pauses waited out, sends outnumber attempts.
+                client_order_id = close_client_order_id(request.reason.value, scope, sends if waits_out else attempt)
                 result.client_order_ids.append(client_order_id)
-                result.attempts = attempt
+                result.attempts = sends if waits_out else attempt
                 outcome: OrderOutcome = await workflow.execute_activity(
                     PLACE_ORDER,
                     PlaceOrderInput(
@@ -142,6 +162,13 @@ class ClosePositionWorkflow:
                 )
                 if outcome.rejected_code:
                     result.error = f"rejected {outcome.rejected_code}: {outcome.rejected_detail or ''}".strip()
+                    if (
+                        waits_out
+                        and outcome.rejected_code in PAUSE_CODES
+                        and await pause.wait(result, outcome.rejected_code)
+                    ):
+                        attempt -= 1  # the exchange refused it for a pause: no attempt used, re-quote afterwards
+                        continue
                 elif outcome.filled_contracts > 0:
                     avg = outcome.average_fill_price_dollars or price
                     result.proceeds_dollars += outcome.filled_contracts * avg
@@ -190,6 +217,28 @@ class ClosePositionWorkflow:
             "kalshi_trader_closes", "Positions closed by the trader, by reason and status"
         ).add(1, {"reason": request.reason.value, "status": result.status.value})
         return result
+
+
+class _PauseWait:
+    """Durable waits while the exchange is paused (``CloseSettings.pause_retry_s``, at most ``max_pause_wait_s``)."""
+
+    def __init__(self, settings: CloseSettings) -> None:
+        self.settings = settings
+        self.step = 0
+        self.waited_s = 0.0
+
+    async def wait(self, result: CloseResult, why: str) -> bool:
+        """Sleep the next pause timer and return True, or False (and say so in ``result.error``) when out of time."""
+        steps = self.settings.pause_retry_s
+        delay = steps[min(self.step, len(steps) - 1)]
+        if self.waited_s + delay > self.settings.max_pause_wait_s:
+            result.error = f"{why} for more than {self.waited_s:g}s: gave up (the trader closes again later)"
+            return False
+        self.step += 1
+        self.waited_s += delay
+        workflow.logger.info("close of %s: %s; trying again in %gs", result.ticker, why, delay)
+        await workflow.sleep(delay, summary=f"{why}: try again in {delay:g}s")
+        return True
 
 
 def slippage_floor(mark_dollars: Decimal, max_slippage_dollars: Decimal, tick_dollars: Decimal) -> Decimal:

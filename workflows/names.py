@@ -32,6 +32,7 @@ PLACE_ORDER = "place_order"
 RUN_TRADING_EPOCH = "run_trading_epoch"
 PREDICT = "predict"
 LOCATE_MARKET_DATA = "locate_market_data"
+HEALTH_PROBE = "health_probe"
 
 # Activity types on a worker-specific queue (they need that process's WebSocket and order books)
 GET_WORKER_QUEUE = "get_worker_queue"
@@ -79,6 +80,20 @@ PATCH_SESSION_PNL = "session-pnl"
 """Realised P&L and fees of closes summed per market and for the session."""
 PATCH_MD_HEALTHY_RESET = "md-reset-failures-when-healthy"
 """MarketDataWorkflow forgets earlier failures once an ingestion run has been healthy for healthy_after_s."""
+PATCH_DEGRADED_MODE = "degraded-mode"
+"""Degraded mode changes behaviour: effective limits, closing only and REST fallbacks handed to the epoch; a
+health probe every degraded.health_probe_interval_s while an epoch runs (a change recalibrates at once); an actor
+epoch that lost its market data recalibrates instead of polling for the rest of the cycle; a transient critical
+failure is retried once before pausing; closes that outlive close_wait_s go on in the background (their markets
+neither traded nor closed again meanwhile)."""
+PATCH_CLOSE_WAITS_OUT_PAUSE = "close-waits-out-pause"
+"""A close refused because trading, the exchange or the market is paused waits the pause out on durable timers
+(CloseSettings.pause_retry_s) without using an attempt, each order with a fresh client_order_id."""
+PATCH_PROBE_DURING_CLOSE_WAIT = "probe-during-close-wait"
+"""While a cycle waits for its closes (up to degraded.close_wait_s) the health probe runs on its cadence too: a
+component that went down or recovered meanwhile ends the wait (the closes go on in the background) and the loop
+recalibrates at once instead of after the wait (an exchange pause that began during a close was reported up to
+close_wait_s late)."""
 PATCH_LIVE_POLICY = "live-policy-and-session-pnl"
 """The set_policy update (validated; from the next epoch); the epochs' realised P&L and fees and the settlements'
 P&L are summed for the session and per market."""

@@ -286,6 +286,44 @@ class SubscriptionCommands(ClientCore):
                     return False
         return session.alive
 
+    async def retry_refused(self) -> list[str]:
+        """Subscribe again every handle the exchange refused or ended and that is still wanted (now, if connected).
+
+        A terminal channel error (code 10, §6.3) whose re-subscription is refused too (a channel down at the
+        exchange) leaves the handle unsubscribed with ``error`` set until the next connection. Calling this
+        periodically brings such a channel back as soon as the exchange serves it again, without reconnecting
+        (the ingestion loop calls it at every tick). A refusal leaves ``error`` set and is logged once per
+        change of error, not at every retry.
+
+        Returns:
+            The channels subscribed again by this call.
+
+        """
+        session = self._live()
+        if session is None:
+            return []
+        restored: list[str] = []
+        for sub in list(self._subs):
+            if sub.error is None or sub.sid is not None or sub.dormant or sub._closed:
+                continue
+            async with sub._lock:
+                if sub.sid is not None or sub._closed or self._live() is not session:
+                    continue
+                before = str(sub.error) if sub.error is not None else None
+                try:
+                    await self._subscribe_on(session, [sub])
+                except WebSocketCommandError as exc:
+                    sub.error = exc
+                    if str(exc) != before:
+                        log.warning("Kalshi WebSocket: %s still refused: %s", sub.channel, exc)
+                    continue
+                except (WebSocketDisconnected, WebSocketCommandTimeout):
+                    return restored
+            sub.error = None
+            restored.append(sub.channel)
+            log.info("Kalshi WebSocket: %s subscribed again after it was refused", sub.channel)
+        return restored
+
     def request_resync(self, sub: Subscription, market_tickers: Iterable[str] | None = None) -> None:
         """Resync order books of ``sub``: ``get_snapshot`` for ``market_tickers`` (``None``: all of them).
 

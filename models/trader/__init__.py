@@ -16,6 +16,7 @@ The package splits them by area; import from ``models.trader`` (this module re-e
 * :mod:`models.trader.calibration`: the calibration snapshot and report;
 * :mod:`models.trader.closes`: exits, closes, and the REST activities' inputs and results;
 * :mod:`models.trader.epoch`: the trading epoch's input and summary;
+* :mod:`models.trader.health`: the health probe, the fallbacks and the effective limits of degraded mode;
 * :mod:`models.trader.operator`: signal and update payloads, status history entries;
 * :mod:`models.trader.state`: the workflow input, the carried state, the status answer.
 """
@@ -34,6 +35,7 @@ from models.trader.calibration import (
     SettlementRecord,
 )
 from models.trader.closes import (
+    PAUSE_CODES,
     CancelOrdersInput,
     CancelOrdersResult,
     CloseQuote,
@@ -49,6 +51,7 @@ from models.trader.closes import (
 from models.trader.config import (
     BASELINE_POLICIES,
     CloseSettings,
+    DegradedSettings,
     EpochSettings,
     ExitRules,
     RiskLimits,
@@ -76,6 +79,14 @@ from models.trader.epoch import (
     PredictResult,
     RecordBatch,
 )
+from models.trader.health import (
+    ActiveFallback,
+    EpochFallbacks,
+    HealthProbe,
+    HealthProbeInput,
+    ModeLimits,
+    ProbeResult,
+)
 from models.trader.market import (
     BookTop,
     ExchangePosition,
@@ -98,6 +109,8 @@ from models.trader.state import CarriedState, TraderInput, TraderStatus
 
 __all__ = [
     "BASELINE_POLICIES",
+    "PAUSE_CODES",
+    "ActiveFallback",
     "BookTop",
     "CalibrationInput",
     "CalibrationReport",
@@ -114,7 +127,9 @@ __all__ = [
     "CloseStatus",
     "ComponentCategory",
     "ComponentHealth",
+    "DegradedSettings",
     "Drift",
+    "EpochFallbacks",
     "EpochInput",
     "EpochMarket",
     "EpochSettings",
@@ -124,9 +139,12 @@ __all__ = [
     "ExitReason",
     "ExitRules",
     "ForceCloseRequest",
+    "HealthProbe",
+    "HealthProbeInput",
     "LifecycleState",
     "MarketSnapshot",
     "MarketViability",
+    "ModeLimits",
     "OrderGroupInput",
     "OrderGroupState",
     "OrderOutcome",
@@ -141,6 +159,7 @@ __all__ = [
     "PredictInput",
     "PredictResult",
     "PredictedDecision",
+    "ProbeResult",
     "RecordBatch",
     "RejectedMessage",
     "RestingOrder",

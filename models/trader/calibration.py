@@ -27,7 +27,11 @@ class ComponentHealth(BaseModel):
         healthy: whether the probe succeeded.
         latency_ms: probe duration in milliseconds.
         error: one-line error when unhealthy.
-        fallback: what the trader uses instead of an unhealthy optional component.
+        fallback: what the trader uses instead of an unhealthy optional component (in words).
+        fallback_id: the same as a stable identifier (a metric label: ``books_rest_polling``,
+            ``fills_order_status_polling``, ``positions_rest_sync``...), None when healthy or critical.
+        transient: every error of this component is one that repeating the call may fix at once (HTTP 429,
+            502, 503, 504, or no answer): a critical one is retried once before the trader pauses.
 
     """
 
@@ -37,6 +41,8 @@ class ComponentHealth(BaseModel):
     latency_ms: int = 0
     error: str | None = None
     fallback: str | None = None
+    fallback_id: str | None = None
+    transient: bool = False
 
 
 class PendingOrder(BaseModel):
@@ -143,6 +149,7 @@ class CalibrationSnapshot(BaseModel):
         pending_lookup: for each pending client order id, the order's status at the exchange
             (``resting``/``canceled``/``executed``) or ``missing``; None when the lookup failed.
         market_data: WebSocket ingestion health (None when not checked).
+        error_status: per failed check, the HTTP status of the failure (0 when no answer arrived).
 
     """
 
@@ -150,6 +157,7 @@ class CalibrationSnapshot(BaseModel):
     duration_ms: int
     check_latency_ms: dict[str, int] = Field(default_factory=dict)
     errors: dict[str, str] = Field(default_factory=dict)
+    error_status: dict[str, int] = Field(default_factory=dict)
     exchange_active: bool | None = None
     trading_active: bool | None = None
     balance_cents: int | None = None
@@ -218,6 +226,9 @@ class Drift(BaseModel):
         unresolved_pending: pending ids whose lookup failed (kept for the next calibration).
         expired_pending: pending ids dropped unresolved: older than ``pending_order_max_age_s`` or
             beyond ``max_pending_orders``.
+        mismatched_positions: markets where the last epoch's own view of the position (its fills from the
+            WebSocket streams or the REST fallbacks) differs from the exchange's, as
+            ``<ticker>: epoch <signed contracts>, exchange <signed contracts>``.
         corrected: whether the trader's state was reconciled to the exchange's.
 
     """
@@ -229,12 +240,18 @@ class Drift(BaseModel):
     missing_pending: list[str] = Field(default_factory=list)
     unresolved_pending: list[str] = Field(default_factory=list)
     expired_pending: list[str] = Field(default_factory=list)
+    mismatched_positions: list[str] = Field(default_factory=list)
     corrected: bool = False
 
     @property
     def has_drift(self) -> bool:
         """True when anything differs between expected and exchange state."""
-        return bool(self.unexpected_positions or self.vanished_positions or self.unknown_resting_orders)
+        return bool(
+            self.unexpected_positions
+            or self.vanished_positions
+            or self.unknown_resting_orders
+            or self.mismatched_positions
+        )
 
 
 class CalibrationReport(BaseModel):

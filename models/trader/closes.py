@@ -17,6 +17,10 @@ from models.trader.config import CloseSettings
 from models.trader.enums import CloseStatus, ExitReason, Side
 from models.trader.market import BookTop
 
+PAUSE_CODES = ("trading_paused", "exchange_paused")
+"""Kalshi error codes of an order refused because trading (400) or the whole exchange (503) is paused
+(kalshi-api.md §3.1): not an error of the order, a reason to wait."""
+
 
 class ExitDecision(BaseModel):
     """A position the exit rules decided to close, with why (one of :class:`ExitReason`)."""

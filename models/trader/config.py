@@ -113,6 +113,10 @@ class EpochSettings(StrictModel):
             than this (ms; the exchange pings every 10 s).
         use_websocket: trade from the WebSocket actor loop when market data is healthy (else, and as
             the fallback, the REST polling epoch).
+        market_data_grace_ms: the actor loop ends its epoch (``ended_by="market_data_lost"``) when the
+            WebSocket has been disconnected, or a private channel it relies on (``fill``,
+            ``market_positions``) unsubscribed, for longer than this (ms); the workflow then recalibrates at
+            once and trades in degraded mode on the REST fallbacks. A reconnect faster than this is ridden out.
 
     """
 
@@ -127,6 +131,7 @@ class EpochSettings(StrictModel):
     max_book_age_ms: int = Field(default=5_000, ge=1)
     max_connection_idle_ms: int = Field(default=15_000, ge=1)
     use_websocket: bool = True
+    market_data_grace_ms: int = Field(default=5_000, ge=0)
 
     @field_validator("policy")
     @classmethod
@@ -135,6 +140,53 @@ class EpochSettings(StrictModel):
         if problem is not None:
             raise ValueError(problem)
         return v
+
+
+class DegradedSettings(StrictModel):
+    """What the trader does differently in degraded mode (critical components up, an optional one down).
+
+    Degraded mode is the calibration's ``overall_status == degraded``: the exchange's REST API and order
+    tracking work, but an optional component (the order-book, fill or position WebSocket stream, the REST
+    order books, settlements, the order group) does not, and its fallback stands in
+    (:mod:`workflows.calibration`). The workflow hands the epoch EFFECTIVE limits (docs/architecture.md
+    "Degraded mode"):
+
+    Attributes:
+        max_position_contracts: the position cap per market in degraded mode (contracts); the epoch uses
+            ``min(this, risk.max_position_contracts)``: never above the normal limit.
+        min_cash_reserve_cents: the free cash an entry must leave in degraded mode (cents); the epoch uses
+            ``max(this, exits.cash_reserve_cents)`` ($1,000 by default). Only entries check it: the exit
+            rules' ``cash_recovery`` keeps the normal reserve (a WebSocket outage is no reason to sell).
+        closing_only_past_stop_loss: no new positions (closing only) while any held position is past its
+            stop-loss (unrealised P&L at or below ``-exits.stop_loss_pct``) and still open after this cycle's
+            closes.
+        closing_only_when_fills_blind: no new positions (closing only) while the fill stream (``fill_ws``) is
+            down: fills then reach the trader only through order acknowledgements and order-status polling.
+        health_probe_interval_s: while an epoch runs, a short health probe (exchange status, balance, the
+            market-data streams: the ``health_probe`` activity) every this many seconds; a change of mode or
+            of a component's health ends the epoch and recalibrates at once (recovery and degradation are
+            both noticed within this interval, whatever ``recalibration_interval_s`` is). 25 s by default, not
+            30: the recalibration after the probe takes a few seconds more, and full operation is promised
+            within 30 s of a component's recovery (issue 10; bench/bench_faults.py measured 31.5-32.8 s with a
+            30 s probe).
+        fallback_refresh_s: the epoch's REST fallbacks (positions and cash by REST sync, fills by
+            order-status polling) refresh every this many seconds.
+        retry_transient: a calibration whose only critical failure is transient (HTTP 429, 502, 503, 504 or
+            no answer) is retried once at once before the trader pauses.
+        close_wait_s: a cycle waits at most this long for its closes; a close still running (waiting out an
+            exchange pause) goes on in the background, its market is neither traded nor closed again until it
+            ends (seconds).
+
+    """
+
+    max_position_contracts: Decimal = Field(default=Decimal("50"), gt=0)
+    min_cash_reserve_cents: int = Field(default=100_000, ge=0)
+    closing_only_past_stop_loss: bool = True
+    closing_only_when_fills_blind: bool = True
+    health_probe_interval_s: float = Field(default=25.0, ge=1)
+    fallback_refresh_s: float = Field(default=30.0, gt=0)
+    retry_transient: bool = True
+    close_wait_s: float = Field(default=60.0, gt=0)
 
 
 class CloseSettings(StrictModel):
@@ -148,6 +200,12 @@ class CloseSettings(StrictModel):
             best bid when the attempt is priced) minus this many dollars per contract, however thin the
             book or however many reprice steps; what cannot be sold at or above the floor stays open
             and the close reports ``partial``/``unfilled``.
+        pause_retry_s: when the exchange refuses an attempt because trading (``trading_paused``) or the whole
+            exchange (``exchange_paused``) is paused, or the market is paused (``inactive``), the close waits
+            these durable timers in turn (the last repeats) and tries again; the refused attempt does not
+            count toward ``max_attempts`` (seconds).
+        max_pause_wait_s: the longest a close waits out pauses in total; after it the close ends ``unfilled``
+            with the pause named (seconds).
 
     """
 
@@ -155,6 +213,15 @@ class CloseSettings(StrictModel):
     reprice_step_dollars: Decimal = Field(default=Decimal("0.01"), ge=0, lt=1)
     retry_delay_s: float = Field(default=1.0, ge=0)
     max_slippage_dollars: Decimal = Field(default=Decimal("0.10"), gt=0, lt=1)
+    pause_retry_s: list[float] = Field(default_factory=lambda: [10.0, 20.0, 30.0, 60.0], min_length=1)
+    max_pause_wait_s: float = Field(default=1800.0, gt=0)
+
+    @field_validator("pause_retry_s")
+    @classmethod
+    def _positive_waits(cls, v: list[float]) -> list[float]:
+        if any(x <= 0 for x in v):
+            raise ValueError("pause_retry_s values must be positive seconds")
+        return v
 
 
 class TraderConfig(StrictModel):
@@ -193,6 +260,7 @@ class TraderConfig(StrictModel):
         max_pending_orders: bound on client order ids of unknown outcome kept for lookup.
         pending_order_max_age_s: such ids are dropped (reported in ``drift.expired_pending``) when older
             than this many seconds: an order Kalshi has not listed by then never arrived.
+        degraded: what changes in degraded mode (caps, reserve, closing only, probe and refresh intervals).
 
     """
 
@@ -219,6 +287,7 @@ class TraderConfig(StrictModel):
     stop_close_all_max_rounds: int = Field(default=10, ge=1, le=1000)
     max_pending_orders: int = Field(default=50, ge=1, le=10_000)
     pending_order_max_age_s: float = Field(default=900.0, gt=0)
+    degraded: DegradedSettings = Field(default_factory=DegradedSettings)
 
     @field_validator("degraded_backoff_s")
     @classmethod

@@ -12,7 +12,8 @@ from models.money import Contracts, Dollars
 from models.trader.calibration import CalibrationReport, PendingOrder
 from models.trader.closes import CloseResult
 from models.trader.config import EpochSettings, ExitRules, RiskLimits
-from models.trader.enums import Side
+from models.trader.enums import OverallStatus, Side
+from models.trader.health import EpochFallbacks
 from models.trader.operator import StatusTransition
 
 
@@ -62,6 +63,12 @@ class EpochInput(BaseModel):
         settings: epoch settings (poll interval, policy threshold, circuit breaker).
         order_group_id: order group every order carries.
         record: calibration report, transitions and closes for the worker's database (if it has one).
+        mode: the mode the epoch trades in (the calibration's overall status; None before degraded-mode).
+            ``risk`` and ``exits`` are then already the EFFECTIVE limits of that mode.
+        closing_only: why the epoch may not open or add to a position (closing preferred over opening);
+            None when entries are allowed.
+        fallbacks: REST fallbacks the epoch refreshes itself (fills by order-status polling, positions by
+            REST sync), None when none.
 
     """
 
@@ -77,6 +84,9 @@ class EpochInput(BaseModel):
     settings: EpochSettings
     order_group_id: str | None = None
     record: RecordBatch | None = None
+    mode: OverallStatus | None = None
+    closing_only: str | None = None
+    fallbacks: EpochFallbacks | None = None
 
 
 class PolicyInUse(BaseModel):
@@ -111,7 +121,9 @@ class EpochSummary(BaseModel):
         driver: ``polling`` (REST order books every poll interval) or ``actor`` (every WebSocket update).
         started_at, ended_at: exchange clock.
         ended_by: ``duration`` | ``cancelled`` | ``worker_shutdown`` | ``circuit_breaker`` |
-            ``order_group_triggered`` | ``no_markets`` | ``no_market_data`` | ``superseded`` (the server no
+            ``order_group_triggered`` | ``no_markets`` | ``no_market_data`` | ``market_data_lost`` (the actor
+            loop's WebSocket, or a private channel it relies on, was down longer than
+            ``market_data_grace_ms``: the workflow recalibrates at once) | ``superseded`` (the server no
             longer runs this attempt, or a newer epoch of the account took over in this process).
         attempt: the activity attempt that returned this summary (earlier attempts' orders, found at
             the exchange by the epoch's id prefix, are counted in).
@@ -146,6 +158,11 @@ class EpochSummary(BaseModel):
             completed: at most one order in flight per market).
         updates_skipped: book updates inside the policy's decision interval.
         inference_ms_p50, inference_ms_p99: the learned policy's observation + network time per decision, ms.
+        positions: the epoch's own view of the signed positions at its end (contracts; the markets it held or
+            traded): the next calibration compares it with the exchange's (``Drift.mismatched_positions``).
+        fallback_refreshes: REST fallback refreshes performed, by fallback (``positions_rest_sync``,
+            ``fills_order_status_polling``).
+        mode, closing_only: the mode and closing-only reason the epoch traded with (from its input).
 
     """
 
@@ -179,6 +196,10 @@ class EpochSummary(BaseModel):
     updates_skipped: int = 0
     inference_ms_p50: float | None = None
     inference_ms_p99: float | None = None
+    positions: dict[str, Contracts] | None = None
+    fallback_refreshes: dict[str, int] = Field(default_factory=dict)
+    mode: OverallStatus | None = None
+    closing_only: str | None = None
 
 
 class PredictInput(BaseModel):

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, StrictBool, ValidationError, model_validator
 
 from models.trader.config import ExitRules, RiskLimits, StrictModel, limit_problems, policy_problem
-from models.trader.enums import LifecycleState
+from models.trader.enums import LifecycleState, OverallStatus
 
 
 class PauseRequest(StrictModel):
@@ -123,6 +123,11 @@ class StatusTransition(BaseModel):
     Routine recalibration cycles (trading -> calibrating -> trading) are collapsed: the latest pair is
     updated in place and ``repeats`` counts how many cycles it stands for, so pauses, resumes and
     failures stay visible in the tail.
+
+    A change of MODE (fully_operational / degraded / paused) is an entry of its own: ``mode`` and
+    ``previous_mode`` are set, ``state`` is the lifecycle state at that moment (unchanged),
+    ``time_in_previous_s`` is the time spent in the previous mode and ``result`` says why (which components,
+    which fallbacks, what the trader does differently).
     """
 
     at: datetime
@@ -131,6 +136,8 @@ class StatusTransition(BaseModel):
     time_in_previous_s: float = 0.0
     result: str = ""
     repeats: int = 0
+    mode: OverallStatus | None = None
+    previous_mode: OverallStatus | None = None
 
 
 class RejectedMessage(BaseModel):

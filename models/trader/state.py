@@ -14,6 +14,7 @@ from models.trader.closes import CloseResult
 from models.trader.config import ExitRules, RiskLimits, TraderConfig
 from models.trader.enums import LifecycleState, OverallStatus
 from models.trader.epoch import EpochSummary, PolicyInUse
+from models.trader.health import ModeLimits, ProbeResult
 from models.trader.market import PositionView
 from models.trader.operator import PauseRequest, RejectedMessage, StatusTransition, StopRequest
 
@@ -62,6 +63,11 @@ class CarriedState(BaseModel):
         trading_realized_by_ticker: the epochs' realised P&L after fees per market (last 100 markets).
         settlement_pnl_dollars: session total of settlements: payout - cost of the settled contracts - fee.
         settlement_pnl_by_ticker: the same per market (last 100 markets).
+        mode_since: when the current mode began (workflow clock).
+        mode_seconds: seconds spent in each mode before the current one began (``mode`` value -> seconds;
+            the status answer adds the current period).
+        limits: the mode and effective limits the last epoch traded with (fallbacks, closing only).
+        last_probe: the last health probe between calibrations.
 
     """
 
@@ -105,6 +111,10 @@ class CarriedState(BaseModel):
     trading_realized_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
     settlement_pnl_dollars: Dollars = Decimal(0)
     settlement_pnl_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
+    mode_since: datetime | None = None
+    mode_seconds: dict[str, float] = Field(default_factory=dict)
+    limits: ModeLimits | None = None
+    last_probe: ProbeResult | None = None
 
 
 class TraderInput(BaseModel):
@@ -149,6 +159,12 @@ class TraderStatus(BaseModel):
         settlement_pnl_dollars: realised P&L of settlements (payout - cost - fee).
         session_realized_pnl_dollars: closes + trades + settlements, after fees (dollars).
         session_realized_by_ticker: the same per market.
+        backoff_step: index into ``degraded_backoff_s`` while paused by a failure (the next probe's timer).
+        limits: the mode and EFFECTIVE limits the trader trades with: position cap, cash reserve, closing only
+            (and why), the fallbacks in force (component, fallback, what it does).
+        last_probe: the last health probe between calibrations (components, mode, what changed).
+        mode_since: when the current mode began.
+        mode_seconds: seconds spent in each mode this session, the current one included.
 
     """
 
@@ -185,3 +201,8 @@ class TraderStatus(BaseModel):
     settlement_pnl_dollars: Dollars = Decimal(0)
     session_realized_pnl_dollars: Dollars = Decimal(0)
     session_realized_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
+    backoff_step: int = 0
+    limits: ModeLimits | None = None
+    last_probe: ProbeResult | None = None
+    mode_since: datetime | None = None
+    mode_seconds: dict[str, float] = Field(default_factory=dict)

@@ -45,7 +45,7 @@ class Limits:
         max_book_age_ms: never act on a book older than this (None = no limit).
         fee_schedule: the series' fee model, for the worst-case fee a buy must be able to pay.
         no_new_positions: when set (the reason, in the operator's words, e.g. "degraded: market data down"), no
-            order that can add exposure is allowed: only reduce-only sells pass (reject ``no_new_positions``).
+            order that can add exposure is allowed: only reduce-only sells pass (reject ``closing_only``).
             Degraded mode (issue 10) sets it together with a tighter ``max_position_lots`` and a larger
             ``cash_reserve_micro`` (:meth:`from_settings`'s ``degraded_*`` arguments).
 

@@ -29,11 +29,20 @@ from temporalio.testing import WorkflowEnvironment
 
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner, generate_key_pair
-from models.trader import CloseResult, EpochSettings, ExitRules, LifecycleState, RiskLimits
+from models.trader import (
+    CloseResult,
+    CloseSettings,
+    DegradedSettings,
+    EpochSettings,
+    ExitRules,
+    LifecycleState,
+    OverallStatus,
+    RiskLimits,
+)
 from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import DATA_DIR, Account
-from tests.harness import Harness, fast_config, fast_market_data, trading_config
+from tests.harness import Harness, fast_config, fast_market_data, trading_config, trading_risk
 from workers.devserver import find_temporal_cli
 from workflows.names import (
     SEARCH_ATTRIBUTES,
@@ -289,6 +298,108 @@ async def policy_switch_and_session_pnl(h: Harness) -> list[str]:
     return [handle.id]
 
 
+async def degraded_and_recovered(h: Harness) -> list[str]:
+    """Issue 10: an actor epoch loses its WebSocket (every handshake answered 503): it ends (market_data_lost), the
+    trader recalibrates into degraded mode (REST fallbacks, effective limits, closing only), health probes notice
+    the recovery; then a REST outage: a transient 503 retried at once, paused, probes, recovered; stop."""
+    await h.freeze_on_quoted_market()
+    await h.clock(paused=False, speed="1")
+    md = fast_market_data(silence_timeout_s=None, restart_backoff_s=[0.5, 1])
+    md.settings.reconnect_backoff_max_s = 1.0
+    config = fast_config(
+        recalibration_interval_s=4,
+        degraded_backoff_s=[1, 2],
+        degraded=DegradedSettings(health_probe_interval_s=1.5, fallback_refresh_s=1, close_wait_s=2),
+        epoch=EpochSettings(
+            policy="imbalance",
+            imbalance_threshold=Decimal(0),
+            heartbeat_timeout_s=2,
+            use_websocket=True,
+            market_data_grace_ms=500,
+        ),
+        risk=trading_risk(3, throttle_ms=250),
+        order_group_contracts_limit=100_000,
+        market_data_workflow_id="hist-md-degraded",
+        market_data=md,
+    )
+    handle = await h.start(config, workflow_id="hist-degraded")
+    await h.wait_status(
+        handle, lambda s: s.last_epoch is not None and s.last_epoch.driver == "actor", "an actor epoch", timeout_s=90
+    )
+    await h.timed_faults({"kind": "ws_drop"}, {"kind": "ws_handshake_503", "for": "8s"})
+    await h.wait_status(handle, lambda s: s.mode == OverallStatus.DEGRADED, "degraded", timeout_s=30)
+    await h.wait_status(
+        handle,
+        lambda s: s.mode == OverallStatus.FULLY_OPERATIONAL and s.last_probe is not None,
+        "recovered after probes",
+        timeout_s=60,
+    )
+    await h.timed_faults({"kind": "http_error", "status": 503, "for": "5s"})
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused by the outage", timeout_s=30)
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading again", timeout_s=60)
+    await handle.signal(SIGNAL_STOP, {"close_all": True})
+    await handle.result()
+    md_handle = h.client.get_workflow_handle("hist-md-degraded")
+    await md_handle.signal(SIGNAL_STOP)
+    await md_handle.result()
+    return [handle.id, "hist-md-degraded"]
+
+
+async def close_waits_out_a_trading_pause(h: Harness) -> list[str]:
+    """Issue 10: trading pauses while a take-profit close is quoting; the close waits the pause out on durable
+    timers, the cycle stops waiting for it (it goes on in the background), the trader pauses and recovers, the
+    close completes once; stop."""
+    ticker, hold = await h.take_profit_close_held()
+    config = fast_config(
+        recalibration_interval_s=2,
+        degraded_backoff_s=[1],
+        close=CloseSettings(max_attempts=3, retry_delay_s=0.2, pause_retry_s=[1, 1, 2]),
+        degraded=DegradedSettings(close_wait_s=2),
+    )
+    handle = await h.start(config, workflow_id="hist-close-pause")
+    for _ in range(300):
+        faults = (await h.control.get("/faults/timed")).json()
+        if any(f["id"] == hold["id"] and f["matched"] for g in faults.values() for f in g):
+            break
+        await asyncio.sleep(0.1)
+    await h.faults(trading_paused=True)
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused by the trading pause")
+    await asyncio.sleep(2)
+    await h.faults(trading_paused=False)
+    await h.wait_status(handle, lambda s: any(c.ticker == ticker for c in s.recent_closes), "the close's result")
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading again")
+    await handle.signal(SIGNAL_STOP, {})
+    await handle.result()
+    return [handle.id]
+
+
+async def close_pause_detected_by_probe(h: Harness) -> list[str]:
+    """Issue 10 (probe-during-close-wait): trading pauses while the cycle waits (up to 30 s) for a take-profit close;
+    the health probe (every 1 s) reports it at once, the trader pauses, recovers, and the close completes once."""
+    ticker, hold = await h.take_profit_close_held()
+    config = fast_config(
+        recalibration_interval_s=2,
+        degraded_backoff_s=[1],
+        close=CloseSettings(max_attempts=3, retry_delay_s=0.2, pause_retry_s=[1, 1, 2]),
+        degraded=DegradedSettings(close_wait_s=30, health_probe_interval_s=1),
+    )
+    handle = await h.start(config, workflow_id="hist-close-pause-probe")
+    for _ in range(300):
+        faults = (await h.control.get("/faults/timed")).json()
+        if any(f["id"] == hold["id"] and f["matched"] for g in faults.values() for f in g):
+            break
+        await asyncio.sleep(0.1)
+    await h.faults(trading_paused=True)
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused by the trading pause")
+    await asyncio.sleep(2)
+    await h.faults(trading_paused=False)
+    await h.wait_status(handle, lambda s: any(c.ticker == ticker for c in s.recent_closes), "the close's result")
+    await h.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading again")
+    await handle.signal(SIGNAL_STOP, {})
+    await handle.result()
+    return [handle.id]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "take-profit": take_profit_then_stop,
     "trading-pause": trading_pause_resume_stop,
@@ -300,6 +411,9 @@ SCENARIOS: dict[str, Scenario] = {
     "drain": signals_during_drain,
     "md-move": market_data_move,
     "policy": policy_switch_and_session_pnl,
+    "degraded": degraded_and_recovered,
+    "close-pause": close_waits_out_a_trading_pause,
+    "close-pause-probe": close_pause_detected_by_probe,
 }
 
 

@@ -32,7 +32,7 @@ import yaml
 from temporalio.client import Client
 
 from kalshi.rest import KalshiRestClient
-from models.trader import ExitRules
+from models.trader import DegradedSettings, ExitRules
 from recording.metrics import AppMetrics
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conftest import Account, eventually, register_account
@@ -135,9 +135,12 @@ class Prometheus:
 
 def trading_ws_config(md_workflow_id: str):
     """The trader's config for the live stack: :func:`tests.harness.ws_trading_config` with a 2 s max hold time (so
-    the recalibration loop closes positions)."""
+    the recalibration loop closes positions) and a health probe every second of an epoch (so the probe metrics
+    exist: the 3 s cycles are shorter than the default 25 s probe interval)."""
     return ws_trading_config(
-        md_workflow_id, exits=ExitRules(max_hold_time_s=2, market_closing_window_s=120, cash_reserve_cents=0)
+        md_workflow_id,
+        exits=ExitRules(max_hold_time_s=2, market_closing_window_s=120, cash_reserve_cents=0),
+        degraded=DegradedSettings(health_probe_interval_s=1),
     )
 
 

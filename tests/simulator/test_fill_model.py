@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,19 @@ from tests.simulator.conftest import MARKET, requires_tape, running, v1_order
 pytestmark = requires_tape
 
 CENT = Decimal("0.01")
+
+
+def v2_order(side: str, price: Decimal, count: str, time_in_force: str, client_order_id: str = "") -> dict[str, Any]:
+    """A V2 ``POST /portfolio/events/orders`` body on the tests' market (``side`` bid/ask, ``price`` of YES)."""
+    return {
+        "ticker": MARKET,
+        "side": side,
+        "price": str(price),
+        "count": count,
+        "time_in_force": time_in_force,
+        "self_trade_prevention_type": "taker_at_cross",
+        "client_order_id": client_order_id or uuid.uuid4().hex,
+    }
 
 
 def cash_change(*fills: tuple[Decimal, Decimal]) -> Decimal:
@@ -52,15 +66,7 @@ async def test_crossing_buy_consumes_displayed_size_and_it_stays_consumed() -> N
         trader = await sim.trader()
         r = await trader.post(
             "/portfolio/events/orders",
-            json={
-                "ticker": MARKET,
-                "side": "bid",
-                "price": str(yes_price),
-                "count": "1.50",
-                "time_in_force": "immediate_or_cancel",
-                "self_trade_prevention_type": "taker_at_cross",
-                "client_order_id": uuid.uuid4().hex,
-            },
+            json=v2_order("bid", yes_price, "1.50", "immediate_or_cancel"),
         )
         assert r.status_code == 201, r.text
         assert r.json()["fill_count"] == "1.50"
@@ -192,15 +198,7 @@ async def test_account_vs_account_price_time_priority_and_partial_fills() -> Non
         assert a.status_code == 201 and a.json()["order"]["status"] == "resting", a.text
         b = await second.post(
             "/portfolio/events/orders",
-            json={
-                "ticker": MARKET,
-                "side": "ask",
-                "price": str(price),
-                "count": "4",
-                "client_order_id": "b1",
-                "time_in_force": "good_till_canceled",
-                "self_trade_prevention_type": "taker_at_cross",
-            },
+            json=v2_order("ask", price, "4", "good_till_canceled", client_order_id="b1"),
         )
         assert b.status_code == 201, b.text
         shown = await sim.book(MARKET)
@@ -232,3 +230,45 @@ async def test_account_vs_account_price_time_priority_and_partial_fills() -> Non
         assert Decimal((await taker.get("/portfolio/balance")).json()["balance_dollars"]) == expected
         # the maker's NO cost is its collateral: 5 contracts at 1 - price
         assert Decimal((await first.get("/portfolio/balance")).json()["balance_dollars"]) == 10_000 - 5 * (1 - price)
+
+
+@pytest.mark.parametrize("maker_count", ["1.00", "0.30"])
+async def test_a_taker_order_filled_by_many_makers_pays_whole_cents(maker_count: str) -> None:
+    """Kalshi's fee rounding over HTTP (kalshi-api.md §7, docs.kalshi.com "Fee Rounding"; a non-direct member's
+    balance precision is $0.01): every fill moves the balance by whole cents, so an order whose notional is whole
+    cents pays a whole-cent fee in total, the fills' ``fee_cost`` add up to the order's ``taker_fees_dollars``, and
+    the per-order accumulator makes the order cost what one equivalent fill costs, give or take its last cent. A
+    single fill's ``fee_cost`` is sub-cent only when its own notional is (0.30 contract at a cent price): the
+    rounding fee then brings the balance change to whole cents, exactly as the page's worked examples do."""
+    async with running() as sim:
+        t0 = tape_oracle.first_time(MARKET, parse_iso_ms("2026-08-10T21:47:00Z"), tape_oracle.spread_at_least(3 * CENT))
+        await sim.goto(iso_ms(t0))
+        price = max((await sim.book(MARKET))["yes"]) + CENT
+        makers = 10 if maker_count == "0.30" else 3  # 3.00 contracts in all either way: a whole-cent notional
+        for index in range(makers):
+            maker = await sim.trader(index=index + 1)
+            r = await maker.post(
+                "/portfolio/events/orders", json=v2_order("ask", price, maker_count, "good_till_canceled")
+            )
+            assert r.status_code == 201, r.text
+        taker = await sim.trader()
+        before = await taker.balance_cents()
+        total = Decimal(maker_count) * makers
+        r = await taker.buy(MARKET, "yes", int(price * 100), int(total))
+        assert r.status_code == 201, r.text
+        order = r.json()["order"]
+        assert order["status"] == "executed" and Decimal(order["fill_count_fp"]) == total
+        fills = (await taker.get("/portfolio/fills", params={"order_id": order["order_id"]})).json()["fills"]
+        assert len(fills) == makers and all(f["is_taker"] for f in fills)
+        fees = [Decimal(f["fee_cost"]) for f in fills]
+        assert all(fee > 0 for fee in fees)
+        assert all((Decimal(f["count_fp"]) * price + fee) % CENT == 0 for f, fee in zip(fills, fees, strict=True))
+        if maker_count == "1.00":
+            assert all(fee % CENT == 0 for fee in fees)
+        else:
+            assert any(fee % CENT != 0 for fee in fees)  # sub-cent notional, sub-cent fee, whole-cent balance change
+        paid = sum(fees, Decimal(0))
+        assert paid % CENT == 0 and Decimal(order["taker_fees_dollars"]) == paid
+        one_fill = OrderFeeAccumulator(FeeSchedule.taker_only()).fill(total, price, "buy", is_taker=True)
+        assert one_fill.net_fee_dollars <= paid <= one_fill.net_fee_dollars + CENT
+        assert before - await taker.balance_cents() == int((total * price + paid) * 100)

@@ -161,7 +161,7 @@ def test_degraded_mode_allows_only_reduce_only_orders() -> None:
     s = step({T: "3"})
     s.limits = Limits.from_settings(RISK, EXITS, max_consecutive_errors=3, no_new_positions="market data degraded")
     s.pipeline.limits = s.limits
-    assert s.decide(update()).reject == "no_new_positions"  # the imbalance rule wants to add
+    assert s.decide(update()).reject == "closing_only"  # the imbalance rule wants to add
     assert s.decide(update(yes_lots=1_000, no_lots=3_000, now=NOW + 5_000)).intent.reduce_only
     tight = Limits.from_settings(RISK, EXITS, degraded_max_position_contracts=D(2), degraded_cash_reserve_cents=50_000)
     assert (tight.max_position_lots, tight.cash_reserve_micro) == (200, 500_000_000)

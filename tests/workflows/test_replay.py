@@ -47,6 +47,8 @@ def test_every_scenario_and_workflow_type_is_covered() -> None:
         "drain",
         "md-move",
         "policy",
+        "degraded",
+        "close-pause",
     }
 
 

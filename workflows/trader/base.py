@@ -10,14 +10,19 @@ changes no command the workflow issues (replay).
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import MetricMeter, RetryPolicy
 
+from models.market_data import LocateInput, MarketDataInput
 from models.trader import (
+    CalibrationReport,
     CarriedState,
     CloseResult,
+    ComponentCategory,
     EpochSummary,
     LifecycleState,
     OverallStatus,
@@ -27,7 +32,9 @@ from models.trader import (
     StopRequest,
     TraderConfig,
 )
+from workflows.calibration import FALLBACK_IDS, describe_mode, mode_limits
 from workflows.common import rest_retry_policy
+from workflows.market_data import market_data_workflow_id
 from workflows.names import (
     SA_ENV,
     SA_MODE,
@@ -65,6 +72,11 @@ class TraderBase:
         _close_seq: closes started in this run (part of each close's workflow id).
         _cycles_this_run: cycles since this run started (continue-as-new cap).
         _sa_state, _sa_mode: the search attribute values last upserted.
+        _background_closes: close tasks that outlived their cycle's ``degraded.close_wait_s`` (a close waiting out
+            an exchange pause); awaited before continue-as-new.
+        _probe_change: why the last health probe ended the epoch (a component changed), None otherwise.
+        _epoch_positions: the last epoch's own view of its markets' positions, compared with the exchange's at the
+            next calibration (then cleared).
     """
 
     config: TraderConfig
@@ -80,6 +92,9 @@ class TraderBase:
     _cycles_this_run: int
     _sa_state: str | None
     _sa_mode: str | None
+    _background_closes: list[asyncio.Task[CloseResult]]
+    _probe_change: str | None
+    _epoch_positions: dict[str, Decimal] | None
 
     # Helpers every part calls: retry policy, id memory, interruption, pause, status transitions.
 
@@ -102,6 +117,14 @@ class TraderBase:
             self.s.settlement_pnl_dollars += st.pnl_dollars
             _add_by_ticker(self.s.settlement_pnl_by_ticker, st.ticker, st.pnl_dollars)
 
+    async def _watch_health(self, done: asyncio.Future[Any]) -> None:
+        """Wait until ``done`` or an interruption, probing health on its cadence (implemented by ``EpochSteps``).
+
+        Raises:
+            NotImplementedError: on a class without the epoch steps (never the case for ``TraderWorkflow``).
+        """
+        raise NotImplementedError
+
     def _interrupted(self) -> bool:
         return (
             self._stop_request is not None
@@ -110,13 +133,60 @@ class TraderBase:
             or bool(self._force_close_queue)
         )
 
-    def _pause(self, reason: str, *, operator: bool) -> None:
+    def _pause(self, reason: str, *, operator: bool, kind: str | None = None) -> None:
+        """Enter (or stay in) ``paused`` with ``reason``.
+
+        Args:
+            reason: the operator-facing reason (``pause_reason``).
+            operator: an operator pause (waits for ``resume``) rather than a failure (probes with backoff).
+            kind: the pause's category, the ``reason`` label of ``kalshi_trader_pauses_total``: ``operator``,
+                ``authentication``, ``order_group``, ``exchange_inactive``, ``trading_paused``,
+                ``critical_component`` (default: ``operator`` or ``critical_component``).
+        """
         self.s.pause_reason = reason
         self.s.paused_by_operator = operator
         if self.s.state != LifecycleState.PAUSED:
+            label = kind or ("operator" if operator else "critical_component")
+            self._meter().create_counter("kalshi_trader_pauses", "Pauses entered, by reason").add(1, {"reason": label})
             self._transition(LifecycleState.PAUSED, reason)
         else:
             self._update_details()
+
+    def _note_mode(self, report: CalibrationReport) -> None:
+        """Take the report's overall status as the trader's mode; a change is a status-history entry with its reason.
+
+        The entry (``mode``/``previous_mode`` set, ``state`` unchanged) says which components are down, which
+        fallbacks stand in and what the trader does differently (:func:`workflows.calibration.describe_mode`);
+        the time spent in the previous mode is added to ``mode_seconds``. The ``KalshiTraderMode`` search
+        attribute follows (upserted only on change). No command is issued besides that upsert, so histories
+        recorded before this entry existed replay unchanged.
+        """
+        new, old = report.overall_status, self.s.mode
+        now = workflow.now()
+        if new != old:
+            since = self.s.mode_since or now
+            spent = round((now - since).total_seconds(), 3)
+            if old is not None:
+                self.s.mode_seconds[old.value] = round(self.s.mode_seconds.get(old.value, 0.0) + spent, 3)
+            self.s.mode_since = now
+            why = describe_mode(report, mode_limits(report, self.config))
+            entry = StatusTransition(
+                at=now,
+                state=self.s.state,
+                previous_state=self.s.state,
+                time_in_previous_s=spent if old is not None else 0.0,
+                result=f"mode {old.value if old else 'unknown'} -> {why}",
+                mode=new,
+                previous_mode=old,
+            )
+            self.s.status_history.append(entry)
+            del self.s.status_history[: -self.config.status_history_size]
+            self.s.mode = new
+            workflow.logger.info("mode %s -> %s", old.value if old else "unknown", why)
+            self._meter().create_counter("kalshi_trader_mode_changes", "Mode changes, by new mode").add(
+                1, {"mode": new.value}
+            )
+        self._publish_search_attributes()
 
     def _transition(self, new_state: LifecycleState, result: str) -> None:
         now = workflow.now()
@@ -185,13 +255,58 @@ class TraderBase:
         ``ValueError`` here would fail the workflow task): only 0/1 are set here; money gauges are set by the
         calibration activity.
         """
-        meter = workflow.metric_meter().with_additional_attributes({"workflow_id": workflow.info().workflow_id})
+        meter = self._meter()
         state = meter.create_gauge("kalshi_trader_state", "1 for the trader's current lifecycle state")
         for s in LifecycleState:
             state.set(int(s == self.s.state), {"state": s.value})
         mode = meter.create_gauge("kalshi_trader_mode", "1 for the last calibration's overall status")
         for m in OverallStatus:
             mode.set(int(m == self.s.mode), {"mode": m.value})
+        seconds = meter.create_gauge_float(
+            "kalshi_trader_mode_seconds", "Seconds spent in each mode this session (the current period included)"
+        )
+        for name, value in self._mode_seconds().items():
+            seconds.set(value, {"mode": name})
+        meter.create_gauge("kalshi_trader_backoff_step", "Index of the next recovery probe's timer while paused").set(
+            self.s.backoff_step if self.s.state == LifecycleState.PAUSED else 0
+        )
+        cal = self.s.last_calibration
+        if cal is not None:
+            healthy = meter.create_gauge(
+                "kalshi_trader_component_healthy", "1 when the component was healthy at the last calibration"
+            )
+            for c in cal.components:
+                healthy.set(int(c.healthy), {"component": c.name, "category": c.category.value})
+            active = {
+                c.fallback_id
+                for c in cal.components
+                if not c.healthy and c.category == ComponentCategory.OPTIONAL and c.fallback_id is not None
+            }
+            fallback = meter.create_gauge("kalshi_trader_fallback_active", "1 when the fallback stands in")
+            for fid in FALLBACK_IDS:
+                fallback.set(int(fid in active), {"fallback": fid})
+
+    def _meter(self) -> MetricMeter:
+        """The workflow's metric meter with the ``workflow_id`` label (replay-safe: nothing is emitted on replay)."""
+        return workflow.metric_meter().with_additional_attributes({"workflow_id": workflow.info().workflow_id})
+
+    def _mode_seconds(self) -> dict[str, float]:
+        """Seconds spent in each mode, the current period included (workflow clock)."""
+        out = {m.value: self.s.mode_seconds.get(m.value, 0.0) for m in OverallStatus}
+        if self.s.mode is not None and self.s.mode_since is not None:
+            current = (workflow.now() - self.s.mode_since).total_seconds()
+            out[self.s.mode.value] = round(out[self.s.mode.value] + current, 3)
+        return out
+
+    def _market_data_locator(self) -> LocateInput | None:
+        """What the calibration needs to ensure and inspect the market-data workflow (None when off)."""
+        if not self.config.epoch.use_websocket:
+            return None
+        start = self.config.market_data or MarketDataInput(
+            environment=self.config.environment, series_tickers=self.config.series_tickers
+        )
+        wid = self.config.market_data_workflow_id or market_data_workflow_id(self.config.environment.value)
+        return LocateInput(workflow_id=wid, task_queue=workflow.info().task_queue, start=start)
 
     def _update_details(self) -> None:
         """Set the Web UI's current details: a readable status table (no history event)."""

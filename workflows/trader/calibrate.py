@@ -10,7 +10,6 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from models.market_data import LocateInput, MarketDataInput
 from models.trader import (
     CalibrationInput,
     CalibrationReport,
@@ -26,7 +25,6 @@ from models.trader import (
 )
 from workflows.calibration import build_report
 from workflows.common import error_line, error_type
-from workflows.market_data import market_data_workflow_id
 from workflows.names import (
     CALIBRATION_SNAPSHOT,
     CANCEL_RESTING_ORDERS,
@@ -41,7 +39,17 @@ from workflows.trader.base import AuthFailure, TraderBase
 class CalibrationSteps(TraderBase):
     """Calibrate, reconcile pending orders, cancel leftovers, manage the order group."""
 
-    async def _calibrate(self) -> CalibrationReport:
+    async def _calibrate(self, *, note_mode: bool = True) -> CalibrationReport:
+        """Run the calibration activity and build the report (kept in ``s.last_calibration``).
+
+        Args:
+            note_mode: take the report's overall status as the trader's mode now (:meth:`_note_mode`); the cycle
+                passes False and notes it after a transient failure's immediate retry, so a failure that the retry
+                clears never shows as a mode change.
+
+        Raises:
+            AuthFailure: the exchange refused the credentials.
+        """
         tracked = sorted(set(self.s.positions_opened_at))
         v2 = workflow.patched(PATCH_PENDING_ORDERS_V2)
         if v2 and self.s.pending_client_order_ids:
@@ -70,10 +78,12 @@ class CalibrationSteps(TraderBase):
                 raise AuthFailure(error_line(err)) from err
             report = self._failed_report(error_line(err))
             self.s.last_calibration = report
-            self.s.mode = report.overall_status
-            self._publish_search_attributes()
+            if note_mode:
+                self._note_mode(report)
             return report
         if v2:
+            believed = self._epoch_positions
+            self._epoch_positions = None
             report, opened = build_report(
                 snapshot,
                 self.config,
@@ -81,6 +91,9 @@ class CalibrationSteps(TraderBase):
                 self.s.known_client_order_ids,
                 [p.client_order_id for p in self.s.pending_orders],
                 own_tickers=self.s.own_tickers,
+                epoch_positions=(
+                    {t: v for t, v in believed.items() if t not in self._closing} if believed is not None else None
+                ),
             )
             self.s.own_tickers = []
             unresolved = set(report.drift.unresolved_pending)
@@ -107,19 +120,14 @@ class CalibrationSteps(TraderBase):
                 self._add_session_pnl(None, snapshot.settlements)
             self.s.last_settlement_check = snapshot.exchange_time
         self.s.last_calibration = report
-        self.s.mode = report.overall_status
-        self._publish_search_attributes()
+        if note_mode:
+            self._note_mode(report)
+        if report.drift.mismatched_positions:
+            workflow.logger.warning(
+                "the last epoch's positions differ from the exchange's: %s",
+                "; ".join(report.drift.mismatched_positions),
+            )
         return report
-
-    def _market_data_locator(self) -> LocateInput | None:
-        """What the calibration needs to ensure and inspect the market-data workflow (None when off)."""
-        if not self.config.epoch.use_websocket:
-            return None
-        start = self.config.market_data or MarketDataInput(
-            environment=self.config.environment, series_tickers=self.config.series_tickers
-        )
-        wid = self.config.market_data_workflow_id or market_data_workflow_id(self.config.environment.value)
-        return LocateInput(workflow_id=wid, task_queue=workflow.info().task_queue, start=start)
 
     def _add_pending(self, orders: list[PendingOrder]) -> None:
         """Note orders of unknown outcome (with their ticker and the workflow time) for lookup."""
@@ -219,6 +227,7 @@ class CalibrationSteps(TraderBase):
                 self._pause(
                     f"order group triggered in {self.s.group_trigger_streak} consecutive cycles (burst breaker)",
                     operator=True,
+                    kind="order_group",
                 )
                 return True
             waited = (report.at - self.s.order_group_triggered_at).total_seconds()

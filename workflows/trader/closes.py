@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,6 +26,8 @@ from models.trader import (
 from workflows.common import error_line
 from workflows.names import (
     GET_CLOSE_QUOTE,
+    PATCH_DEGRADED_MODE,
+    PATCH_PROBE_DURING_CLOSE_WAIT,
     PATCH_RUN_SCOPED_ORDER_IDS,
     PATCH_SESSION_PNL,
 )
@@ -38,10 +41,73 @@ _PNL_TICKERS = 100
 class CloseSteps(TraderBase):
     """Run closes (at most 10 children at once), resolve ``force_close`` updates, record results and session P&L."""
 
-    async def _close_positions(self, report: CalibrationReport) -> None:
+    async def _close_positions(self, report: CalibrationReport) -> list[CloseResult]:
+        """Close what the exit rules say, then the queued ``force_close`` requests; the exit rules' results.
+
+        With ``degraded-mode`` a market whose close is still running (in the background, waiting out an exchange
+        pause) is not closed again, and the cycle waits for its closes at most ``degraded.close_wait_s``
+        (:meth:`_run_closes_bounded`).
+        """
         decisions = evaluate_exits(report.positions, report.cash_flow.balance_cents, self.config.exits)
-        await self._run_closes(decisions)
+        if workflow.patched(PATCH_DEGRADED_MODE):
+            decisions = [d for d in decisions if d.ticker not in self._closing]
+            results = await self._run_closes_bounded(decisions)
+        else:
+            results = await self._run_closes(decisions)
         await self._process_force_closes()
+        return results
+
+    async def _run_closes_bounded(self, decisions: list[ExitDecision]) -> list[CloseResult]:
+        """Start a close per decision (at most 10) and wait for them until done, a stop or pause, or ``close_wait_s``.
+
+        With ``probe-during-close-wait`` the health probe runs on its cadence during the wait, and a component that
+        changed (``_probe_change``) ends it too: the caller then skips the epoch and the loop recalibrates.
+
+        Closes that are still running afterwards (a close waiting out an exchange pause: ``close-waits-out-pause``)
+        go on in the background: their tickers stay in ``_closing`` (neither traded by the epoch nor closed again)
+        and their results are recorded when they end; continue-as-new waits for them. The rest of the decisions
+        are taken again by the next cycle's exit rules.
+
+        Returns:
+            The results of the closes that ended within the wait.
+        """
+        tasks = [asyncio.create_task(self._close_one(d)) for d in decisions[:_MAX_PARALLEL_CLOSES]]
+        if not tasks:
+            return []
+        wait_s = self.config.degraded.close_wait_s
+        started = workflow.now()
+        watch: asyncio.Future[None] | None = None
+        if workflow.patched(PATCH_PROBE_DURING_CLOSE_WAIT):
+            # Probe health on its cadence while the closes run: an outage or recovery meanwhile ends the wait
+            # (``_probe_change``) and the cycle recalibrates at once.
+            closes_done = asyncio.gather(*tasks, return_exceptions=True)
+            watch = asyncio.ensure_future(self._watch_health(closes_done))
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: (
+                    all(t.done() for t in tasks)
+                    or self._stop_request is not None
+                    or self._pause_request is not None
+                    or self._probe_change is not None
+                ),
+                timeout=wait_s,
+                timeout_summary=f"wait up to {wait_s:g}s for {len(tasks)} closes",
+            )
+        if watch is not None and not watch.done():
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+        running = [t for t in tasks if not t.done()]
+        if running:
+            waited = (workflow.now() - started).total_seconds()
+            workflow.logger.warning(
+                "%d closes still running after %.1fs (%s): they go on in the background",
+                len(running),
+                waited,
+                f"health probe: {self._probe_change}" if self._probe_change else "wait over",
+            )
+            self._background_closes = [t for t in self._background_closes if not t.done()] + running
+        return [t.result() for t in tasks if t.done()]
 
     async def _process_force_closes(self) -> None:
         """Run closes asked for by the ``force_close`` update, resolving each waiting update.

@@ -8,6 +8,7 @@ from models.trader import (
     CalibrationReport,
     CarriedState,
     ComponentCategory,
+    OverallStatus,
     PositionView,
     TraderConfig,
 )
@@ -23,6 +24,7 @@ def render_details(config: TraderConfig, s: CarriedState) -> str:
         "| field | value |",
         "|---|---|",
         f"| mode | {s.mode.value if s.mode else 'unknown'} |",
+        f"| in this mode since | {f'{s.mode_since:%Y-%m-%d %H:%M:%S} UTC' if s.mode_since else 'n/a'} |",
         f"| cycle / generation | {s.cycle} / {s.generation} |",
         f"| recalibration interval | {config.recalibration_interval_s:g} s |",
         f"| cash | {_cents(cal.cash_flow.balance_cents) if cal else 'n/a'}"
@@ -37,6 +39,29 @@ def render_details(config: TraderConfig, s: CarriedState) -> str:
         f"| realised P&L of trades / settlements (session) | {_dollars(s.trading_realized_pnl_dollars)} after "
         f"${s.trading_fees_dollars:,.2f} fees / {_dollars(s.settlement_pnl_dollars)} |",
     ]
+    lim = s.limits
+    if lim is not None and lim.mode == OverallStatus.DEGRADED:
+        lines.append(
+            f"| degraded limits | position cap {lim.max_position_contracts} contracts, cash reserve "
+            f"{_cents(lim.cash_reserve_cents)} |"
+        )
+        lines.append(f"| new positions | {'no: ' + lim.closing_only if lim.closing_only else 'allowed'} |")
+    if cal is not None:
+        down = [c for c in cal.components if not c.healthy]
+        if down:
+            lines.append(
+                "| components down | "
+                + "; ".join(f"{d.name} ({d.category.value}): {d.error or 'down'}" for d in down)
+                + " |"
+            )
+        for comp in down:
+            if comp.fallback:
+                lines.append(f"| fallback for {comp.name} | {comp.fallback_id}: {comp.fallback} |")
+    if s.last_probe is not None:
+        probe = s.last_probe
+        mode = probe.overall_status.value if probe.overall_status else "?"
+        outcome = probe.failed or probe.changed or f"no change ({mode})"
+        lines.append(f"| last health probe | {probe.at:%H:%M:%S} UTC: {outcome} |")
     if s.pending_orders:
         lines.append(f"| orders of unknown outcome | {len(s.pending_orders)} (looked up at each calibration) |")
     if s.stop_outcome:
@@ -118,6 +143,19 @@ def pause_reason(report: CalibrationReport) -> str:
     if not down:
         return "exchange trading is paused"
     return "critical component down: " + "; ".join(f"{c.name} ({c.error})" if c.error else c.name for c in down)
+
+
+def pause_kind(report: CalibrationReport) -> str:
+    """The pause's category for ``kalshi_trader_pauses_total{reason}``.
+
+    ``exchange_inactive``, ``trading_paused`` or ``critical_component`` (see :func:`pause_reason` for the words).
+    """
+    down = [c for c in report.components if c.category == ComponentCategory.CRITICAL and not c.healthy]
+    if report.exchange_active is False:
+        return "exchange_inactive"
+    if report.trading_active is False and all(c.name == "exchange_rest" for c in down):
+        return "trading_paused"
+    return "critical_component"
 
 
 def _cents(cents: int | None) -> str:

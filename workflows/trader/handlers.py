@@ -137,6 +137,11 @@ class OperatorHandlers(TraderBase):
             + s.trading_realized_pnl_dollars
             + s.settlement_pnl_dollars,
             session_realized_by_ticker=by_ticker,
+            backoff_step=self.s.backoff_step,
+            limits=self.s.limits,
+            last_probe=self.s.last_probe,
+            mode_since=self.s.mode_since,
+            mode_seconds=self._mode_seconds(),
         )
 
     @workflow.update(

@@ -16,10 +16,14 @@ epoch activity that lasts until the next recalibration. Signals ``pause``/``resu
 ``recalibrate`` cancel the epoch at once (the activity heartbeats, so cancellation reaches it within
 about 0.8 x its heartbeat timeout) and are handled at the top of the loop.
 
-When a critical component is down the trader pauses itself and probes again after durable timers of
-``degraded_backoff_s`` (10, 20, 30, then 60 s), interruptible by signals; the backoff step is carried
-across continue-as-new. An authentication failure pauses until an operator sends ``resume``
-(retrying bad credentials helps nobody).
+When a critical component is down the trader pauses itself (after one immediate retry when the failure is
+transient) and probes again after durable timers of ``degraded_backoff_s`` (10, 20, 30, then 60 s),
+interruptible by signals; the backoff step is carried across continue-as-new. An authentication failure pauses
+until an operator sends ``resume`` (retrying bad credentials helps nobody). When an optional component is down
+the trader is in degraded mode: the epoch gets the mode's effective limits, closing-only flag and REST fallbacks,
+a health probe every ``degraded.health_probe_interval_s`` notices recovery (and new failures) between
+calibrations, and every mode change is a status-history entry with its reason (docs/architecture.md
+"Degraded mode").
 
 Exactly-once (issue 6; docs/architecture.md "Exactly-once"): every client_order_id is scoped to this
 run of this execution (:mod:`models.ids`: ``first_execution_run_id``, ``run_id``, cycle; the epoch adds
@@ -40,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from decimal import Decimal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -50,6 +55,7 @@ from models.trader import (
     CancelOrdersResult,
     CarriedState,
     CloseResult,
+    CloseStatus,
     ComponentCategory,
     ExitDecision,
     ExitReason,
@@ -60,9 +66,11 @@ from models.trader import (
     TraderInput,
     TraderStatus,
 )
+from workflows.calibration import is_transient_failure
 from workflows.common import error_line
 from workflows.names import (
     CANCEL_RESTING_ORDERS,
+    PATCH_DEGRADED_MODE,
     PATCH_EPOCH_FALLBACK,
     PATCH_LIVE_POLICY,
     PATCH_OPERATOR_HANDLERS_V2,
@@ -73,7 +81,7 @@ from workflows.names import (
 from workflows.trader.base import AuthFailure
 from workflows.trader.calibrate import CalibrationSteps
 from workflows.trader.closes import CloseSteps
-from workflows.trader.details import describe_positions, pause_reason
+from workflows.trader.details import describe_positions, pause_kind, pause_reason
 from workflows.trader.epoch import EpochSteps
 from workflows.trader.handlers import OperatorHandlers
 
@@ -103,6 +111,9 @@ class TraderWorkflow(OperatorHandlers, CalibrationSteps, CloseSteps, EpochSteps)
         self._cycles_this_run = 0
         self._sa_state: str | None = None
         self._sa_mode: str | None = None
+        self._background_closes: list[asyncio.Task[CloseResult]] = []
+        self._probe_change: str | None = None
+        self._epoch_positions: dict[str, Decimal] | None = None
 
     @workflow.run
     async def run(self, inp: TraderInput) -> TraderStatus:
@@ -133,6 +144,10 @@ class TraderWorkflow(OperatorHandlers, CalibrationSteps, CloseSteps, EpochSteps)
                 return self.status()
             if self._should_continue_as_new():
                 await self._process_force_closes()
+                if self._background_closes:
+                    # A close waiting out an exchange pause belongs to this run: let it end first.
+                    await workflow.wait_condition(lambda: all(t.done() for t in self._background_closes))
+                    self._background_closes = []
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if workflow.patched(PATCH_OPERATOR_HANDLERS_V2):
                     # A pause/stop/resume/recalibrate that arrived during the drain goes to the next run.
@@ -155,12 +170,25 @@ class TraderWorkflow(OperatorHandlers, CalibrationSteps, CloseSteps, EpochSteps)
     async def _cycle(self) -> None:
         """One recalibration cycle: calibrate, reconcile, order group, exits and closes, trading epoch."""
         if self.s.state != LifecycleState.CALIBRATING:
-            self._transition(LifecycleState.CALIBRATING, "recalibration")
+            why = f"recalibration: {self._probe_change}" if self._probe_change else "recalibration"
+            self._transition(LifecycleState.CALIBRATING, why)
         self._recalibrate_requested = False
+        self._probe_change = None
         try:
-            report = await self._calibrate()
+            report = await self._calibrate(note_mode=False)
+            if (
+                not report.can_trade
+                and workflow.patched(PATCH_DEGRADED_MODE)
+                and self.config.degraded.retry_transient
+                and is_transient_failure(report)
+            ):
+                workflow.logger.info("transient failure (%s): calibrating again at once", pause_reason(report))
+                report = await self._calibrate(note_mode=False)
+            self._note_mode(report)
         except AuthFailure as err:
-            self._pause(f"authentication failed: {err} (fix the key, then send resume)", operator=True)
+            self._pause(
+                f"authentication failed: {err} (fix the key, then send resume)", operator=True, kind="authentication"
+            )
             return
         if not report.can_trade:
             if workflow.patched(PATCH_PENDING_ORDERS_V2):
@@ -168,7 +196,7 @@ class TraderWorkflow(OperatorHandlers, CalibrationSteps, CloseSteps, EpochSteps)
             else:
                 down = [c.name for c in report.components if c.category == ComponentCategory.CRITICAL and not c.healthy]
                 why = f"critical component down: {', '.join(down)}" if down else "exchange trading is paused"
-            self._pause(why, operator=False)
+            self._pause(why, operator=False, kind=pause_kind(report))
             return
         self.s.backoff_step = 0
 
@@ -179,9 +207,12 @@ class TraderWorkflow(OperatorHandlers, CalibrationSteps, CloseSteps, EpochSteps)
         paused_for_group = await self._manage_order_group(report)
         if paused_for_group:
             return
-        await self._close_positions(report)
-        if self._interrupted():
+        closes = await self._close_positions(report)
+        if self._interrupted() or self._probe_change is not None:
+            # A probe during the close wait saw a component change (probe-during-close-wait): recalibrate now.
             return
+        flat = (CloseStatus.CLOSED, CloseStatus.ALREADY_FLAT)
+        closed = [c.ticker for c in closes if c.remaining_contracts <= 0 and c.status in flat]
 
         if not report.viable_markets and workflow.patched(PATCH_EPOCH_FALLBACK):
             # Nothing to trade: recalibrate soon (a market may open or get quoted) instead of idling a cycle.
@@ -194,9 +225,10 @@ class TraderWorkflow(OperatorHandlers, CalibrationSteps, CloseSteps, EpochSteps)
             summary = None
         else:
             self._transition(LifecycleState.TRADING, f"{len(report.viable_markets)} viable markets")
-            summary = await self._trading_epoch(report)
+            summary = await self._trading_epoch(report, closed)
         if summary is not None:
             self.s.last_epoch = summary
+            self._epoch_positions = dict(summary.positions) if summary.positions is not None else None
             self.s.orders_placed_total += summary.orders_placed
             self._remember_ids(summary.client_order_ids)
             self._remember_ids(summary.unresolved_client_order_ids)
@@ -345,6 +377,7 @@ class TraderWorkflow(OperatorHandlers, CalibrationSteps, CloseSteps, EpochSteps)
                 decisions = [
                     ExitDecision(ticker=p.ticker, side=p.side, contracts=p.contracts, reason=ExitReason.STOP_CLOSE_ALL)
                     for p in tradeable
+                    if p.ticker not in self._closing  # a close still running there (degraded-mode) is enough
                 ]
                 results = await self._run_closes(decisions)
                 progress = any(r.closed_contracts > 0 for r in results)
