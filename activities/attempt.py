@@ -8,15 +8,35 @@ mapped to a :class:`trading.attempt.Renewal`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.client import AsyncActivityCancelledError, AsyncActivityHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from trading.attempt import Renewal
+
+T = TypeVar("T")
+
+
+async def heartbeating(work: Awaitable[T], interval_s: float = 0.5) -> T:
+    """Await ``work`` while heartbeating every ``interval_s`` (e.g. a model's first load, which imports torch).
+
+    Heartbeats also deliver cancellation (temporal.md §3): a cancelled activity cancels ``work``.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=interval_s)
+            if done:
+                return task.result()
+            activity.heartbeat({"waiting": "policy"})
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 class TemporalAttempt:

@@ -20,7 +20,7 @@ from typing import Any
 
 from temporalio import activity
 
-from activities.attempt import TemporalAttempt
+from activities.attempt import TemporalAttempt, heartbeating
 from activities.errors import kalshi_errors, to_application_error
 from kalshi.errors import KalshiAuthError
 from kalshi.ingest import IngestionLoop, MarketDataHub
@@ -31,6 +31,7 @@ from models.trader import EpochInput, EpochSummary
 from recording.metrics import AppMetrics
 from trading.drivers import run_actor
 from trading.epoch import EpochCore
+from trading.live import FeatureStore, PolicyLibrary
 from workflows.names import GET_WORKER_QUEUE, INGEST_MARKET_DATA, RUN_ACTOR_EPOCH
 
 
@@ -45,6 +46,8 @@ class MarketDataActivities:
         metrics: application metrics.
         hub: this process's :class:`MarketDataHub`.
         recorder: optional write-behind recorder; every frame is handed to ``recorder.record_frame``.
+        policies: this worker's policy library (None: the configured baseline, or the fallback).
+        features: this worker's feature store (a learned policy's observations), None without the RL extra.
     """
 
     rest: KalshiRestClient
@@ -53,6 +56,8 @@ class MarketDataActivities:
     metrics: AppMetrics
     hub: MarketDataHub
     recorder: Any | None = None
+    policies: PolicyLibrary | None = None
+    features: FeatureStore | None = None
 
     def queue_activity(self) -> Callable[[], Any]:
         """The ``get_worker_queue`` activity for the SHARED queue: answers this process's queue name."""
@@ -94,12 +99,28 @@ class MarketDataActivities:
     async def run_actor_epoch(self, inp: EpochInput) -> EpochSummary:
         """The reactive trading loop: decide on every order-book update until the deadline or cancellation.
 
-        Runs :func:`trading.drivers.run_actor` on this worker's hub. Returns ``ended_by="no_market_data"`` at
-        once when this worker holds no market data (the workflow then falls back to the REST polling epoch).
+        Runs :func:`trading.drivers.run_actor` on this worker's hub with the configured policy
+        (:class:`trading.live.PolicyLibrary`: a learned one is loaded once per process, its ``current`` pointer
+        re-read every epoch; a model that cannot run falls back, and the summary says so). Returns
+        ``ended_by="no_market_data"`` at once when this worker holds no market data (the workflow then falls back
+        to the REST polling epoch).
 
         Raises:
             ApplicationError: non-retryable ``KalshiAuthError`` on bad credentials.
         """
-        core = EpochCore(self.rest, self.metrics, inp, TemporalAttempt(), driver="actor", recorder=self.recorder)
+        live = None
+        if self.policies is not None:
+            resolving = self.policies.resolve(inp.settings, inp.risk, live_books=self.hub.feed is not None)
+            live = await heartbeating(resolving)
+        core = EpochCore(
+            self.rest,
+            self.metrics,
+            inp,
+            TemporalAttempt(),
+            live,
+            driver="actor",
+            recorder=self.recorder,
+            features=self.features,
+        )
         async with kalshi_errors():
             return await run_actor(core, self.hub)

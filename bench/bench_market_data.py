@@ -5,6 +5,8 @@ Usage::
     python -m bench.bench_market_data [--duration-s 30] [--rounds 3] [--mem-duration-s 45]
                                       [--mem-markets 100] [--mem-source TICKER] [--mem-speed 1]
                                       [--only latency|memory] [--no-pin]
+                                      [--policy imbalance|hold|rl:current|rl:<version>] [--registry DIR]
+                                      [--traded-markets N] [--tier basic|advanced|...]
                                       [--gc-freeze] [--writer-nice N] [--switch-interval-ms X]   (diagnostics)
 
 Everything runs the product code over real sockets. The simulator is a SEPARATE process (``python -m
@@ -15,8 +17,17 @@ in a fresh child process per run (clean RSS, nothing carried between runs): the 
 ``MarketDataFeed`` + ``MarketDataHub``, plus the SQLite ``Recorder`` when recording) and the reactive actor loop
 (``MarketDataActivities.run_actor_epoch`` -> ``EpochCore``), both run through
 ``temporalio.testing.ActivityEnvironment`` (heartbeat, info, cancellation, worker shutdown) and sharing one hub.
-The client-side rate limiter is the product default (Basic tier: 10 orders/s, burst 10); logging is set up like
-the worker's (INFO, to the run's log file; httpx/httpcore at WARNING).
+The client-side rate limiter is the product default (Basic tier: 10 orders/s, burst 10; ``--tier`` another Kalshi
+tier); logging is set up like the worker's (INFO, to the run's log file; httpx/httpcore at WARNING).
+
+Policy (``--policy``, default ``imbalance``): the actor loop's policy, resolved as the worker resolves it
+(:class:`trading.live.PolicyLibrary` over ``--registry``, default ``STATE_DIR/models``). A learned policy
+(``rl:current``, ``rl:<version>``) runs as in production: the worker's :class:`trading.live.FeatureStore` is fed
+by every frame from the start of ingestion, the loop decides at the model's decision interval on book updates and
+trades, and each decision computes ``rl.features.observe`` and runs the model (torch on one thread) inline on the
+event loop. The run fails if the library fell back to a baseline (a missing or incompatible model).
+``--traded-markets N``: the memory (burst) run's actor trades the first N of the copies instead of one (the
+issue's concurrency case: at most one order in flight per market, orders of different markets concurrently).
 
 CPU placement (2 shared vCPUs here): the worker child is pinned to the first CPU and the simulator to the other
 (``--no-pin`` turns this off). Unpinned, our loopback ``send()`` wakes the simulator, which then often runs on
@@ -228,14 +239,17 @@ class TimedUpdateStream(UpdateStream):
         self.current_cpu: dict[str, float] = {}
         self.taken_at = 0.0
         self.pickup = Histogram()
+        # ticker -> (mark, rx, cpu at mark, taken) of the latest batch that held it: the actor submits orders of
+        # different markets concurrently, so an order's first write may run after the next batch was taken
+        self.latest: dict[str, tuple[float, float | None, float | None, float]] = {}
 
-    def mark(self, ticker: str, received_at: float) -> None:
+    def mark(self, ticker: str, received_at: float, *, count: bool = True) -> None:
         if ticker not in self._rx:
             client = self.hub.client
             last = client.last_receive_monotonic if client is not None else None
             self._rx[ticker] = received_at if last is None else last
             self._cpu[ticker] = time.thread_time()
-        super().mark(ticker, received_at)
+        super().mark(ticker, received_at, count=count)
 
     async def next(self, timeout_s: float) -> dict[str, float]:
         batch = await super().next(timeout_s)
@@ -246,8 +260,9 @@ class TimedUpdateStream(UpdateStream):
         self.current_rx = rx
         self.current_cpu = cpu
         self.taken_at = now
-        for received_at in batch.values():
+        for ticker, received_at in batch.items():
             self.pickup.add(now - received_at)
+            self.latest[ticker] = (received_at, rx.get(ticker), cpu.get(ticker), now)
         return batch
 
 
@@ -261,8 +276,9 @@ class BenchHub(MarketDataHub):
         self.last_pickup = Histogram()
 
     @contextlib.contextmanager
-    def updates(self) -> Iterator[UpdateStream]:
+    def updates(self, *, trades: bool = False) -> Iterator[UpdateStream]:
         stream = TimedUpdateStream(self)
+        stream.trades = trades
         self._streams.add(stream)
         self.stream = stream
         try:
@@ -345,11 +361,8 @@ class BenchRestClient(KalshiRestClient):
     async def create_order(self, req: CreateOrderRequest, *, lookup_first: bool = False) -> OrderAck:
         t = OrderTiming(coid=req.client_order_id, ticker=req.ticker, call=time.perf_counter())
         stream = self.hub.stream if self.hub is not None else None
-        if stream is not None and req.ticker in stream.current:
-            t.mark = stream.current[req.ticker]
-            t.rx = stream.current_rx.get(req.ticker)
-            t.cpu_mark = stream.current_cpu.get(req.ticker)
-            t.taken = stream.taken_at
+        if stream is not None and req.ticker in stream.latest:
+            t.mark, t.rx, t.cpu_mark, t.taken = stream.latest[req.ticker]
         self.timings.append(t)
         token = CURRENT.set(t)
         try:
@@ -453,7 +466,11 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
     rest_url, ws_url = base_url + "/trade-api/v2", base_url.replace("http", "ws", 1) + "/trade-api/ws/v2"
     signer = TimedSigner.from_pem(cfg["private_pem"].encode(), KEY_ID)
     rest = BenchRestClient(
-        rest_url, signer, TimedLimiter.for_tier("basic"), transport=TracingTransport(), lookup_delays_s=(0.2, 1.0)
+        rest_url,
+        signer,
+        TimedLimiter.for_tier(cfg.get("tier", "basic")),
+        transport=TracingTransport(),
+        lookup_delays_s=(0.2, 1.0),
     )
     hub = BenchHub(queue="bench-worker")
     rest.hub = hub
@@ -465,7 +482,15 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
             for thread in threading.enumerate():
                 if thread.name.startswith("recorder-") and thread.native_id is not None:
                     os.setpriority(os.PRIO_PROCESS, thread.native_id, cfg["writer_nice"])
-    acts = MarketDataActivities(rest, ws_url, signer, AppMetrics(), hub, recorder)
+    metrics = AppMetrics()
+    features = policies = None
+    if str(cfg.get("policy", "imbalance")).startswith("rl:"):
+        from trading.live import FeatureStore, PolicyLibrary
+
+        features = FeatureStore(hub)  # fed by every frame from the first one, as in the worker
+        policies = PolicyLibrary(Path(cfg["registry"]), metrics, features)
+        await policies.preload()  # as the worker does at start-up (before its gc.freeze)
+    acts = MarketDataActivities(rest, ws_url, signer, metrics, hub, recorder, policies, features)
     ingest_env = ActivityEnvironment()
     settings = IngestSettings(
         discovery_interval_s=15, heartbeat_interval_s=1, silence_timeout_s=30, record=cfg["record"]
@@ -510,7 +535,7 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
         # The actor loop trades ONE market (the open gold market; in the memory run the first of the copies)
         # while ingestion holds every subscribed market: 4 orders/s stay far below the Basic tier's 10/s.
         open_markets = sorted(await rest.get_markets(series_ticker=SERIES, status="open"), key=lambda mk: mk.ticker)
-        traded = open_markets[:1]
+        traded = open_markets[: cfg.get("traded_markets", 1)]
         epoch = EpochInput(
             epoch_id=f"bench:{cfg['run_id']}",
             deadline=datetime.now(UTC) + timedelta(seconds=cfg["duration_s"]),
@@ -532,6 +557,9 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
         actor_env = ActivityEnvironment()
         summary = await actor_env.run(acts.run_actor_epoch, epoch)
         out["summary"] = summary.model_dump(mode="json", exclude={"client_order_ids"})
+        used = summary.policy
+        if used is not None and used.fallback_reason:
+            raise RuntimeError(f"the actor ran {used.name}, not {used.requested}: {used.fallback_reason}")
         out["orders"] = [asdict(t) for t in rest.timings]
         out["pickup"] = hub.last_pickup.summary()
         out["traded"] = [mk.ticker for mk in traded]
@@ -580,9 +608,37 @@ def child_entry(cfg_path: str) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    result = asyncio.run(child_main(cfg))
+    import faulthandler
+
+    # a run that overstays: every thread's stack in the log (the parent kills it at duration + 240 s)
+    faulthandler.dump_traceback_later(cfg["duration_s"] + 150, exit=False)
+    result = asyncio.run(_with_stall_report(child_main(cfg), cfg["duration_s"] + 120))
+    faulthandler.cancel_dump_traceback_later()
     Path(cfg["out"]).write_text(json.dumps(result, default=str))
     return 0
+
+
+async def _with_stall_report(main: Any, after_s: float) -> Any:
+    """Run ``main``; if it is still running after ``after_s``, log every asyncio task's stack (a stall's where)."""
+
+    async def report() -> None:
+        await asyncio.sleep(after_s)
+        for task in asyncio.all_tasks():
+            logging.getLogger("bench").error("stalled task %r:\n%s", task, "".join(_stack(task)))
+
+    watcher = asyncio.create_task(report())
+    try:
+        return await main
+    finally:
+        watcher.cancel()
+
+
+def _stack(task: asyncio.Task[Any]) -> list[str]:
+    import io
+
+    buf = io.StringIO()
+    task.print_stack(file=buf)
+    return [buf.getvalue()]
 
 
 # ==================================================================================================
@@ -691,15 +747,20 @@ def run_child(cfg: dict[str, Any], tmp: Path, name: str, cpus: set[int] | None =
     cfg = {**cfg, "out": str(out_path)}
     cfg_path.write_text(json.dumps(cfg))
     with log_path.open("ab") as log:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.bench_market_data", "--child", str(cfg_path)],
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=cfg["duration_s"] + 240,
-            check=False,
-            preexec_fn=pinner(cpus),
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "bench.bench_market_data", "--child", str(cfg_path)],
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=cfg["duration_s"] + 240,
+                check=False,
+                preexec_fn=pinner(cpus),
+            )
+        except subprocess.TimeoutExpired:
+            kept = Path(tempfile.gettempdir()) / f"bench-md-{name}-{os.getpid()}.log"
+            kept.write_bytes(log_path.read_bytes())  # the temp folder goes; the stall's stacks stay
+            raise RuntimeError(f"worker run {name} timed out (its log: {kept}):\n{tail(log_path)}") from None
     if proc.returncode != 0 or not out_path.is_file():
         raise RuntimeError(f"worker run {name} failed (exit {proc.returncode}):\n{tail(log_path)}")
     result: dict[str, Any] = json.loads(out_path.read_text())
@@ -711,36 +772,16 @@ def run_child(cfg: dict[str, Any], tmp: Path, name: str, cpus: set[int] | None =
 
 def build_tape_dir(dst: Path, source: str, copies: int) -> tuple[str, str]:
     """``copies`` replicas of market ``source`` (same window, distinct tickers, one event); returns (start, event)."""
+    from simulator.tape import replicate_market
+
+    try:
+        tickers = replicate_market(DATA_DIR, source, copies, dst)
+    except ValueError as err:
+        raise SystemExit(f"--mem-source: {err}") from None
     with (DATA_DIR / "MARKETS.csv").open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = list(reader.fieldnames or [])
-        rows = {r["window"]: r for r in reader}
-    if source not in rows:
-        raise SystemExit(f"--mem-source {source} is not in {DATA_DIR / 'MARKETS.csv'}")
-    row = rows[source]
-    event = row["event_ticker"] + "X"
-    meta = json.loads((DATA_DIR / "metadata" / f"{row['event_ticker']}.json").read_text())
-    market = next(m for m in meta["response"]["markets"] if m["ticker"] == source)
-    files = sorted((DATA_DIR / "events" / source).glob("*.ndjson.gz"))
-    (dst / "metadata").mkdir(parents=True)
-    new_rows, new_markets = [], []
-    for i in range(copies):
-        ticker = f"{event}-C{i:03d}"
-        new_rows.append({**row, "window": ticker, "event_ticker": event})
-        new_markets.append({**market, "ticker": ticker, "event_ticker": event})
-        tdir = dst / "events" / ticker
-        tdir.mkdir(parents=True)
-        for f in files:
-            (tdir / f.name).symlink_to(f)
-    with (dst / "MARKETS.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(new_rows)
-    meta["response"]["event"] = {**meta["response"]["event"], "event_ticker": event}
-    meta["response"]["markets"] = new_markets
-    (dst / "metadata" / f"{event}.json").write_text(json.dumps(meta))
+        row = next(r for r in csv.DictReader(fh) if r["window"] == source)
     opened = datetime.fromisoformat(row["open_time"].replace("Z", "+00:00"))
-    return (opened + timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ"), event
+    return (opened + timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ"), tickers[0].rsplit("-", 1)[0]
 
 
 def parse_apply_cost(path: Path, limit: int = 60_000) -> tuple[float, float, int]:
@@ -906,6 +947,7 @@ def report_latency(results: list[dict[str, Any]], duration_s: float, rounds: int
         "alternating, simulator restarted at the same tape time for each; ImbalancePolicy threshold 0, throttle 250 ms, "
         "1-contract IOC orders"
     )
+    print(f"   policy: {policy_line(results)}")
     print(
         f"   {'run':<13}{'orders':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'ack p50':>9}{'ack p99':>9}  EpochSummary"
     )
@@ -946,6 +988,27 @@ def report_latency(results: list[dict[str, Any]], duration_s: float, rounds: int
     warnings_line(results)
 
 
+def policy_line(results: list[dict[str, Any]]) -> str:
+    """The policy the runs' epochs ran, with their decisions, inference latency and forced holds."""
+    s = results[0]["summary"]
+    used = s.get("policy") or {}
+    name = used.get("name") or "?"
+    if used.get("model_version"):
+        name += (
+            f" (feature version {used.get('feature_version')}, decision interval {used.get('decision_interval_ms')} ms)"
+        )
+    decisions: dict[str, int] = {}
+    for r in results:
+        for action, n in (r["summary"].get("decisions") or {}).items():
+            decisions[action] = decisions.get(action, 0) + n
+    inf = [r["summary"].get("inference_ms_p99") for r in results if r["summary"].get("inference_ms_p99") is not None]
+    inf50 = [r["summary"].get("inference_ms_p50") for r in results if r["summary"].get("inference_ms_p50") is not None]
+    line = f"{name}; decisions {decisions}"
+    if inf:
+        line += f"; observation + inference per decision (EpochSummary) p50 {medz(inf50):.3f} / p99 {medz(inf):.3f} ms"
+    return line
+
+
 def report_memory(results: list[dict[str, Any]], args: Options, event: str) -> None:
     mb = 1024 * 1024
     print()
@@ -953,8 +1016,10 @@ def report_memory(results: list[dict[str, Any]], args: Options, event: str) -> N
     print(
         f"   tape: {args.mem_markets} copies of {args.mem_source} (event {event}: same window, distinct tickers), from "
         f"open + 60 s, speed {args.mem_speed}; worker: ingestion of all of them (WS client + feed + hub), the actor loop "
-        f"trading one of them, recorder (SQLite, WAL) on / off; {args.mem_duration_s:.0f} s measured once every book is trusted"
+        f"trading {args.traded_markets} of them, recorder (SQLite, WAL) on / off; {args.mem_duration_s:.0f} s measured "
+        "once every book is trusted"
     )
+    print(f"   policy: {policy_line(results)}; rate-limit tier {args.tier}")
     for r in results:
         rss = r["rss_samples"]
         steady = statistics.median(rss[len(rss) // 2 :]) if rss else 0
@@ -982,7 +1047,8 @@ def report_memory(results: list[dict[str, Any]], args: Options, event: str) -> N
         )
         if r["record"]:
             recorder_line([r])
-        print(f"     decision latency on the traded market {r['traded'][0]} meanwhile:")
+        traded = r["traded"][0] if len(r["traded"]) == 1 else f"{len(r['traded'])} traded markets"
+        print(f"     decision latency on the {traded} meanwhile:")
         latency_block([r], indent="       ")
     on = [r for r in results if r["record"]]
     off = [r for r in results if not r["record"]]
@@ -1011,6 +1077,10 @@ class Options:
     gc_freeze: bool
     writer_nice: int
     switch_interval_ms: float | None
+    policy: str
+    registry: Path | None
+    traded_markets: int
+    tier: str
 
 
 @click.command(help=(__doc__ or "").split("\n\n")[0])
@@ -1037,6 +1107,22 @@ class Options:
     help="Diagnostic: nice value of the recorder's writer thread.",
 )
 @click.option("--switch-interval-ms", type=float, default=None, help="Diagnostic: sys.setswitchinterval in the worker.")
+@click.option(
+    "--policy",
+    default="imbalance",
+    show_default=True,
+    help="The actor's policy: imbalance, hold, rl:current or rl:<version> (from --registry).",
+)
+@click.option(
+    "--registry",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Model registry for rl: policies (default STATE_DIR/models).",
+)
+@click.option(
+    "--traded-markets", type=int, default=1, show_default=True, help="Markets the actor trades in the memory run."
+)
+@click.option("--tier", default="basic", show_default=True, help="Kalshi rate-limit tier of the client-side limiter.")
 @click.option("--child", default=None, hidden=True)
 def main(child: str | None, **options: Any) -> None:
     try:
@@ -1066,6 +1152,12 @@ def run(args: Options) -> int:
         "switch_interval_ms": args.switch_interval_ms,
         "writer_nice": args.writer_nice,
     }
+    registry = args.registry
+    if registry is None:
+        from workers.settings import Settings
+
+        registry = Settings().model_registry_dir
+    policy = {"policy": args.policy, "registry": str(registry), "tier": args.tier}
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; tape {DATA_DIR}; "
         + (
@@ -1107,6 +1199,7 @@ def run(args: Options) -> int:
                             "db_path": str(tmp / f"{name}.db"),
                             "duration_s": args.duration_s,
                             "markets": 1,
+                            **policy,
                             **knobs,
                         }
                         res = run_child(cfg, tmp, name, worker_cpus)
@@ -1135,6 +1228,8 @@ def run(args: Options) -> int:
                         "db_path": str(tmp / f"{name}.db"),
                         "duration_s": args.mem_duration_s,
                         "markets": args.mem_markets,
+                        "traded_markets": args.traded_markets,
+                        **policy,
                         **knobs,
                     }
                     res = run_child(cfg, tmp, name, worker_cpus)

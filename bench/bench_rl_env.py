@@ -3,6 +3,7 @@
 Usage::
 
     python -m bench.bench_rl_env [--markets 3] [--registry .state/models] [--train-steps 32768] [--no-train]
+                                 [--inference-only]
 
 On the recorded gold tapes (decoded through ``rl.tapes``' cache):
 
@@ -150,6 +151,14 @@ def _pct(samples: list[int], q: float) -> int:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
+def _print_latency(tape, registry: Path | None) -> None:
+    """Print part 3 (module docstring) on ``tape``."""
+    label, total, inference = _latency(tape, registry)
+    print(f"observation + inference per decision, torch 1 thread, {label}, {len(total):,} decisions:")
+    print(f"  observe + act: p50 {_pct(total, 0.5) / 1000:.1f} us, p99 {_pct(total, 0.99) / 1000:.1f} us")
+    print(f"  act alone:     p50 {_pct(inference, 0.5) / 1000:.1f} us, p99 {_pct(inference, 0.99) / 1000:.1f} us")
+
+
 @click.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), default=DATA_DIR, show_default=True)
 @click.option("--markets", "n_markets", type=int, default=3, show_default=True, help="Training markets per pass.")
@@ -157,7 +166,16 @@ def _pct(samples: list[int], q: float) -> int:
 @click.option("--registry", type=click.Path(path_type=Path), default=None, help="Time this registry's current model.")
 @click.option("--train-steps", type=int, default=32_768, show_default=True)
 @click.option("--no-train", is_flag=True, help="Skip the training throughput (about a minute per setting).")
-def main(data_dir: Path, n_markets: int, repeats: int, registry: Path | None, train_steps: int, no_train: bool) -> None:
+@click.option("--inference-only", is_flag=True, help="Only the observation + inference latency (part 3).")
+def main(
+    data_dir: Path,
+    n_markets: int,
+    repeats: int,
+    registry: Path | None,
+    train_steps: int,
+    no_train: bool,
+    inference_only: bool,
+) -> None:
     """Print the environment, training and inference figures (module docstring)."""
     if not (data_dir / "MARKETS.csv").is_file():
         print(f"skipped: recorded data not found under {data_dir}")
@@ -165,6 +183,9 @@ def main(data_dir: Path, n_markets: int, repeats: int, registry: Path | None, tr
     markets = load_markets(data_dir, cache_dir=default_cache_dir())
     train, validation = time_split(markets)
     chosen = train[:n_markets]
+    if inference_only:
+        _print_latency(validation[0], registry)
+        return
     print(f"environment: {len(chosen)} training markets ({chosen[0].ticker} ..), {repeats} passes (medians), CPU time")
     for interval in (100, 0):
         for name in ("hold", "imbalance"):
@@ -176,10 +197,7 @@ def main(data_dir: Path, n_markets: int, repeats: int, registry: Path | None, tr
                 f"  interval {interval:>3} ms, {name:<9}: {steps_s:>8,.0f} steps/s  {frames_s:>9,.0f} frames/s  "
                 f"({steps:,} decisions for {frames:,} frames per pass)"
             )
-    label, total, inference = _latency(validation[0], registry)
-    print(f"observation + inference per decision, torch 1 thread, {label}, {len(total):,} decisions:")
-    print(f"  observe + act: p50 {_pct(total, 0.5) / 1000:.1f} us, p99 {_pct(total, 0.99) / 1000:.1f} us")
-    print(f"  act alone:     p50 {_pct(inference, 0.5) / 1000:.1f} us, p99 {_pct(inference, 0.99) / 1000:.1f} us")
+    _print_latency(validation[0], registry)
     if not no_train:
         for workers in (1, 2):
             rate = _train_speed(data_dir, train_steps, workers)

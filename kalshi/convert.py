@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kalshi.models import Market, MarketPosition, Order, OrderAck, Orderbook, Settlement
-from kalshi.orderbook import OrderBook
-from models.money import cc_to_dollars, lots_to_contracts
+from kalshi.orderbook import OrderBook, TopOfBook
+from models.money import LOTS_PER_CONTRACT, PRICE_CC_PER_DOLLAR, cc_to_dollars, lots_to_contracts
 from models.trader import BookTop, ExchangePosition, MarketSnapshot, OrderOutcome, RestingOrder, SettlementRecord
 
 _MID = Decimal("0.5")
@@ -41,6 +41,32 @@ def book_top(book: Orderbook | OrderBook) -> BookTop:
         yes_bid_size=yes[1] if yes else Decimal(0),
         no_bid_dollars=no[0] if no else None,
         no_bid_size=no[1] if no else Decimal(0),
+    )
+
+
+def _exact_int(value: Decimal, scale: int, what: str) -> int:
+    scaled = value * scale
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{what} {value} is finer than the exchange's grid")
+    return int(scaled)
+
+
+def top_of_book(book: Orderbook) -> TopOfBook:
+    """The integer top of a REST order book (centi-cents, lots), the type the decision pipeline reads.
+
+    The WebSocket path gets the same from :meth:`kalshi.orderbook.OrderBook.top`. YES ask = $1 - best NO bid
+    (kalshi-api.md §8), with the NO bid's size.
+
+    Raises:
+        ValueError: a price finer than $0.0001 or a size finer than 0.01 contract (never rounded).
+    """
+    yes = book.yes_bids[-1] if book.yes_bids else None
+    no = book.no_bids[-1] if book.no_bids else None
+    return TopOfBook(
+        None if yes is None else _exact_int(yes[0], PRICE_CC_PER_DOLLAR, "yes bid"),
+        0 if yes is None else _exact_int(yes[1], LOTS_PER_CONTRACT, "yes bid size"),
+        None if no is None else PRICE_CC_PER_DOLLAR - _exact_int(no[0], PRICE_CC_PER_DOLLAR, "no bid"),
+        0 if no is None else _exact_int(no[1], LOTS_PER_CONTRACT, "no bid size"),
     )
 
 
@@ -89,6 +115,8 @@ def settlement_record(settlement: Settlement) -> SettlementRecord:
         market_result=settlement.market_result,
         revenue_cents=settlement.revenue_cents,
         settled_time=settlement.settled_time,
+        cost_dollars=settlement.yes_total_cost_dollars + settlement.no_total_cost_dollars,
+        fee_dollars=settlement.fee_cost_dollars,
     )
 
 

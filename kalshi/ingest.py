@@ -30,6 +30,8 @@ from kalshi.models.ws import (
     OrderbookDelta,
     OrderbookSnapshot,
     OrderGroupUpdate,
+    Trade,
+    UserOrderUpdate,
 )
 from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
@@ -60,7 +62,24 @@ class IngestRecorder(Protocol):
         ...
 
 
-PRIVATE_CHANNELS = ("fill", "market_positions", "order_group_updates")
+PRIVATE_CHANNELS = ("fill", "market_positions", "order_group_updates", "user_orders")
+
+
+async def wait_event(event: asyncio.Event, timeout_s: float) -> bool:
+    """Wait until ``event`` is set or ``timeout_s`` seconds passed; True when it is set.
+
+    ``asyncio.wait`` over the event's waiter rather than ``asyncio.wait_for``: on Python 3.11 ``wait_for`` swallows
+    a cancellation that arrives in the same loop iteration as the event (CPython gh-86296, fixed in 3.12), so a
+    cancelled ingestion or epoch loop would carry on. Here a cancellation always propagates.
+    """
+    if event.is_set():
+        return True
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=max(timeout_s, 0.0))
+    finally:
+        waiter.cancel()
+    return event.is_set()
 
 
 class StreamHealth(NamedTuple):
@@ -90,14 +109,32 @@ class UpdateStream:
     with the ``time.perf_counter()`` of its oldest unseen update (where decision latency starts). A
     burst of deltas for one market becomes one decision on its latest book: memory is bounded by the
     number of markets and the consumer never falls behind a stale queue.
+
+    Attributes:
+        marked: book updates marked so far.
+        taken: tickers handed to the consumer so far (``marked - taken`` updates were coalesced into a later one).
+        trades: public trades mark their market too (see :meth:`MarketDataHub.updates`).
     """
 
     def __init__(self) -> None:
         self._pending: dict[str, float] = {}
         self._event = asyncio.Event()
+        self.marked = 0
+        self.taken = 0
+        self.trades = False
 
-    def mark(self, ticker: str, received_at: float) -> None:
-        """Record an update of ``ticker`` received at ``received_at`` (perf_counter seconds)."""
+    def mark(self, ticker: str, received_at: float, *, count: bool = True) -> None:
+        """Record an update of ``ticker`` received at ``received_at`` (perf_counter seconds).
+
+        ``count=False`` re-marks a ticker the consumer took but put back (e.g. its order was still in flight), so
+        the coalescing counters count each book update once.
+        """
+        if count:
+            self.marked += 1
+        elif ticker in self._pending:
+            return
+        else:
+            self.taken -= 1
         if ticker not in self._pending:
             self._pending[ticker] = received_at
         self._event.set()
@@ -105,10 +142,10 @@ class UpdateStream:
     async def next(self, timeout_s: float) -> dict[str, float]:
         """Every pending ticker with its first unseen receipt time; ``{}`` after ``timeout_s`` of quiet."""
         if not self._pending:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), timeout=max(timeout_s, 0.0))
+            await wait_event(self._event, timeout_s)
         self._event.clear()
         batch, self._pending = self._pending, {}
+        self.taken += len(batch)
         return batch
 
 
@@ -120,6 +157,11 @@ class MarketDataHub:
 
     Args:
         queue: this process's worker-specific task queue name.
+
+    Attributes:
+        exchange_ms: the latest exchange time seen on a book delta or a trade (Unix ms, on the exchange's clock;
+            never goes back), or None before the first: the actor loop's clock (a decision is made on a frame, so
+            the frame's time is the freshest exchange time it can know, to the millisecond, at any replay speed).
     """
 
     def __init__(self, queue: str) -> None:
@@ -129,7 +171,9 @@ class MarketDataHub:
         self.markets: dict[str, Market] = {}
         self._streams: set[UpdateStream] = set()
         self._private: set[Callable[[Any], None]] = set()
+        self._frames: list[Callable[[Any], None]] = []
         self.lifecycle = asyncio.Event()
+        self.exchange_ms: int | None = None
         self.connection_changed = asyncio.Event()
         self._remove_listener: Callable[[], None] | None = None
 
@@ -155,9 +199,15 @@ class MarketDataHub:
         self.client = self.feed = None
 
     @contextlib.contextmanager
-    def updates(self) -> Iterator[UpdateStream]:
-        """Subscribe to book-changed notifications for the duration of the block."""
+    def updates(self, *, trades: bool = False) -> Iterator[UpdateStream]:
+        """Subscribe to book-changed notifications for the duration of the block.
+
+        Args:
+            trades: mark a market on its public trades too (a learned policy decides after every exchange event, as
+                in training, where a trade without a book change is a decision point as well).
+        """
         stream = UpdateStream()
+        stream.trades = trades
         self._streams.add(stream)
         try:
             yield stream
@@ -166,19 +216,45 @@ class MarketDataHub:
 
     @contextlib.contextmanager
     def private_events(self, handler: Callable[[Any], None]) -> Iterator[None]:
-        """Call ``handler(event)`` for every fill, market position and order-group event during the block."""
+        """Call ``handler(event)`` for every fill, market position, order-group and own-order event during the block."""
         self._private.add(handler)
         try:
             yield
         finally:
             self._private.discard(handler)
 
+    def add_frame_listener(self, handler: Callable[[Any], None]) -> Callable[[], None]:
+        """Call ``handler(event)`` for every order-book snapshot, delta and public trade, after the feed applied it.
+
+        For per-frame state that must see every frame, not the coalesced updates (the learned policy's feature
+        history, :mod:`trading.live`). Runs on the reader's path: it must be fast and must not raise (an exception
+        is logged and swallowed). Returns the function that removes it.
+        """
+        self._frames.append(handler)
+
+        def remove() -> None:
+            if handler in self._frames:
+                self._frames.remove(handler)
+
+        return remove
+
     def _on_event(self, event: Any, raw: bytes | None, recv_ms: int) -> None:
-        if isinstance(event, OrderbookDelta | OrderbookSnapshot):
+        kind = type(event)
+        if kind is OrderbookDelta or kind is OrderbookSnapshot or kind is Trade:
+            ts = event.ts_ms
+            if ts is not None and (self.exchange_ms is None or ts > self.exchange_ms):
+                self.exchange_ms = ts
+            for handler in self._frames:
+                try:
+                    handler(event)
+                except Exception:  # a consumer's bug must not break ingestion
+                    log.exception("frame listener failed on %r", event)
             now = time.perf_counter()
+            trade = kind is Trade
             for stream in self._streams:
-                stream.mark(event.market_ticker, now)
-        elif isinstance(event, Fill | MarketPositionUpdate | OrderGroupUpdate):
+                if not trade or stream.trades:
+                    stream.mark(event.market_ticker, now)
+        elif isinstance(event, Fill | MarketPositionUpdate | OrderGroupUpdate | UserOrderUpdate):
             for handler in list(self._private):
                 try:
                     handler(event)
@@ -196,7 +272,7 @@ class IngestionLoop:
     Used by the ``ingest_market_data`` activity (``on_tick`` = heartbeat) and by ``kalshi-trader record``
     (``on_tick`` = progress line). Subscribes ``orderbook_delta`` (through the feed) and ``trade`` for
     the markets discovered, ``market_lifecycle_v2`` for every market, and the private ``fill``,
-    ``market_positions`` and ``order_group_updates`` channels when signed.
+    ``market_positions``, ``order_group_updates`` and ``user_orders`` channels when signed.
 
     Args:
         rest: REST client for discovery (open markets of the series, held positions, definitions).

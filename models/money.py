@@ -23,7 +23,7 @@ the two (:func:`cc_to_dollars`, :func:`lots_to_contracts`) are defined here and 
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Any, Final
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -131,23 +131,6 @@ def format_count(contracts: Decimal) -> str:
 def complement(price_dollars: Decimal) -> Decimal:
     """Return the other side's price: a YES price ``p`` is a NO price ``1 - p`` (kalshi-api.md §8)."""
     return ONE_DOLLAR - price_dollars
-
-
-def taker_fee_dollars(contracts: Decimal, price_dollars: Decimal, multiplier: Decimal = Decimal("0.07")) -> Decimal:
-    """Kalshi's quadratic taker fee, rounded up to the cent (kalshi-api.md §7 "Trading fees").
-
-    ``fee = ceil_to_cent(multiplier * C * P * (1 - P))``; 10 contracts at $0.50 -> $0.18.
-
-    Args:
-        contracts: contracts filled (C).
-        price_dollars: fill price in dollars (P), 0 < P < 1.
-        multiplier: 0.07 for takers; 0.0175 for makers on ``quadratic_with_maker_fees`` series.
-
-    Returns:
-        The fee in dollars, a whole number of cents.
-    """
-    raw = multiplier * contracts * price_dollars * (ONE_DOLLAR - price_dollars)
-    return raw.quantize(CENT, rounding=ROUND_CEILING)
 
 
 def floor_to_cents(dollars: Decimal) -> int:

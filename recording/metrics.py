@@ -120,7 +120,12 @@ class AppMetrics:
         fills_contracts: contracts filled on the trader's orders, by origin, side and action.
         decision_latency_seconds: order-book update received to order sent (seconds).
         order_latency_seconds: order sent to exchange acknowledgement (seconds).
-        decisions: policy decisions by action.
+        decisions: policy decisions by policy (``imbalance``, ``hold``, ``rl:<version>``) and action.
+        inference_seconds: a learned policy's observation + network time per decision (seconds), by policy.
+        policy_fallbacks: epochs (and ``predict`` calls) that ran the fallback baseline instead of the configured
+            policy, by requested policy, the fallback and the reason (``missing``, ``corrupt``, ``incompatible``,
+            ``no_rl_extra``, ``no_live_books``, ``load_failed``).
+        policy_in_use: 1 for the policy the last epoch on this worker ran (by requested and actual name).
         pretrade_rejects: pre-trade rejections by reason.
         positions: open positions at the last calibration.
         cash_cents: free cash at the last calibration, in cents.
@@ -177,7 +182,26 @@ class AppMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=r,
         )
-        self.decisions = Counter("kalshi_trader_decisions_total", "Policy decisions", ["action"], registry=r)
+        self.decisions = Counter("kalshi_trader_decisions_total", "Policy decisions", ["policy", "action"], registry=r)
+        self.inference_seconds = Histogram(
+            "kalshi_trader_inference_seconds",
+            "A learned policy's observation + network time per decision",
+            ["policy"],
+            buckets=(0.00005, 0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.002, 0.005, 0.01),
+            registry=r,
+        )
+        self.policy_fallbacks = Counter(
+            "kalshi_trader_policy_fallbacks_total",
+            "Epochs that ran the fallback baseline instead of the configured policy",
+            ["requested", "fallback", "reason"],
+            registry=r,
+        )
+        self.policy_in_use = Gauge(
+            "kalshi_trader_policy_in_use",
+            "1 for the policy the last epoch on this worker ran",
+            ["requested", "policy"],
+            registry=r,
+        )
         self.pretrade_rejects = Counter(
             "kalshi_trader_pretrade_rejects_total", "Pre-trade check rejections", ["reason"], registry=r
         )

@@ -12,14 +12,17 @@
   Kalshi's fees with its per-order accumulator (:mod:`models.fees`). The frames are the simulator's replay
   batches (trades before book frames inside one exchange millisecond).
 * **Decision points**: after all frames of one exchange millisecond (never between a trade and the delta that
-  removes its size), at most one per ``decision_interval_ms`` of exchange time (default 100 ms), from the open to
-  the close. Every frame still updates the engine, the displayed book and the feature history. With
-  ``skip_forced_holds`` (default) a decision point where the checks allow only HOLD (the throttle after an order,
-  the closing window) is not shown to the policy: the environment moves on and the reward accrues.
+  removes its size) that the exchange shows (a public trade, or a change of the displayed book: a tape delta on
+  liquidity our own orders already consumed changes nothing a trader sees, and the live loop, which decides on what
+  the exchange publishes, gets no event there), at most one per ``decision_interval_ms`` of exchange time (default
+  100 ms), from the open to the close. Every frame still updates the engine, the displayed book and the feature
+  history. With ``skip_forced_holds`` (default) a decision point where the checks allow only HOLD (the throttle after
+  an order, the closing window) is not shown to the policy: the environment moves on and the reward accrues.
 * **Observation**: :func:`rl.features.observe` on the engine's displayed book (tape + own resting orders - consumed),
   kept as a :class:`kalshi.orderbook.OrderBook` (the live loop's book type) through the engine's display sink. The
-  feature history is fed as the live loop feeds it: ``on_book`` after every book frame, ``on_trade`` for every
-  public trade (the tape's, and our own taker fills, which the trade channel would show).
+  feature history is fed as the live loop feeds it: ``on_book`` after every change of the displayed book (one
+  WebSocket delta live: tape frames, and our own orders taking or resting), ``on_trade`` for every public trade
+  (the tape's, and our own fills, which the trade channel shows; the simulator prints them the same way).
 * **Actions and masks**: the decision pipeline's (:mod:`rl.decision`): TAKE = immediate-or-cancel at the touch,
   MAKE = post-only at the touch replacing the market's own resting order; :meth:`KalshiTapeEnv.action_masks` runs
   the pre-trade checks of every action (MaskablePPO reads it). A masked action sent anyway (``check_env`` does) is
@@ -40,7 +43,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Final, Literal
 
@@ -146,6 +149,9 @@ class EpisodeRecord:
         actions: the policy's choices (decision points shown to it), by index.
         rejects: reject reasons of chosen actions that did not become orders, by reason.
         decisions: decision points shown to the policy; forced_holds: those skipped (only HOLD allowed).
+        forced_hold_ms: the exchange times of those skipped points (with ``pnl_path``'s times, every point where
+            the pipeline evaluated the checks: what the live loop's decision interval counts from).
+        orders: every order the engine accepted, ``(exchange ms, intent)``, in time order.
 
     """
 
@@ -158,6 +164,8 @@ class EpisodeRecord:
     rejects: Counter[str] = field(default_factory=Counter)
     decisions: int = 0
     forced_holds: int = 0
+    forced_hold_ms: list[int] = field(default_factory=list)
+    orders: list[tuple[int, OrderIntent]] = field(default_factory=list)
 
     def result(self, space: ActionSpace) -> ev.MarketResult:
         """The episode as an evaluation :class:`rl.evaluate.MarketResult`."""
@@ -191,6 +199,8 @@ class _Episode:
         "portfolio",
         "record",
         "resting_order",
+        "shown",
+        "snapshotting",
         "start_value_micro",
         "t",
         "tape",
@@ -214,6 +224,8 @@ class _Episode:
     portfolio: Portfolio
     record: EpisodeRecord | None
     resting_order: EngineOrder | None
+    shown: int
+    snapshotting: bool
     start_value_micro: int
     t: int
     tape: MarketTape
@@ -336,6 +348,19 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
         """The current decision point's action mask (sb3-contrib MaskablePPO's hook)."""
         return np.array(self._mask, dtype=bool)
 
+    @property
+    def record_so_far(self) -> EpisodeRecord | None:
+        """The running episode's record so far (with ``record=True``), else the last finished one, else None."""
+        ep = self._ep
+        if ep is not None and ep.record is not None:
+            return ep.record
+        return self.last_episode
+
+    @property
+    def portfolio(self) -> Portfolio | None:
+        """The running episode's bookkeeping (:class:`rl.decision.Portfolio`), or None between episodes."""
+        return self._ep.portfolio if self._ep is not None else None
+
     def policy_observation(self, features: npt.NDArray[np.float32] | None = None) -> tuple[Observation, list[bool]]:
         """The current decision point as the pipeline's policies see it: ``(Observation, action mask)``.
 
@@ -362,8 +387,19 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
         exchange.init_lifecycle()
         book = OrderBook(ticker, _grid(d))
         book.apply_snapshot((), (), start)
-        exchange.markets[ticker].book.sink = book.apply_delta
         ep = _Episode()
+        ep.shown = 0
+        ep.snapshotting = False
+
+        def show(side: Any, price_cc: int, delta_lots: int) -> None:
+            # one displayed change = one WebSocket delta live: the feature history sees each, as the live loop does
+            # (a recorded snapshot, one frame on Kalshi's feed, is seen once, after it is applied: see _replay)
+            book.apply_delta(side, price_cc, delta_lots)
+            ep.shown += 1
+            if not ep.snapshotting:
+                on_book(book, exchange.now_ms)
+
+        exchange.markets[ticker].book.sink = show
         ep.tape = tape
         ep.ticker = ticker
         ep.exchange = exchange
@@ -377,6 +413,7 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
             reference_capital_micro=self._cash_micro,
             position_scale_lots=self.limits.max_position_lots,
         )
+        on_book = ep.features.on_book
         ep.columns = (tape.times.tolist(), tape.kinds.tolist(), tape.a.tolist(), tape.b.tolist(), tape.c.tolist())
         ep.i = 0
         ep.n = len(tape)
@@ -401,8 +438,6 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
         apply_delta = exchange.apply_delta
         apply_trade = exchange.apply_trade
         on_trade = ep.features.on_trade
-        on_book = ep.features.on_book
-        book = ep.book
         fills = ep.account.fills
         try:
             while i < n:
@@ -413,25 +448,31 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
                 if not ep.open and t >= ep.open_ms:
                     exchange.open_market(ticker)
                     ep.open = True
+                shown = ep.shown
+                traded = False
                 while True:
                     kind = kinds[i]
                     if kind == KIND_DELTA:
                         apply_delta(ticker, _SIDES[col_a[i]], col_b[i], col_c[i])
-                        on_book(book, t)
                     elif kind == KIND_TRADE:
+                        traded = True
                         taker = col_a[i]
                         apply_trade(ticker, col_b[i], col_c[i], _TAKERS[taker])
                         on_trade(col_b[i], col_c[i], "yes" if taker == 0 else "no", t)
                     else:
                         yes, no = ep.tape.snapshot(col_a[i])
-                        exchange.apply_snapshot(ticker, yes, no)
-                        on_book(book, t)
+                        ep.snapshotting = True
+                        try:
+                            exchange.apply_snapshot(ticker, yes, no)
+                        finally:
+                            ep.snapshotting = False
+                        ep.features.on_book(ep.book, t)
                     i += 1
                     if i >= n or times[i] != t:
                         break
                 if len(fills) != ep.fills_seen:
                     self._absorb(ep)
-                if ep.open and (target_ms is None or t >= target_ms):
+                if ep.open and (target_ms is None or t >= target_ms) and (traded or ep.shown != shown):
                     ep.i = i
                     ep.t = t
                     return True
@@ -456,6 +497,7 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
             if self.config.skip_forced_holds and not any(mask[1:]):
                 if ep.record is not None:
                     ep.record.forced_holds += 1
+                    ep.record.forced_hold_ms.append(ep.t)
                 target = ep.t + max(self._interval, 1)
                 continue
             self._ctx = ctx
@@ -534,6 +576,8 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
         except ApiError as exc:
             self._reject(ep, f"exchange:{exc.code}")
             return
+        if ep.record is not None:
+            ep.record.orders.append((ep.t, intent))
         if order.status == RESTING and order.remaining_lots > 0:
             ep.resting_order = order
             ep.portfolio.on_resting(
@@ -571,15 +615,23 @@ class KalshiTapeEnv(gym.Env[npt.NDArray[np.float32], np.int64]):
                     record.ts_ms,
                 )
             )
-            if record.is_taker:  # our taker fill prints a public trade the live trade channel would show
-                ep.features.on_trade(yes_cc, lots, "yes" if bid else "no", record.ts_ms)
+            # our fill prints a public trade the live trade channel shows (the taker bought YES on a bid fill when we
+            # took, on an ask fill when we made)
+            ep.features.on_trade(yes_cc, lots, "yes" if bid == record.is_taker else "no", record.ts_ms)
             if ep.record is not None:
                 ep.record.fills.extend(_normalised(bid, lots, yes_cc, fee, record.is_taker, before, record.ts_ms))
         ep.fills_seen = len(fills)
         order = ep.resting_order
-        if order is not None and (order.status != RESTING or order.remaining_lots <= 0):
-            portfolio.on_order_done(ep.ticker, order.order_id)
-            ep.resting_order = None
+        if order is not None:
+            if order.status != RESTING or order.remaining_lots <= 0:
+                portfolio.on_order_done(ep.ticker, order.order_id)
+                ep.resting_order = None
+            else:
+                # the engine shrinks a resting reduce-only order when the position shrinks (the live loop hears it on
+                # the user_orders channel)
+                mine = portfolio.market(ep.ticker).resting
+                if mine is not None and mine.remaining_lots != order.remaining_lots:
+                    portfolio.on_resting(ep.ticker, replace(mine, remaining_lots=order.remaining_lots))
         self._sync_features(ep)
 
     def _sync_features(self, ep: _Episode) -> None:

@@ -54,6 +54,7 @@ __all__ = [
     "TapeDataError",
     "default_cache_dir",
     "load_markets",
+    "subset_tape_dir",
     "time_split",
 ]
 
@@ -271,3 +272,53 @@ def time_split(markets: Sequence[MarketTape], train_fraction: float = 0.7) -> tu
         raise TapeDataError(f"a train/validation split needs at least two markets, got {len(ordered)}")
     cut = min(len(ordered) - 1, max(1, int(len(ordered) * train_fraction)))
     return ordered[:cut], ordered[cut:]
+
+
+def subset_tape_dir(data_dir: Path, tickers: Sequence[str], dst: Path) -> list[str]:
+    """Write a recording directory holding only ``tickers`` of ``data_dir`` into ``dst`` (the backtest's and tests').
+
+    ``MARKETS.csv`` keeps the header and the selected rows; the metadata files of their events and their tape
+    folders are symlinked, never copied (the shared data stays where it lies). The simulator replaying ``dst`` then
+    lists only these markets, so a trader of the series trades exactly them.
+
+    Returns:
+        The tickers written, in ``MARKETS.csv`` order.
+
+    Raises:
+        TapeDataError: ``data_dir`` has no ``MARKETS.csv``, a ticker is not in it, or a market has no tape folder.
+        OSError: ``dst`` cannot be written.
+
+    """
+    import csv
+
+    index = Path(data_dir) / "MARKETS.csv"
+    if not index.is_file():
+        raise TapeDataError(f"{data_dir}: no MARKETS.csv (not a recording directory)")
+    with index.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    wanted = set(tickers)
+    chosen = [r for r in rows if r.get("window") in wanted]
+    missing = sorted(wanted - {r["window"] for r in chosen})
+    if missing:
+        raise TapeDataError(f"{data_dir}: unknown markets {missing}")
+    dst.mkdir(parents=True, exist_ok=True)
+    (dst / "metadata").mkdir(exist_ok=True)
+    (dst / "events").mkdir(exist_ok=True)
+    for row in chosen:
+        ticker, event = row["window"], row["event_ticker"]
+        source = (Path(data_dir) / "events" / ticker).resolve()
+        if not source.is_dir():
+            raise TapeDataError(f"{data_dir}: market {ticker} has no tape folder events/{ticker}")
+        link = dst / "events" / ticker
+        if not link.exists():
+            link.symlink_to(source, target_is_directory=True)
+        meta = dst / "metadata" / f"{event}.json"
+        if not meta.exists():
+            meta.symlink_to((Path(data_dir) / "metadata" / f"{event}.json").resolve())
+    with (dst / "MARKETS.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(chosen)
+    return [r["window"] for r in chosen]

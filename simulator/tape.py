@@ -347,3 +347,51 @@ def _recorded_market(
         tape=FileTape(files) if files else None,
     )
     return definition, raw_event
+
+
+def replicate_market(data_dir: Path, source: str, copies: int, dst: Path) -> list[str]:
+    """Write a recording directory holding ``copies`` replicas of market ``source`` of ``data_dir`` into ``dst``.
+
+    The replicas share the source's window, strike and tape (its files symlinked, never copied) under distinct
+    tickers ``<event>X-C000``.. of one event ``<event>X``: a simulator replaying ``dst`` lists ``copies`` open markets
+    of the series at once, moving together (benchmarks and tests of many subscribed or traded markets).
+
+    Returns:
+        The replicas' tickers.
+
+    Raises:
+        ValueError: ``source`` is not in ``data_dir/MARKETS.csv`` or ``copies`` < 1.
+        OSError: ``data_dir`` cannot be read or ``dst`` written (it must not hold a recording yet).
+    """
+    if copies < 1:
+        raise ValueError(f"copies must be >= 1 (got {copies})")
+    with (data_dir / "MARKETS.csv").open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields = list(reader.fieldnames or [])
+        rows = {r["window"]: r for r in reader}
+    if source not in rows:
+        raise ValueError(f"market {source} is not in {data_dir / 'MARKETS.csv'}")
+    row = rows[source]
+    event = row["event_ticker"] + "X"
+    meta = json.loads((data_dir / "metadata" / f"{row['event_ticker']}.json").read_text())
+    market = next(m for m in meta["response"]["markets"] if m["ticker"] == source)
+    files = sorted((data_dir / "events" / source).glob("*.ndjson.gz"))
+    (dst / "metadata").mkdir(parents=True)
+    new_rows, new_markets, tickers = [], [], []
+    for i in range(copies):
+        ticker = f"{event}-C{i:03d}"
+        tickers.append(ticker)
+        new_rows.append({**row, "window": ticker, "event_ticker": event})
+        new_markets.append({**market, "ticker": ticker, "event_ticker": event})
+        tdir = dst / "events" / ticker
+        tdir.mkdir(parents=True)
+        for f in files:
+            (tdir / f.name).symlink_to(f.resolve())
+    with (dst / "MARKETS.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(new_rows)
+    meta["response"]["event"] = {**meta["response"]["event"], "event_ticker": event}
+    meta["response"]["markets"] = new_markets
+    (dst / "metadata" / f"{event}.json").write_text(json.dumps(meta))
+    return tickers

@@ -131,6 +131,7 @@ class Harness:
     metrics: AppMetrics
     ws_url: str | None = None
     recorder: Any | None = None
+    model_registry: Path | None = None
     workers: Workers | None = None
     _worker_task: asyncio.Task[None] | None = None
     handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
@@ -147,6 +148,7 @@ class Harness:
             ws_url=self.ws_url,
             signer=self.account.signer,
             recorder=self.recorder,
+            model_registry=self.model_registry,
         )
         self._worker_task = asyncio.create_task(self.workers.run())
 

@@ -6,10 +6,15 @@ Both feed order books to one :class:`trading.epoch.EpochCore` (ARCHITECTURE.md "
   ``GET /markets/orderbooks`` for every viable market, a decision per book; positions and cash from the order
   acknowledgements (a core built with ``driver="polling"``).
 * :func:`run_actor` (the ``run_actor_epoch`` activity, on the worker-specific queue of the process that holds
-  the books; ``driver="actor"``): a decision on every order-book update of a traded market, read in memory from
-  the process's :class:`kalshi.ingest.MarketDataHub`; positions and cash follow the private ``fill`` and
-  ``market_positions`` channels; an order-group ``triggered`` event stops entries at once. Books older than
-  ``settings.max_book_age_ms`` or from a silent connection are never acted on (``stale_book``). When the
+  the books; ``driver="actor"``): a decision on every order-book update of a traded market (coalesced: a burst
+  of deltas is one decision on the latest book), read in memory from the process's
+  :class:`kalshi.ingest.MarketDataHub`; its clock is the exchange time of the frames
+  (:attr:`kalshi.ingest.MarketDataHub.exchange_ms`), so decisions do not depend on how fast a replay runs;
+  positions and cash follow the private ``fill`` and ``market_positions`` channels; an order-group
+  ``triggered`` event stops entries at once. Books older than ``settings.max_book_age_ms`` or from a silent
+  connection are never acted on (``stale_book``). Orders of different markets go out concurrently, at most one
+  per market in flight (:meth:`EpochCore.submit`); a market's updates meanwhile are decided on once its order
+  completed (``updates_deferred``). Resting (MAKE) orders are cancelled when the epoch ends. When the
   WebSocket, or a private channel it relies on, is down longer than ``settings.market_data_grace_ms`` it ends
   with ``ended_by="market_data_lost"`` (the workflow recalibrates into degraded mode at once).
 
@@ -27,13 +32,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kalshi.convert import book_top
+from kalshi.convert import top_of_book
 from kalshi.errors import KalshiAuthError, KalshiCredentialsError, KalshiError
 from kalshi.feed import MarketDataFeed
 from kalshi.ingest import MarketDataHub
-from kalshi.models.ws import Fill, MarketPositionUpdate, OrderGroupUpdate
+from kalshi.models.ws import Fill, MarketPositionUpdate, OrderGroupUpdate, UserOrderUpdate
 from models.trader import EpochSummary
 from trading.epoch import EpochCore
+from trading.pipeline import BookUpdate
 
 
 async def run_polling(core: EpochCore) -> EpochSummary:
@@ -68,13 +74,19 @@ async def _poll_once(core: EpochCore, tickers: list[str]) -> None:
         core.error(err)
         return
     core.pipeline.exchange_ok()
-    now = core.client.exchange_now()
+    now_ms = core.exchange_ms()
     for ticker in tickers:
         book = books.get(ticker)
         if book is None:
             continue
+        try:
+            top = top_of_book(book)
+        except ValueError as err:
+            core.log.warning("order book of %s is off the exchange's grid: %s", ticker, err)
+            core.reject("bad_book")
+            continue
         age_ms = (time.perf_counter() - read_at) * 1000
-        await core.decide(ticker, book_top(book), now, read_at, book_age_ms=age_ms)
+        await core.decide_and_execute(BookUpdate(ticker, top, now_ms, core.close_ms.get(ticker), age_ms), read_at)
         if core.pipeline.order_group_triggered or core.stopping():
             return
 
@@ -93,22 +105,41 @@ async def run_actor(core: EpochCore, hub: MarketDataHub) -> EpochSummary:
     missing = [hub.markets.get(t) or t for t in sorted(traded - set(feed.markets))]
     if missing:
         await feed.add_markets(missing)
+    deferred: dict[str, float] = {}
     watch = _StreamWatch(core, hub, feed)
-    with hub.updates() as stream, hub.private_events(_private_handler(core)):
+    with hub.updates(trades=core.live.needs_features) as stream, hub.private_events(_private_handler(core)):
+
+        def market_free(ticker: str) -> None:
+            received_at = deferred.pop(ticker, None)
+            if received_at is not None:
+                stream.mark(ticker, received_at, count=False)
+
+        core.on_market_free = market_free
         try:
             async with core:
-                while not core.stopping():
-                    batch = await stream.next(min(1.0, core.seconds_left()))
-                    if batch:
-                        await _decide_batch(core, feed, batch, traded)
-                    await core.refresh_fallbacks()
-                    core.heartbeat()
-                    if watch.lost():
-                        core.summary.ended_by = "market_data_lost"
-                        break
+                try:
+                    while not core.stopping():
+                        core.raise_if_failed()
+                        batch = await stream.next(min(1.0, core.seconds_left()))
+                        if batch:
+                            _decide_batch(core, feed, hub, batch, traded, deferred)
+                        await core.refresh_fallbacks()
+                        core.heartbeat()
+                        if watch.lost():
+                            core.summary.ended_by = "market_data_lost"
+                            break
+                finally:
+                    # Writes in flight finish while the fence and the lease are still held; then no resting
+                    # order outlives the epoch.
+                    await core.drain()
+                    await core.cancel_resting()
+                core.raise_if_failed()
         except asyncio.CancelledError:
             if core.superseded is None:
                 core.summary.ended_by = "cancelled"
+        finally:
+            core.on_market_free = None
+            core.summary.updates_coalesced = max(0, stream.marked - stream.taken)
     return core.finish()
 
 
@@ -166,6 +197,8 @@ def _private_handler(core: EpochCore) -> Callable[[Any], None]:
             core.pipeline.position_frame(event)
         elif isinstance(event, Fill):
             core.pipeline.fill_frame(event)
+        elif isinstance(event, UserOrderUpdate):
+            core.pipeline.order_frame(event)
         elif (
             isinstance(event, OrderGroupUpdate)
             and event.event_type == "triggered"
@@ -176,20 +209,36 @@ def _private_handler(core: EpochCore) -> Callable[[Any], None]:
     return on_private
 
 
-async def _decide_batch(core: EpochCore, feed: MarketDataFeed, batch: dict[str, float], traded: set[str]) -> None:
-    """Run the pipeline on the latest book of every traded market in ``batch`` (ticker -> received at)."""
+def _decide_batch(
+    core: EpochCore,
+    feed: MarketDataFeed,
+    hub: MarketDataHub,
+    batch: dict[str, float],
+    traded: set[str],
+    deferred: dict[str, float],
+) -> None:
+    """Decide on the latest book of every traded market in ``batch`` (ticker -> received at); submit the orders.
+
+    Synchronous: the whole batch is decided before any order's first write runs, so no decision waits behind
+    another market's round trip. A market whose previous operation is still in flight is deferred (decided on
+    when it completes, on its latest book).
+    """
     settings = core.inp.settings
-    now = core.client.exchange_now()
     for ticker, received_at in batch.items():
         if ticker not in traded:
+            continue
+        if ticker in core.in_flight:
+            deferred.setdefault(ticker, received_at)
+            core.summary.updates_deferred += 1
             continue
         book = feed.usable_book(ticker, max_connection_idle_ms=settings.max_connection_idle_ms)
         if book is None:
             core.reject("stale_book")
             continue
         age = feed.freshness(ticker).book_age_ms or 0
-        await core.decide(
-            ticker, book_top(book), now, received_at, book_age_ms=age, max_book_age_ms=settings.max_book_age_ms
-        )
+        now_ms = hub.exchange_ms if hub.exchange_ms is not None else core.exchange_ms()
+        decision = core.decide(BookUpdate(ticker, book.top(), now_ms, core.close_ms.get(ticker), age, book))
+        if decision is not None and decision.intent is not None:
+            core.submit(decision.intent, received_at, now_ms)
         if core.pipeline.order_group_triggered or core.stopping():
             break

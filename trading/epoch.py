@@ -4,8 +4,17 @@ Two drivers feed one :class:`EpochCore` (:mod:`trading.drivers`): the REST polli
 ``poll_interval_ms`` it reads the order books of the viable markets with one ``GET /markets/orderbooks``) and
 the WebSocket actor loop (every order-book update of a traded market). For each update the core asks the
 decision step (:mod:`trading.pipeline`: observation -> policy -> pre-trade checks -> order intent) and executes
-the intent: an immediate-or-cancel limit order priced to cross, carrying the order group id and the
-client_order_id ``epoch:<epoch key>:<attempt>:<sequence>`` (:mod:`models.ids`).
+the intent, carrying the order group id and the client_order_id ``epoch:<epoch key>:<attempt>:<sequence>``
+(:mod:`models.ids`): a TAKE intent is an immediate-or-cancel limit order at the touch; a MAKE intent a post-only
+good-till-cancelled order at the touch that first cancels the market's own resting order (its outcome known
+before the new order is placed); resting orders are cancelled when the epoch ends.
+
+Concurrency (the actor loop): at most one order operation in flight per market, operations of different markets
+concurrently (:meth:`EpochCore.submit`), so a decision never waits behind another market's round trip. A market
+with an operation in flight is not decided on; its updates are decided on once the operation completed, on the
+latest book. Ids are taken synchronously before any await (no two orders share one), every write is followed by a
+heartbeat and a lease renewal request, the fence is checked right before each write, and writes in flight when
+the epoch ends or is cancelled are awaited (their outcomes known).
 
 Exactly-once under crashes, retries and re-runs (issue 6). Kalshi refuses a client_order_id only while an open
 order holds it, so an executed IOC's id is accepted again: idempotency cannot rest on the 409. Instead:
@@ -39,29 +48,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from kalshi.errors import (
     KalshiAuthError,
     KalshiCredentialsError,
     KalshiError,
+    KalshiNotFoundError,
     KalshiOutcomeUnknownError,
     KalshiRejectedError,
 )
 from kalshi.models import CreateOrderRequest, OrderAck
+from kalshi.models.common import TimeInForce
 from kalshi.rest import KalshiRestClient
 from models.ids import epoch_client_order_id, epoch_order_prefix, legacy_epoch_client_order_id
-from models.trader import BookTop, EpochInput, EpochSummary, PendingOrder
+from models.trader import EpochInput, EpochSummary, PendingOrder
 from recording.metrics import AppMetrics
-from rl.policy import Policy
-from rl.pretrade import OrderIntent
+from rl.decision import OrderIntent
 from trading.attempt import Attempt
 from trading.fencing import EpochFence, EpochLease
-from trading.pipeline import BookUpdate, EpochPipeline, PretradePipeline
+from trading.live import FeatureStore, LivePolicy, baseline_policy
+from trading.pipeline import BookUpdate, Decision, DecisionStep, EpochPipeline
 
 _ORDER_GROUP_CODES = ("order_group_triggered", "ORDER_GROUP_TRIGGERED")
 _DETAIL_IDS = 50
@@ -90,14 +102,16 @@ class EpochCore:
         metrics: application metrics.
         inp: the epoch input (deadline, markets, limits, the epoch key).
         ctx: the activity attempt running the epoch (:class:`trading.attempt.Attempt`).
-        policy: override of the configured policy.
+        live: the policy to run (:class:`trading.live.LivePolicy`, resolved by the worker's
+            :class:`trading.live.PolicyLibrary`); default: the configured baseline, else ``fallback_policy``.
         driver: ``polling`` (REST books; positions and cash from order acknowledgements; metric label
             ``epoch``) or ``actor`` (WebSocket books; positions and cash from the ``fill`` and
             ``market_positions`` channels; label ``actor``).
         recorder: the worker's write-behind recorder (orders, the epoch summary and the workflow's
             record batch are persisted), or None.
-        pipeline: the decision step (default: :class:`trading.pipeline.PretradePipeline` from ``inp``,
-            ``policy`` and the driver).
+        pipeline: the decision step (default: :class:`trading.pipeline.DecisionStep` from ``inp``, ``live`` and the
+            driver).
+        features: the worker's feature store (a learned policy's observation; the actor loop).
     """
 
     def __init__(
@@ -106,11 +120,12 @@ class EpochCore:
         metrics: AppMetrics,
         inp: EpochInput,
         ctx: Attempt,
-        policy: Policy | None = None,
+        live: LivePolicy | None = None,
         *,
         driver: Literal["polling", "actor"] = "polling",
         recorder: Any | None = None,
         pipeline: EpochPipeline | None = None,
+        features: FeatureStore | None = None,
     ) -> None:
         self.client = client
         self.recorder = recorder
@@ -119,9 +134,21 @@ class EpochCore:
         self.origin = "actor" if driver == "actor" else "epoch"
         self.ctx = ctx
         self.log = ctx.logger
+        if live is None:
+            name = inp.settings.policy if inp.settings.policy in ("imbalance", "hold") else inp.settings.fallback_policy
+            reason = None if name == inp.settings.policy else f"{inp.settings.policy} was not resolved for this epoch"
+            live = baseline_policy(name, inp.settings, inp.risk, fallback_reason=reason)
+        self.live = live
         # Fills come from order acknowledgements when polling, and in the actor loop while the fill stream is down.
         fills_from_acks = driver == "polling" or (inp.fallbacks is not None and inp.fallbacks.fills_by_order_polling)
-        self.pipeline: EpochPipeline = pipeline or PretradePipeline(inp, policy, fills_from_acks=fills_from_acks)
+        self.pipeline: EpochPipeline = pipeline or DecisionStep(
+            inp,
+            live,
+            fills_from_acks=fills_from_acks,
+            max_book_age_ms=inp.settings.max_book_age_ms if driver == "actor" else None,
+            features=features,
+            own_prefix=epoch_order_prefix(inp.order_key) if inp.order_key else None,
+        )
         self.attempt = ctx.number
         self.resumed = ctx.number > 1
         self.sequence = 0
@@ -146,6 +173,13 @@ class EpochCore:
         self.latencies_ms: list[float] = []
         self.ack_latencies_ms: list[float] = []
         self.close_times = {m.ticker: m.close_time for m in inp.markets}
+        self.close_ms = {
+            m.ticker: None if m.close_time is None else int(m.close_time.timestamp() * 1000) for m in inp.markets
+        }
+        self.in_flight: dict[str, asyncio.Task[None]] = {}
+        self.fatal: BaseException | None = None
+        self.on_market_free: Any = None  # driver's callback(ticker) when a market's operation completes
+        self._clock_anchor: tuple[float, float] | None = None
         self.unresolved_intents: dict[str, OrderIntent] = {}  # client_order_id -> intent, outcome unknown
         self.refreshes: Counter[str] = Counter()
         refresh_s = inp.fallbacks.refresh_s if inp.fallbacks is not None else 0.0
@@ -194,6 +228,7 @@ class EpochCore:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._lease_task is not None:
+            self.lease.stop()
             self._lease_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._lease_task
@@ -220,9 +255,13 @@ class EpochCore:
                 self.error(err)
                 await self.pause(1.0)
                 continue
+            held = [p for p in positions if p.position_fp != 0]
             self.pipeline.reset(
-                {p.ticker: p.position_fp for p in positions if p.position_fp != 0}, balance.balance_cents
+                {p.ticker: p.position_fp for p in held},
+                balance.balance_cents,
+                {p.ticker: p.market_exposure_dollars for p in held},
             )
+            self.anchor_clock()
             for order in earlier:
                 self.summary.orders_placed += 1
                 self.summary.client_order_ids.append(order.client_order_id or "")
@@ -309,41 +348,143 @@ class EpochCore:
 
     # ---------------------------------------------------------------- pipeline
 
-    async def decide(
-        self,
-        ticker: str,
-        top: BookTop,
-        now: datetime,
-        received_at: float,
-        book_age_ms: float = 0.0,
-        max_book_age_ms: float | None = None,
-    ) -> None:
-        """Run the pipeline for one order-book update of ``ticker``.
+    def anchor_clock(self) -> None:
+        """Anchor :meth:`exchange_ms` to the REST client's exchange-clock estimate now (called after the rebuild)."""
+        self._clock_anchor = (self.client.exchange_now().timestamp() * 1000, time.monotonic() * 1000)
 
-        Args:
-            ticker: the market.
-            top: its top of book (dollars, contracts).
-            now: the exchange clock.
-            received_at: ``time.perf_counter()`` when the update arrived (decision latency starts here).
-            book_age_ms: age of the book, milliseconds.
-            max_book_age_ms: freshness limit: never act on an older book (None = no limit).
+    def exchange_ms(self) -> int:
+        """The exchange clock in ms for the REST polling epoch: the estimate at the anchor plus monotonic time since.
+
+        One smooth clock per attempt (the ``Date``-header estimate jumps by up to a second between responses, which
+        would bend the per-market throttle). The actor loop uses the frames' exchange time instead.
+        """
+        if self._clock_anchor is None:
+            self.anchor_clock()
+        assert self._clock_anchor is not None
+        exchange, mono = self._clock_anchor
+        return int(exchange + time.monotonic() * 1000 - mono)
+
+    def decide(self, update: BookUpdate) -> Decision | None:
+        """Run the decision step on one order-book update and count what it decided (nothing is sent here).
+
+        Returns:
+            The decision (an intent that passed every pre-trade check, a reject, or HOLD), or None when the update
+            is not a decision point (inside the policy's decision interval).
         """
         self.summary.updates_seen += 1
         self.metrics.epoch_updates.inc()
-        update = BookUpdate(
-            ticker, top, self.close_times.get(ticker), now, time.monotonic() * 1000, book_age_ms, max_book_age_ms
-        )
         decision = self.pipeline.decide(update)
+        if decision is None:
+            return None
         self.decisions[decision.action] += 1
-        self.metrics.decisions.labels(decision.action).inc()
-        if decision.intent is None:
-            if decision.reject is not None:
-                self.reject(decision.reject)
+        self.metrics.decisions.labels(self.live.name, decision.action).inc()
+        if decision.reject is not None:
+            self.reject(decision.reject)
+        return decision
+
+    async def decide_and_execute(self, update: BookUpdate, received_at: float) -> None:
+        """:meth:`decide`, then execute the intent inline (the REST polling epoch: one market at a time)."""
+        decision = self.decide(update)
+        if decision is not None and decision.intent is not None:
+            if not self.may_trade():
+                self.reject("fenced")
+                return
+            await self.execute(decision.intent, received_at, decision.now_ms)
+
+    def submit(self, intent: OrderIntent, received_at: float, now_ms: int) -> bool:
+        """Start executing ``intent`` concurrently (the actor loop); at most one operation in flight per market.
+
+        Returns:
+            False when not started: the market already has an operation in flight, or the fence refuses
+            (``rejects["fenced"]``).
+        """
+        ticker = intent.ticker
+        if ticker in self.in_flight:
+            return False
+        if not self.may_trade():
+            self.reject("fenced")
+            return False
+        task = asyncio.ensure_future(self.execute(intent, received_at, now_ms))
+        self.in_flight[ticker] = task
+        task.add_done_callback(functools.partial(self._operation_done, ticker))
+        return True
+
+    def _operation_done(self, ticker: str, task: asyncio.Task[None]) -> None:
+        if self.in_flight.get(ticker) is task:
+            del self.in_flight[ticker]
+        if not task.cancelled():
+            err = task.exception()
+            if err is not None and self.fatal is None:
+                self.fatal = err  # an authentication error (everything else is counted inside execute)
+        if self.on_market_free is not None:
+            self.on_market_free(ticker)
+
+    async def drain(self) -> None:
+        """Wait for every operation in flight (their outcomes must be known before the summary)."""
+        while self.in_flight:
+            await asyncio.gather(*list(self.in_flight.values()), return_exceptions=True)
+
+    def raise_if_failed(self) -> None:
+        """Re-raise an authentication error an operation in flight hit (the activity maps it)."""
+        if self.fatal is not None:
+            err, self.fatal = self.fatal, None
+            raise err
+
+    async def execute(self, intent: OrderIntent, received_at: float, now_ms: int) -> None:
+        """Execute one intent: cancel the order it replaces (MAKE), then place it (see the module docstring).
+
+        Raises:
+            KalshiAuthError, KalshiCredentialsError: the exchange refuses the key.
+        """
+        if intent.replaces is not None and not await self._cancel(intent.ticker, intent.replaces):
             return
         if not self.may_trade():
             self.reject("fenced")
             return
-        await self._execute(decision.intent, received_at)
+        self.pipeline.order_sent(intent, now_ms)
+        await self._place(intent, received_at, now_ms)
+
+    async def _cancel(self, ticker: str, order_id: str, *, fenced: bool = True) -> bool:
+        """Cancel our resting order ``order_id``; True when it is gone (cancelled now, or already done).
+
+        ``fenced=False`` cancels even without the lease: cancelling our own order never adds exposure (the epoch's
+        end, so no resting order outlives it even when the epoch was superseded).
+        """
+        if fenced and not self.may_trade():
+            self.reject("fenced")
+            return False
+        cancelling = asyncio.ensure_future(self.client.cancel_order(order_id, ticker=ticker))
+        try:
+            await asyncio.shield(cancelling)
+        except asyncio.CancelledError:
+            with contextlib.suppress(KalshiError):
+                await cancelling
+                self.pipeline.order_done(ticker, order_id)
+            raise
+        except (KalshiAuthError, KalshiCredentialsError):
+            raise
+        except (KalshiNotFoundError, KalshiRejectedError):
+            pass  # already executed, cancelled or swept: gone either way
+        except KalshiError as err:
+            self.error(err)
+            self.heartbeat_after_write()
+            return False
+        self.pipeline.exchange_ok()
+        self.pipeline.order_done(ticker, order_id)
+        self.heartbeat_after_write()
+        return True
+
+    async def cancel_resting(self) -> None:
+        """Cancel every resting order of this epoch (MAKE orders never outlive their epoch)."""
+        portfolio = getattr(self.pipeline, "portfolio", None)
+        if portfolio is None:
+            return
+        for ticker, state in list(portfolio.markets.items()):
+            if state.resting is not None:
+                try:
+                    await self._cancel(ticker, state.resting.order_id, fenced=False)
+                except KalshiError as err:
+                    self.log.warning("epoch %s: resting order %s not cancelled: %s", self.inp.epoch_id, ticker, err)
 
     def _next_client_order_id(self) -> tuple[str, bool]:
         """The next order's id, and whether to look it up before sending (legacy retries only)."""
@@ -355,7 +496,7 @@ class EpochCore:
         lookup_first = self.resumed and self.sequence <= self.resume_sequence + len(self.close_times) + 1
         return legacy_epoch_client_order_id(self.inp.epoch_id, self.sequence), lookup_first
 
-    async def _execute(self, intent: OrderIntent, received_at: float) -> None:
+    async def _place(self, intent: OrderIntent, received_at: float, now_ms: int) -> None:
         client_order_id, lookup_first = self._next_client_order_id()
         request = CreateOrderRequest(
             ticker=intent.ticker,
@@ -364,11 +505,11 @@ class EpochCore:
             count_fp=intent.count_contracts,
             price_dollars=intent.price_dollars,
             client_order_id=client_order_id,
-            time_in_force="immediate_or_cancel",
+            time_in_force=cast(TimeInForce, intent.time_in_force),
+            post_only=intent.post_only,
             reduce_only=intent.reduce_only,
             order_group_id=self.inp.order_group_id,
         )
-        self.pipeline.order_sent(intent.ticker, time.monotonic() * 1000)
         sent_at = time.perf_counter()
         self.latencies_ms.append((sent_at - received_at) * 1000)
         self.metrics.decision_latency_seconds.labels(self.origin).observe(sent_at - received_at)
@@ -379,7 +520,7 @@ class EpochCore:
         except asyncio.CancelledError:
             late = await self._finish_in_flight(placing, intent, client_order_id)
             if late is not None:
-                self._accepted(intent, late, sent_at)
+                self._accepted(intent, late, sent_at, now_ms)
             raise
         except (KalshiAuthError, KalshiCredentialsError):
             raise
@@ -406,7 +547,7 @@ class EpochCore:
             self.error(err)
             self.heartbeat_after_write()
             return
-        self._accepted(intent, ack, sent_at)
+        self._accepted(intent, ack, sent_at, now_ms)
         self.heartbeat_after_write()
 
     def _unresolved(self, client_order_id: str, intent: OrderIntent) -> None:
@@ -431,6 +572,8 @@ class EpochCore:
         fallbacks = self.inp.fallbacks
         if fallbacks is None or not fallbacks.any or not self.ready or time.monotonic() < self._next_refresh:
             return
+        if self.in_flight:
+            return  # a read must not overtake an acknowledgement: the next call, once the markets are free
         self._next_refresh = time.monotonic() + fallbacks.refresh_s
         try:
             if fallbacks.fills_by_order_polling and self.inp.order_key is not None:
@@ -439,8 +582,11 @@ class EpochCore:
             if fallbacks.positions_by_rest_sync:
                 positions = await self.client.get_positions()
                 balance = await self.client.get_balance()
-                self.pipeline.reset(
-                    {p.ticker: p.position_fp for p in positions if p.position_fp != 0}, balance.balance_cents
+                held = [p for p in positions if p.position_fp != 0]
+                self.pipeline.sync(
+                    {p.ticker: p.position_fp for p in held},
+                    balance.balance_cents,
+                    {p.ticker: p.market_exposure_dollars for p in held},
                 )
                 self._refreshed("positions_rest_sync")
         except (KalshiAuthError, KalshiCredentialsError):
@@ -469,7 +615,7 @@ class EpochCore:
             if ack.fill_count_fp > 0:
                 self.summary.contracts_filled += ack.fill_count_fp
                 self._filled(intent.ticker)
-            self.pipeline.acknowledged(intent, ack)
+            self.pipeline.acknowledged(intent, ack, self.exchange_ms())
             self.log.info(
                 "epoch %s: order %s of unknown outcome found: filled %s", self.inp.epoch_id, cid, ack.fill_count_fp
             )
@@ -489,7 +635,7 @@ class EpochCore:
         if ticker not in self.summary.filled_tickers:
             self.summary.filled_tickers.append(ticker)
 
-    def _accepted(self, intent: OrderIntent, ack: OrderAck, sent_at: float) -> None:
+    def _accepted(self, intent: OrderIntent, ack: OrderAck, sent_at: float, now_ms: int) -> None:
         self.pipeline.exchange_ok()
         ack_ms = (time.perf_counter() - sent_at) * 1000
         self.ack_latencies_ms.append(ack_ms)
@@ -512,15 +658,16 @@ class EpochCore:
             self.metrics.fills_contracts.labels(self.origin, intent.side, intent.action).inc(float(filled))
             self.summary.contracts_filled += filled
             self._filled(intent.ticker)
-        self.pipeline.acknowledged(intent, ack)
+        self.pipeline.acknowledged(intent, ack, now_ms)
         self.log.info(
-            "%s order %s: %s %s %s @ %s filled %s",
+            "%s order %s: %s %s %s @ %s (%s) filled %s",
             self.origin,
             ack.client_order_id,
             intent.action,
             intent.count_contracts,
             intent.side,
             intent.price_dollars,
+            intent.action_name,
             filled,
         )
 
@@ -548,6 +695,18 @@ class EpochCore:
         s.ack_latency_ms_p50 = percentile(self.ack_latencies_ms, 50)
         s.ack_latency_ms_p99 = percentile(self.ack_latencies_ms, 99)
         s.client_order_ids = s.client_order_ids[-500:]
+        s.policy = self.live.info
+        step = self.pipeline
+        if isinstance(step, DecisionStep):
+            s.forced_holds = step.forced_holds
+            s.updates_skipped = step.skipped
+            s.inference_ms_p50 = percentile(step.inference_ms, 50)
+            s.inference_ms_p99 = percentile(step.inference_ms, 99)
+            s.fees_dollars = Decimal(step.fees_micro).scaleb(-6)
+            s.realized_pnl_by_ticker = {t: Decimal(v).scaleb(-6) for t, v in sorted(step.realized_micro.items())}
+            s.realized_pnl_dollars = sum(s.realized_pnl_by_ticker.values(), Decimal(0))
+            for ms in step.inference_ms:
+                self.metrics.inference_seconds.labels(self.live.name).observe(ms / 1000)
         s.fallback_refreshes = dict(self.refreshes)
         if self.ready:
             held = self.pipeline.positions

@@ -13,13 +13,13 @@ answer that the attempt is gone ends it at once (docs/architecture.md "Exactly-o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from kalshi.ingest import wait_event
 from trading.attempt import Renewal
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ class EpochLease:
         self.cancel_requested = False
         self.beats = 0
         self.failures = 0
+        self._stopped = False
 
     def valid(self) -> bool:
         """Whether this attempt may write an order now."""
@@ -108,16 +109,32 @@ class EpochLease:
         self._valid_until = max(self._valid_until, sent + self.lease_s)
         return True
 
+    def stop(self) -> None:
+        """End :meth:`run` at its next step (the epoch is over); the caller cancels its task as well."""
+        self._stopped = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Renew every ``interval_s``, sooner after :meth:`beat_soon` (never twice within ``min_gap_s``)."""
-        while self.lost is None and not self.cancel_requested:
+        """Renew every ``interval_s``, sooner after :meth:`beat_soon` (never twice within ``min_gap_s``).
+
+        Ends on :meth:`stop`, a lost or cancelled attempt, or cancellation.
+
+        The wake-up wait is :func:`kalshi.ingest.wait_event`, not ``asyncio.wait_for``: on Python 3.11 ``wait_for``
+        swallows a cancellation that arrives in the same loop iteration as its inner result (an order write's
+        :meth:`beat_soon` as the epoch ends), and this loop then renewed forever: an epoch activity that never
+        returned (seen in ``bench_market_data``). :meth:`stop` ends the loop whatever happens to the cancellation.
+        """
+        while self.lost is None and not self.cancel_requested and not self._stopped:
             started = time.monotonic()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
+            await wait_event(self._wake, self.interval_s)
             self._wake.clear()
+            if self._stopped:
+                return
             gap = self.min_gap_s - (time.monotonic() - started)
             if gap > 0:
                 await asyncio.sleep(gap)
+            if self._stopped:
+                return
             await self.beat()
 
 
@@ -134,6 +151,12 @@ class EpochFence:
     def __init__(self) -> None:
         self._holder: tuple[asyncio.Task[Any], EpochCore] | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def holder(self) -> EpochCore | None:
+        """The epoch placing orders for the account in this process now, or None (operators' and tests' view)."""
+        holder = self._holder
+        return holder[1] if holder is not None and not holder[0].done() else None
 
     @classmethod
     def for_account(cls, account: str) -> EpochFence:

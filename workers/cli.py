@@ -185,17 +185,35 @@ def format_status(st: TraderStatus) -> str:
             f"  close {cl.tag} {cl.ticker}: {cl.status.value} {cl.closed_contracts}/{cl.requested_contracts}{pnl}"
         )
     lines.append(
-        f"realised P&L of closes this session: {st.realized_pnl_dollars:+.2f} USD "
-        f"(fees {st.close_fees_dollars:.2f} USD)"
+        f"session P&L: realised {st.session_realized_pnl_dollars:+.2f} USD after fees (closes "
+        f"{st.realized_pnl_dollars:+.2f}, trades {st.trading_realized_pnl_dollars:+.2f}, settlements "
+        f"{st.settlement_pnl_dollars:+.2f}; fees {st.close_fees_dollars + st.trading_fees_dollars:.2f}), unrealised "
+        f"{st.unrealized_pnl_dollars:+.2f} USD"
     )
+    for ticker, realised in list(st.session_realized_by_ticker.items())[-5:]:
+        lines.append(f"  realised {ticker}: {realised:+.2f} USD")
+    lines.append(f"policy: {_policy_line(st)}")
     if st.stop_outcome:
         lines.append(f"stop: {st.stop_outcome}")
     if st.last_epoch:
         e = st.last_epoch
         lines.append(
-            f"last epoch: {e.ended_by}, {e.updates_seen} updates, {e.orders_placed} orders, rejects {e.rejects}"
+            f"last epoch: {e.driver}, ended by {e.ended_by}, {e.updates_seen} updates, {e.orders_placed} "
+            f"orders, rejects {e.rejects}"
         )
     return "\n".join(lines)
+
+
+def _policy_line(st: TraderStatus) -> str:
+    """The configured policy and what the last epoch ran (model and feature version, or the fallback and why)."""
+    used = st.policy_in_use
+    if used is None:
+        return f"{st.policy} (no epoch yet)"
+    if used.fallback_reason:
+        return f"{st.policy}; the last epoch ran {used.name} instead: {used.fallback_reason}"
+    if used.model_version:
+        return f"{st.policy}: model {used.model_version}, feature version {used.feature_version}"
+    return st.policy if used.name == st.policy else f"{st.policy} (the last epoch ran {used.name})"
 
 
 @cli.command()

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
       status history (``sqlite:///.state/recording.db`` by default; ``postgresql+psycopg://...``;
       ``off`` disables recording).
     * ``STATE_DIR``: where local state lives (``.state``: dev-server database, generated keys).
+    * ``MODEL_REGISTRY``: the model registry learned policies (``rl:current``, ``rl:<version>``) are loaded from
+      (default ``STATE_DIR/models``, where ``kalshi-trader train`` saves).
+    * ``TRADER_POLICY`` (``imbalance``), ``TRADER_FALLBACK_POLICY`` (``imbalance``): the policy the trader starts
+      with and the baseline that runs when a learned one cannot (``set_policy`` changes the policy at run time).
     * Trader thresholds: ``TRADER_SERIES`` (comma list, ``KXGOLD15M``),
       ``TRADER_RECALIBRATION_INTERVAL_S`` (60), ``TRADER_TAKE_PROFIT_PCT`` (0.20),
       ``TRADER_STOP_LOSS_PCT`` (0.10), ``TRADER_MAX_HOLD_TIME_S`` (3600),
@@ -85,6 +89,9 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9464, ge=0, le=65535, alias="METRICS_PORT")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     state_dir: Path = Field(default=DEFAULT_STATE_DIR, alias="STATE_DIR")
+    model_registry: Path | None = Field(default=None, alias="MODEL_REGISTRY")
+    policy: str = Field(default="imbalance", alias="TRADER_POLICY")
+    fallback_policy: str = Field(default="imbalance", alias="TRADER_FALLBACK_POLICY")
 
     series: str = Field(default="KXGOLD15M", alias="TRADER_SERIES")
     recalibration_interval_s: float = Field(default=60.0, ge=1, alias="TRADER_RECALIBRATION_INTERVAL_S")
@@ -133,6 +140,11 @@ class Settings(BaseSettings):
         if self.database_url is not None and self.database_url.strip().lower() in ("off", "none", ""):
             return None
         return self.database_url or f"sqlite:///{self.state_dir / 'recording.db'}"
+
+    @property
+    def model_registry_dir(self) -> Path:
+        """``MODEL_REGISTRY`` or ``STATE_DIR/models``."""
+        return self.model_registry or self.state_dir / "models"
 
     @property
     def sim_key_path(self) -> Path:
@@ -193,7 +205,13 @@ class Settings(BaseSettings):
                 max_position_contracts=self.max_position_contracts,
                 max_open_positions=self.max_open_positions,
             ),
-            epoch=EpochSettings(poll_interval_ms=self.poll_interval_ms),
+            epoch=EpochSettings.model_validate(
+                {
+                    "poll_interval_ms": self.poll_interval_ms,
+                    "policy": self.policy,
+                    "fallback_policy": self.fallback_policy,
+                }
+            ),
             close=CloseSettings(),
             cancel_resting_on_start=self.cancel_resting_on_start,
             order_group_contracts_limit=self.order_group_limit,

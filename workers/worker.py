@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -38,6 +39,7 @@ from kalshi.rest import KalshiRestClient
 from kalshi.signer import RequestSigner
 from recording.metrics import AppMetrics
 from recording.recorder import Recorder
+from trading.live import FeatureStore, PolicyLibrary
 from workers.metrics import MetricsServer, build_runtime, free_port
 from workers.settings import Settings
 from workflows.close import ClosePositionWorkflow
@@ -133,11 +135,16 @@ class Workers:
         shared: workflows and REST activities on the shared task queue (``kalshi-trader``).
         market_data: ingestion and the actor loop on this process's queue (None without WebSocket).
         hub: this process's market data (books in memory), None without WebSocket.
+        policies: this process's policy library (models loaded once per process).
+        features: this process's feature history of the subscribed markets (None without WebSocket or without
+            the RL extra).
     """
 
     shared: Worker
     market_data: Worker | None = None
     hub: MarketDataHub | None = None
+    policies: PolicyLibrary | None = None
+    features: FeatureStore | None = None
     _task: asyncio.Future[None] | None = field(default=None, init=False, repr=False)
 
     async def run(self) -> None:
@@ -177,6 +184,7 @@ def build_workers(
     ws_url: str | None = None,
     signer: RequestSigner | None = None,
     recorder: Any | None = None,
+    model_registry: Path | None = None,
     **worker_kwargs: Any,
 ) -> Workers:
     """The workers of one process.
@@ -189,10 +197,20 @@ def build_workers(
         ws_url: the Kalshi WebSocket URL; None disables WebSocket market data on this process.
         signer: signs the WebSocket handshake.
         recorder: write-behind recorder for frames and orders (None: nothing is persisted).
+        model_registry: the model registry folder learned policies are loaded from (None: ``rl:`` policies fall
+            back to the configured baseline).
         worker_kwargs: extra :class:`Worker` options for both workers.
     """
     rest = KalshiActivities(kalshi, metrics, recorder)
-    epoch = TradingEpochActivities(kalshi, metrics, recorder=recorder)
+    hub = MarketDataHub(worker_queue_name(task_queue)) if ws_url is not None else None
+    features = None
+    if hub is not None:
+        try:
+            features = FeatureStore(hub)
+        except ImportError as err:
+            log.info("no feature history for learned policies (the RL extra is not installed: %s)", err)
+    policies = PolicyLibrary(model_registry, metrics, features)
+    epoch = TradingEpochActivities(kalshi, metrics, policies, recorder=recorder, hub=hub)
     options: dict[str, Any] = {
         "graceful_shutdown_timeout": timedelta(seconds=10),
         "workflow_runner": workflow_runner(),
@@ -210,11 +228,11 @@ def build_workers(
         rest.ensure_order_group,
         rest.reset_order_group,
         epoch.run_trading_epoch,
+        epoch.predict,
     ]
-    hub = md_worker = None
-    if ws_url is not None:
-        hub = MarketDataHub(worker_queue_name(task_queue))
-        md = MarketDataActivities(kalshi, ws_url, signer, metrics, hub, recorder)
+    md_worker = None
+    if hub is not None and ws_url is not None:
+        md = MarketDataActivities(kalshi, ws_url, signer, metrics, hub, recorder, policies, features)
         activities.append(md.queue_activity())
         md_options = {k: v for k, v in options.items() if k != "workflow_runner"}
         # The ingestion heartbeat carries the stream health the calibration and the health probe read: let it
@@ -223,11 +241,11 @@ def build_workers(
         md_worker = Worker(
             client,
             task_queue=hub.queue,
-            activities=[md.ingest_market_data, md.run_actor_epoch],
+            activities=[md.ingest_market_data, md.run_actor_epoch, epoch.predict],
             **md_options,
         )
     shared = Worker(client, task_queue=task_queue, workflows=list(WORKFLOWS), activities=activities, **options)
-    return Workers(shared=shared, market_data=md_worker, hub=hub)
+    return Workers(shared=shared, market_data=md_worker, hub=hub, policies=policies, features=features)
 
 
 def build_worker(
@@ -275,7 +293,14 @@ async def worker_process(settings: Settings) -> AsyncIterator[WorkerProcess]:
         log.info("recording to %s (session %d)", recorder.url.render_as_string(hide_password=True), recorder.session_id)
     async with KalshiRestClient(endpoints.rest_base_url, signer) as kalshi:
         workers = build_workers(
-            client, kalshi, metrics, settings.task_queue, ws_url=endpoints.ws_url, signer=signer, recorder=recorder
+            client,
+            kalshi,
+            metrics,
+            settings.task_queue,
+            ws_url=endpoints.ws_url,
+            signer=signer,
+            recorder=recorder,
+            model_registry=settings.model_registry_dir,
         )
         metrics.watch(hub=workers.hub, recorder=recorder)
         try:
@@ -298,6 +323,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     async with worker_process(settings) as proc:
+        if proc.workers.policies is not None and settings.policy.startswith("rl:"):
+            # The trader is configured for a learned policy: load torch and the current model now, not on the
+            # first epoch's trading loop; they are long-lived too (frozen below). Not otherwise: torch and a model
+            # cost ~700 MB of RSS (measured), a worker trading a baseline does not pay it until set_policy asks.
+            await proc.workers.policies.preload()
         # Everything allocated at start-up (modules, clients, workflow definitions) is long-lived: move it
         # out of the cyclic collector's reach so full collections stop pausing the trading loop
         # (bench_market_data measured 50-70 ms gen-2 pauses before).

@@ -32,7 +32,8 @@ work even while the group is triggered.
 Slippage floor and P&L (patch ``close-floor-and-pnl``): no attempt sells below the mark (the held
 side's best bid when it is priced) minus ``settings.max_slippage_dollars``; the result carries the
 cost basis of what was sold (the position's average cost from Kalshi's ``market_exposure``), the
-taker fees (:func:`models.money.taker_fee_dollars`) and the realised P&L after fees.
+taker fees (:func:`models.fees.single_fill_fee_dollars`: Kalshi's fee and rounding, as one fill at the average
+price) and the realised P&L after fees.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ from decimal import ROUND_CEILING, Decimal
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from models.fees import single_fill_fee_dollars
 from models.ids import close_client_order_id
-from models.money import taker_fee_dollars
 from models.trader import (
     PAUSE_CODES,
     CloseQuote,
@@ -65,6 +66,9 @@ from workflows.names import (
     PATCH_CLOSE_WAITS_OUT_PAUSE,
     PLACE_ORDER,
 )
+
+_PRICE_GRID = Decimal("0.0001")
+"""Kalshi's price grid: an average fill price is put on it before its fee is computed."""
 
 
 @workflow.defn(name=CLOSE_POSITION_WORKFLOW)
@@ -172,7 +176,9 @@ class ClosePositionWorkflow:
                     remaining -= outcome.filled_contracts
                     result.error = None
                     if v2:
-                        result.fees_dollars += taker_fee_dollars(outcome.filled_contracts, avg)
+                        result.fees_dollars += single_fill_fee_dollars(
+                            outcome.filled_contracts, avg.quantize(_PRICE_GRID), action="sell"
+                        )
                         if avg_cost is not None:
                             basis += outcome.filled_contracts * avg_cost
                 if remaining <= 0:

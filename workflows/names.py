@@ -30,6 +30,7 @@ CANCEL_RESTING_ORDERS = "cancel_resting_orders"
 GET_CLOSE_QUOTE = "get_close_quote"
 PLACE_ORDER = "place_order"
 RUN_TRADING_EPOCH = "run_trading_epoch"
+PREDICT = "predict"
 LOCATE_MARKET_DATA = "locate_market_data"
 HEALTH_PROBE = "health_probe"
 
@@ -46,6 +47,7 @@ SIGNAL_RECALIBRATE = "recalibrate"
 QUERY_STATUS = "status"
 UPDATE_SET_RISK_LIMITS = "set_risk_limits"
 UPDATE_FORCE_CLOSE = "force_close"
+UPDATE_SET_POLICY = "set_policy"
 
 # Search attributes (registered by the dev-server start: --search-attribute NAME=Keyword)
 SA_STATE = SearchAttributeKey.for_keyword("KalshiTraderState")
@@ -92,3 +94,6 @@ PATCH_PROBE_DURING_CLOSE_WAIT = "probe-during-close-wait"
 component that went down or recovered meanwhile ends the wait (the closes go on in the background) and the loop
 recalibrates at once instead of after the wait (an exchange pause that began during a close was reported up to
 close_wait_s late)."""
+PATCH_LIVE_POLICY = "live-policy-and-session-pnl"
+"""The set_policy update (validated; from the next epoch); the epochs' realised P&L and fees and the settlements'
+P&L are summed for the session and per market."""

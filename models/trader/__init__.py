@@ -49,6 +49,7 @@ from models.trader.closes import (
     PlaceOrderInput,
 )
 from models.trader.config import (
+    BASELINE_POLICIES,
     CloseSettings,
     DegradedSettings,
     EpochSettings,
@@ -57,6 +58,7 @@ from models.trader.config import (
     StrictModel,
     TraderConfig,
     limit_problems,
+    policy_problem,
 )
 from models.trader.enums import (
     CloseStatus,
@@ -67,7 +69,16 @@ from models.trader.enums import (
     Side,
     TradeAction,
 )
-from models.trader.epoch import EpochInput, EpochMarket, EpochSummary, RecordBatch
+from models.trader.epoch import (
+    EpochInput,
+    EpochMarket,
+    EpochSummary,
+    PolicyInUse,
+    PredictedDecision,
+    PredictInput,
+    PredictResult,
+    RecordBatch,
+)
 from models.trader.health import (
     ActiveFallback,
     EpochFallbacks,
@@ -87,6 +98,7 @@ from models.trader.market import (
 from models.trader.operator import (
     ForceCloseRequest,
     PauseRequest,
+    PolicyUpdate,
     RejectedMessage,
     RiskLimitsUpdate,
     StatusTransition,
@@ -96,6 +108,7 @@ from models.trader.operator import (
 from models.trader.state import CarriedState, TraderInput, TraderStatus
 
 __all__ = [
+    "BASELINE_POLICIES",
     "PAUSE_CODES",
     "ActiveFallback",
     "BookTop",
@@ -139,8 +152,13 @@ __all__ = [
     "PauseRequest",
     "PendingOrder",
     "PlaceOrderInput",
+    "PolicyInUse",
+    "PolicyUpdate",
     "PortfolioHealth",
     "PositionView",
+    "PredictInput",
+    "PredictResult",
+    "PredictedDecision",
     "ProbeResult",
     "RecordBatch",
     "RejectedMessage",
@@ -159,5 +177,6 @@ __all__ = [
     "build_position_views",
     "is_sellable",
     "limit_problems",
+    "policy_problem",
     "validation_line",
 ]

@@ -75,12 +75,28 @@ class RestingOrder(BaseModel):
 
 
 class SettlementRecord(BaseModel):
-    """A settlement paid by the exchange (revenue in cents, 100 per winning contract)."""
+    """A settlement paid by the exchange (revenue in cents, 100 per winning contract).
+
+    Attributes:
+        ticker, market_result: the market and its result.
+        revenue_cents: the payout, cents.
+        settled_time: when (exchange clock).
+        cost_dollars: what the contracts settled had cost (Kalshi's ``yes_total_cost`` + ``no_total_cost``), dollars.
+        fee_dollars: the settlement's fee, dollars.
+
+    """
 
     ticker: str
     market_result: str
     revenue_cents: int
     settled_time: datetime | None = None
+    cost_dollars: Dollars = Decimal(0)
+    fee_dollars: Dollars = Decimal(0)
+
+    @property
+    def pnl_dollars(self) -> Decimal:
+        """Realised P&L of the settlement: revenue - cost - fee, dollars."""
+        return Decimal(self.revenue_cents) / 100 - self.cost_dollars - self.fee_dollars
 
 
 class CalibrationInput(BaseModel):

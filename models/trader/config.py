@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -58,12 +59,46 @@ class RiskLimits(StrictModel):
     max_entry_price_dollars: Decimal = Field(default=Decimal("0.90"), gt=0, lt=1)
 
 
+BASELINE_POLICIES: Final = ("imbalance", "hold")
+"""Baseline policies the live trader runs (:mod:`rl.decision.policies`; no model needed)."""
+
+_MODEL_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def policy_problem(spec: object) -> str | None:
+    """Why ``spec`` is not a policy the trader can be told to run, or None when it is one.
+
+    Valid: ``imbalance``, ``hold``, ``rl:current`` (the model registry's ``current`` pointer, re-read between
+    epochs) or ``rl:<model version>`` (a registry version id: letters, digits, ``.``, ``_``, ``-``). Whether the
+    model exists is the worker's to find out (the workflow does no I/O); a missing one falls back with a status
+    entry.
+    """
+    if not isinstance(spec, str):
+        return f"a policy is a string, got {type(spec).__name__}"
+    if spec in BASELINE_POLICIES:
+        return None
+    if spec.startswith("rl:") and _MODEL_VERSION.match(spec[3:]):
+        return None
+    return (
+        f"unknown policy {spec[:80]!r}: use imbalance, hold, rl:current or rl:<model version> "
+        "(letters, digits, '.', '_', '-')"
+    )
+
+
 class EpochSettings(StrictModel):
-    """The trading epoch between recalibrations (REST polling until the WebSocket loop lands).
+    """The trading epoch between recalibrations (the WebSocket actor loop, or REST polling as the fallback).
 
     Attributes:
-        policy: ``imbalance`` (the documented baseline, :mod:`rl.policy`) or ``hold`` (never enters:
-            a closing-only mode; exits still run at every recalibration).
+        policy: ``imbalance`` (the documented baseline, :class:`rl.decision.ImbalancePolicy`), ``hold`` (never
+            enters: a closing-only mode; exits still run at every recalibration), ``rl:current`` (the model
+            registry's current model, re-read between epochs) or ``rl:<version>``; changeable at run time with the
+            ``set_policy`` update (from the next epoch). See :func:`policy_problem`.
+        fallback_policy: the baseline that runs when the policy cannot (a missing, corrupt or incompatible model, a
+            worker without the RL extra, or an RL policy in the REST polling epoch, which has no live book
+            history); the epoch summary and ``status`` say so.
+        policy_seed: seed of a learned policy's sampling (its actions are sampled: docs/rl.md "Inference").
+        decision_interval_ms: baselines: at most one decision per market per this many exchange milliseconds
+            (0: every book update). A learned policy always uses its model's own interval.
         poll_interval_ms: how often the order books of viable markets are polled (ms).
         imbalance_threshold: baseline policy: |imbalance| of best-level sizes needed to act (0..1).
         heartbeat_timeout_s: Temporal heartbeat timeout of the epoch activity; cancellation
@@ -85,7 +120,10 @@ class EpochSettings(StrictModel):
 
     """
 
-    policy: Literal["imbalance", "hold"] = "imbalance"
+    policy: str = "imbalance"
+    fallback_policy: Literal["imbalance", "hold"] = "imbalance"
+    policy_seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    decision_interval_ms: int = Field(default=0, ge=0, le=3_600_000)
     poll_interval_ms: int = Field(default=2_000, ge=100)
     imbalance_threshold: Decimal = Field(default=Decimal("0.35"), ge=0, le=1)
     heartbeat_timeout_s: float = Field(default=4.0, ge=1)
@@ -94,6 +132,14 @@ class EpochSettings(StrictModel):
     max_connection_idle_ms: int = Field(default=15_000, ge=1)
     use_websocket: bool = True
     market_data_grace_ms: int = Field(default=5_000, ge=0)
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, v: str) -> str:
+        problem = policy_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
 
 
 class DegradedSettings(StrictModel):

@@ -12,7 +12,7 @@ from models.money import Contracts, Dollars
 from models.trader.calibration import CalibrationReport, PendingOrder
 from models.trader.closes import CloseResult
 from models.trader.config import EpochSettings, ExitRules, RiskLimits
-from models.trader.enums import OverallStatus
+from models.trader.enums import OverallStatus, Side
 from models.trader.health import EpochFallbacks
 from models.trader.operator import StatusTransition
 
@@ -89,6 +89,30 @@ class EpochInput(BaseModel):
     fallbacks: EpochFallbacks | None = None
 
 
+class PolicyInUse(BaseModel):
+    """Which policy an epoch (or a ``predict`` call) actually ran, and why when it is not the one asked for.
+
+    Attributes:
+        requested: the configured policy (``EpochSettings.policy``), e.g. ``rl:current``.
+        name: what decided: ``imbalance``, ``hold`` or ``rl:<version>``.
+        model_version: the registry version of a learned policy (``current`` resolved), else None.
+        feature_version: the observation's feature version of a learned policy, else None.
+        actions: the action names it chooses among, in index order.
+        decision_interval_ms: at most one decision per market per this many exchange ms (0: every update).
+        fallback_reason: why ``name`` differs from ``requested`` (one line: the model is missing, corrupt or
+            incompatible, the RL extra is not installed, ...), else None.
+
+    """
+
+    requested: str
+    name: str
+    model_version: str | None = None
+    feature_version: int | None = None
+    actions: list[str] = Field(default_factory=list)
+    decision_interval_ms: int = 0
+    fallback_reason: str | None = None
+
+
 class EpochSummary(BaseModel):
     """What one trading epoch did (shown in ``status`` and the Web UI).
 
@@ -121,6 +145,19 @@ class EpochSummary(BaseModel):
             and writing the request come on top: bench/bench_market_data.py measures frame received ->
             request written on the socket.
         ack_latency_ms_p50, ack_latency_ms_p99: order request sent -> exchange acknowledgement, ms.
+        policy: the policy that decided (with the fallback reason when it is not the configured one).
+        realized_pnl_dollars: P&L the epoch's own trades realised (closing contracts against their cost basis),
+            after every fee the epoch's fills paid, dollars; settlements and closes are counted by the workflow.
+        fees_dollars: fees of the epoch's fills, dollars.
+        realized_pnl_by_ticker: the same per market.
+        forced_holds: decision points where the checks allowed only HOLD (a learned policy is not asked then, as
+            in training).
+        updates_coalesced: book changes folded into a later decision on the same market's newer book (the actor
+            loop decides on the latest book).
+        updates_deferred: book updates of a market whose previous order was still in flight (decided on once it
+            completed: at most one order in flight per market).
+        updates_skipped: book updates inside the policy's decision interval.
+        inference_ms_p50, inference_ms_p99: the learned policy's observation + network time per decision, ms.
         positions: the epoch's own view of the signed positions at its end (contracts; the markets it held or
             traded): the next calibration compares it with the exchange's (``Drift.mismatched_positions``).
         fallback_refreshes: REST fallback refreshes performed, by fallback (``positions_rest_sync``,
@@ -149,7 +186,71 @@ class EpochSummary(BaseModel):
     latency_ms_p99: float | None = None
     ack_latency_ms_p50: float | None = None
     ack_latency_ms_p99: float | None = None
+    policy: PolicyInUse | None = None
+    realized_pnl_dollars: Dollars = Decimal(0)
+    fees_dollars: Dollars = Decimal(0)
+    realized_pnl_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
+    forced_holds: int = 0
+    updates_coalesced: int = 0
+    updates_deferred: int = 0
+    updates_skipped: int = 0
+    inference_ms_p50: float | None = None
+    inference_ms_p99: float | None = None
     positions: dict[str, Contracts] | None = None
     fallback_refreshes: dict[str, int] = Field(default_factory=dict)
     mode: OverallStatus | None = None
     closing_only: str | None = None
+
+
+class PredictInput(BaseModel):
+    """Input of the ``predict`` activity: the policy's decision for each market, without placing anything.
+
+    Attributes:
+        policy: the policy to ask (as ``EpochSettings.policy``; falls back like an epoch).
+        markets: the markets to decide on (their close times matter for the closing window).
+        positions: signed positions (contracts) by ticker.
+        balance_cents: free cash, cents.
+        risk, exits, settings: the limits and settings the checks apply (as in an epoch).
+
+    """
+
+    policy: str
+    markets: list[EpochMarket]
+    positions: dict[str, Contracts] = Field(default_factory=dict)
+    balance_cents: int
+    risk: RiskLimits
+    exits: ExitRules
+    settings: EpochSettings
+
+
+class PredictedDecision(BaseModel):
+    """One market's decision from ``predict``.
+
+    Attributes:
+        ticker: the market.
+        action: the chosen action's name (``HOLD``, ``BUY_YES_TAKE``, ...).
+        allowed: the actions the pre-trade checks allowed (the action mask), by name.
+        reject: why the chosen action would not become an order, else None.
+        side, order_action, count_contracts, price_dollars, time_in_force: the order it would place, when any.
+        book_source: ``websocket`` (the worker's live book and feature history) or ``rest`` (a fresh REST book;
+            no history).
+
+    """
+
+    ticker: str
+    action: str
+    allowed: list[str] = Field(default_factory=list)
+    reject: str | None = None
+    side: Side | None = None
+    order_action: Literal["buy", "sell"] | None = None
+    count_contracts: Contracts | None = None
+    price_dollars: Dollars | None = None
+    time_in_force: str | None = None
+    book_source: Literal["websocket", "rest"] = "rest"
+
+
+class PredictResult(BaseModel):
+    """What ``predict`` answered: the policy it used and one decision per market it had a book for."""
+
+    policy: PolicyInUse
+    decisions: list[PredictedDecision] = Field(default_factory=list)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool, ValidationError, model_validator
 
-from models.trader.config import ExitRules, RiskLimits, StrictModel, limit_problems
+from models.trader.config import ExitRules, RiskLimits, StrictModel, limit_problems, policy_problem
 from models.trader.enums import LifecycleState, OverallStatus
 
 
@@ -32,6 +33,24 @@ class ForceCloseRequest(StrictModel):
     """``force_close`` update payload: ``{"ticker": "KXGOLD15M-..."}``."""
 
     ticker: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class PolicyUpdate(StrictModel):
+    """``set_policy`` update payload: ``{"policy": "rl:current"}`` (or ``imbalance``, ``hold``, ``rl:<version>``).
+
+    Takes effect at the next epoch. The name is checked here (:func:`models.trader.config.policy_problem`); whether
+    a model version exists only the worker can tell: a missing one falls back to ``fallback_policy`` and says so.
+    """
+
+    policy: str = Field(min_length=1, max_length=110)
+    fallback_policy: Literal["imbalance", "hold"] | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> PolicyUpdate:
+        problem = policy_problem(self.policy)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class RiskLimitsUpdate(StrictModel):

@@ -13,7 +13,7 @@ from models.trader.calibration import CalibrationReport, PendingOrder
 from models.trader.closes import CloseResult
 from models.trader.config import ExitRules, RiskLimits, TraderConfig
 from models.trader.enums import LifecycleState, OverallStatus
-from models.trader.epoch import EpochSummary
+from models.trader.epoch import EpochSummary, PolicyInUse
 from models.trader.health import ModeLimits, ProbeResult
 from models.trader.market import PositionView
 from models.trader.operator import PauseRequest, RejectedMessage, StatusTransition, StopRequest
@@ -58,6 +58,11 @@ class CarriedState(BaseModel):
         realized_pnl_by_ticker: realised P&L after fees per market over the session (dollars; last 100
             markets).
         stop_outcome: how the stop ended (what could not be flattened, if anything).
+        trading_realized_pnl_dollars, trading_fees_dollars: session totals of the epochs' own trades (realised
+            P&L after fees, fees alone; dollars).
+        trading_realized_by_ticker: the epochs' realised P&L after fees per market (last 100 markets).
+        settlement_pnl_dollars: session total of settlements: payout - cost of the settled contracts - fee.
+        settlement_pnl_by_ticker: the same per market (last 100 markets).
         mode_since: when the current mode began (workflow clock).
         mode_seconds: seconds spent in each mode before the current one began (``mode`` value -> seconds;
             the status answer adds the current period).
@@ -101,6 +106,11 @@ class CarriedState(BaseModel):
     close_fees_dollars: Dollars = Decimal(0)
     realized_pnl_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
     stop_outcome: str | None = None
+    trading_realized_pnl_dollars: Dollars = Decimal(0)
+    trading_fees_dollars: Dollars = Decimal(0)
+    trading_realized_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
+    settlement_pnl_dollars: Dollars = Decimal(0)
+    settlement_pnl_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
     mode_since: datetime | None = None
     mode_seconds: dict[str, float] = Field(default_factory=dict)
     limits: ModeLimits | None = None
@@ -140,6 +150,15 @@ class TraderStatus(BaseModel):
         close_fees_dollars: fees of those closes (dollars).
         realized_pnl_by_ticker: the same per market.
         stop_outcome: how a stop ended (None while running).
+        policy: the configured policy (``EpochSettings.policy``; ``set_policy`` changes it from the next epoch).
+        policy_in_use: what the last epoch ran (name, model and feature version, and the fallback reason when it
+            could not run the configured one).
+        unrealized_pnl_dollars: mark-to-market P&L of the held positions at the last calibration (dollars; each
+            position's figure is in ``positions``).
+        trading_realized_pnl_dollars, trading_fees_dollars: realised P&L after fees and fees of the epochs' trades.
+        settlement_pnl_dollars: realised P&L of settlements (payout - cost - fee).
+        session_realized_pnl_dollars: closes + trades + settlements, after fees (dollars).
+        session_realized_by_ticker: the same per market.
         backoff_step: index into ``degraded_backoff_s`` while paused by a failure (the next probe's timer).
         limits: the mode and EFFECTIVE limits the trader trades with: position cap, cash reserve, closing only
             (and why), the fallbacks in force (component, fallback, what it does).
@@ -174,6 +193,14 @@ class TraderStatus(BaseModel):
     close_fees_dollars: Dollars = Decimal(0)
     realized_pnl_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
     stop_outcome: str | None = None
+    policy: str = "imbalance"
+    policy_in_use: PolicyInUse | None = None
+    unrealized_pnl_dollars: Dollars = Decimal(0)
+    trading_realized_pnl_dollars: Dollars = Decimal(0)
+    trading_fees_dollars: Dollars = Decimal(0)
+    settlement_pnl_dollars: Dollars = Decimal(0)
+    session_realized_pnl_dollars: Dollars = Decimal(0)
+    session_realized_by_ticker: dict[str, Dollars] = Field(default_factory=dict)
     backoff_step: int = 0
     limits: ModeLimits | None = None
     last_probe: ProbeResult | None = None

@@ -10,6 +10,7 @@ Reject reasons (stable strings: metric labels and keys of the epoch summary's ``
 * building the intent: ``no_liquidity`` (the touch the order needs is empty), ``nothing_to_sell`` (a sell of a
   side not held);
 * ``circuit_open`` (too many exchange errors in a row), ``order_group_triggered`` (not for reduce-only sells),
+  ``closing_only`` (``Limits.no_new_positions`` is set: only reduce-only orders, degraded mode's "closing only"),
   ``market_unknown`` (no close time), ``market_closing`` (inside the exit rules' closing window; no order at all
   then, the exit rules close positions), ``stale_book``, ``no_liquidity`` (a price outside ($0, $1)),
   ``throttle`` (an order in this market less than ``throttle_ms`` ago);
@@ -225,6 +226,8 @@ def _market_reason(ctx: CheckContext, reduce_only: bool) -> str | None:
         return "circuit_open"
     if portfolio.order_group_triggered and not reduce_only:
         return "order_group_triggered"
+    if limits.no_new_positions is not None and not reduce_only:
+        return "closing_only"
     close_ms = ctx.close_ms
     if close_ms is None:
         return "market_unknown"

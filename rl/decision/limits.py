@@ -44,6 +44,10 @@ class Limits:
         max_consecutive_errors: the circuit breaker's threshold.
         max_book_age_ms: never act on a book older than this (None = no limit).
         fee_schedule: the series' fee model, for the worst-case fee a buy must be able to pay.
+        no_new_positions: when set (the reason, in the operator's words, e.g. "degraded: market data down"), no
+            order that can add exposure is allowed: only reduce-only sells pass (reject ``closing_only``).
+            Degraded mode (issue 10) sets it together with a tighter ``max_position_lots`` and a larger
+            ``cash_reserve_micro`` (:meth:`from_settings`'s ``degraded_*`` arguments).
 
     """
 
@@ -58,6 +62,7 @@ class Limits:
     max_consecutive_errors: int = 5
     max_book_age_ms: float | None = None
     fee_schedule: FeeSchedule = field(default_factory=FeeSchedule.taker_only)
+    no_new_positions: str | None = None
     _costs: dict[tuple[int, int, bool], int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def buy_cost_micro(self, lots: int, price_cc: int, is_taker: bool) -> int:
@@ -82,23 +87,48 @@ class Limits:
         max_consecutive_errors: int = 5,
         max_book_age_ms: float | None = None,
         fee_schedule: FeeSchedule | None = None,
+        no_new_positions: str | None = None,
+        degraded_max_position_contracts: Decimal | None = None,
+        degraded_cash_reserve_cents: int | None = None,
     ) -> Limits:
         """The limits of a trader configuration, converted exactly.
+
+        Args:
+            risk: the trader's risk limits.
+            exits: the exit rules (closing window, cash reserve).
+            max_consecutive_errors: the circuit breaker's threshold.
+            max_book_age_ms: never act on an older book (None = no limit).
+            fee_schedule: the series' fee model (default :meth:`models.fees.FeeSchedule.taker_only`).
+            no_new_positions: refuse every order that can add exposure, with this reason (degraded mode's
+                "closing only").
+            degraded_max_position_contracts: a tighter position cap in force (the smaller of it and the
+                risk limit's applies).
+            degraded_cash_reserve_cents: a larger cash reserve in force (the larger of it and the exit rules'
+                applies).
 
         Raises:
             LimitsError: a contract count finer than 0.01 or a price finer than $0.0001.
 
         """
+        max_position = _exact(risk.max_position_contracts, 100, "max_position_contracts")
+        if degraded_max_position_contracts is not None:
+            max_position = min(
+                max_position, _exact(degraded_max_position_contracts, 100, "degraded_max_position_contracts")
+            )
+        reserve = exits.cash_reserve_cents
+        if degraded_cash_reserve_cents is not None:
+            reserve = max(reserve, degraded_cash_reserve_cents)
         return cls(
             order_size_lots=_exact(risk.order_size_contracts, 100, "order_size_contracts"),
-            max_position_lots=_exact(risk.max_position_contracts, 100, "max_position_contracts"),
+            max_position_lots=max_position,
             max_open_positions=risk.max_open_positions,
             max_spread_cc=_exact(risk.max_spread_dollars, 10_000, "max_spread_dollars"),
             max_entry_price_cc=_exact(risk.max_entry_price_dollars, 10_000, "max_entry_price_dollars"),
             throttle_ms=risk.per_market_throttle_ms,
             closing_window_ms=exits.market_closing_window_s * 1000,
-            cash_reserve_micro=exits.cash_reserve_cents * 10_000,
+            cash_reserve_micro=reserve * 10_000,
             max_consecutive_errors=max_consecutive_errors,
             max_book_age_ms=max_book_age_ms,
             fee_schedule=fee_schedule if fee_schedule is not None else FeeSchedule.taker_only(),
+            no_new_positions=no_new_positions,
         )

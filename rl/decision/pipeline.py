@@ -118,8 +118,17 @@ class DecisionPipeline:
             features=features,
         )
 
-    def resolve(self, action: int, ctx: CheckContext, mask: Sequence[bool] | None = None) -> Decision:
+    def resolve(
+        self, action: int, ctx: CheckContext, mask: Sequence[bool] | None = None, *, record_sent: bool = True
+    ) -> Decision:
         """Turn action ``action`` into a checked intent or a reject reason; record a sent intent for the throttle.
+
+        Args:
+            action: the chosen action's index.
+            ctx: the decision's facts (:meth:`context`).
+            mask: the mask the policy saw (kept in the :class:`Decision`).
+            record_sent: record an intent as sent now (:meth:`rl.decision.Portfolio.on_order_sent`). The live epoch
+                passes False and records it itself once the order really goes out (after its fence).
 
         Raises:
             IndexError: ``action`` is not an index of the action space.
@@ -133,11 +142,27 @@ class DecisionPipeline:
         reason = built if isinstance(built, str) else check(built, ctx)
         if reason is not None or isinstance(built, str):
             return Decision(action, chosen.name, None, reason, shown)
-        self.portfolio.on_order_sent(ctx.ticker, ctx.now_ms)
+        if record_sent:
+            self.portfolio.on_order_sent(ctx.ticker, ctx.now_ms)
         return Decision(action, chosen.name, built, None, shown)
 
-    def decide(self, policy: Policy, ctx: CheckContext, features: Any = None) -> Decision:
+    def decide(
+        self,
+        policy: Policy,
+        ctx: CheckContext,
+        features: Any = None,
+        *,
+        mask: tuple[bool, ...] | None = None,
+        record_sent: bool = True,
+    ) -> Decision:
         """Ask ``policy`` for an action on ``ctx`` (with its mask) and :meth:`resolve` it.
+
+        Args:
+            policy: the policy (of this pipeline's action space).
+            ctx: the decision's facts.
+            features: the :func:`rl.features.observe` vector for policies with ``needs_features``.
+            mask: the mask of ``ctx`` when the caller already computed it (:meth:`mask`), else computed here.
+            record_sent: see :meth:`resolve`.
 
         Raises:
             ValueError: the policy was built for another action space, or returned an index outside it.
@@ -147,8 +172,9 @@ class DecisionPipeline:
             raise ValueError(
                 f"policy {policy.name} chooses among {list(policy.space.names)}, not {list(self.space.names)}"
             )
-        mask = self.mask(ctx)
+        if mask is None:
+            mask = self.mask(ctx)
         action = policy.act(self.observation(ctx, features), mask)
         if not 0 <= action < len(self.space):
             raise ValueError(f"policy {policy.name} returned action {action} outside 0..{len(self.space) - 1}")
-        return self.resolve(action, ctx, mask)
+        return self.resolve(action, ctx, mask, record_sent=record_sent)

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -50,6 +50,7 @@ from workflows.names import (
     SIGNAL_RESUME,
     SIGNAL_STOP,
     UPDATE_FORCE_CLOSE,
+    UPDATE_SET_POLICY,
     UPDATE_SET_RISK_LIMITS,
 )
 
@@ -271,6 +272,32 @@ async def market_data_move(h: Harness) -> list[str]:
     return [handle.id, "hist-md-move"]
 
 
+async def policy_switch_and_session_pnl(h: Harness) -> list[str]:
+    """Patch live-policy-and-session-pnl: epochs trade ``imbalance`` and their realised P&L and fees are summed for
+    the session; ``set_policy`` (a refused name first, then ``hold``) switches from the next epoch; stop close_all."""
+    await h.freeze_on_quoted_market()
+    handle = await h.start(trading_config(recalibration_interval_s=2), workflow_id="hist-policy")
+    await h.wait_status(
+        handle, lambda s: s.cycle >= 2 and s.last_epoch is not None and s.last_epoch.orders_placed > 0, "orders placed"
+    )
+    try:
+        await handle.execute_update(UPDATE_SET_POLICY, {"policy": "rl:../x"}, result_type=str)
+        raise AssertionError("set_policy accepted an invalid policy name")
+    except WorkflowUpdateFailedError:
+        pass  # refused by the validator: nothing in the history
+    await handle.execute_update(UPDATE_SET_POLICY, {"policy": "hold"}, result_type=str)
+    await h.wait_status(
+        handle,
+        lambda s: (
+            s.policy_in_use is not None and s.policy_in_use.name == "hold" and s.session_realized_pnl_dollars != 0
+        ),
+        "an epoch of hold and session P&L",
+    )
+    await handle.signal(SIGNAL_STOP, {"close_all": True})
+    await handle.result()
+    return [handle.id]
+
+
 async def degraded_and_recovered(h: Harness) -> list[str]:
     """Issue 10: an actor epoch loses its WebSocket (every handshake answered 503): it ends (market_data_lost), the
     trader recalibrates into degraded mode (REST fallbacks, effective limits, closing only), health probes notice
@@ -383,6 +410,7 @@ SCENARIOS: dict[str, Scenario] = {
     "no-viable": no_viable_market,
     "drain": signals_during_drain,
     "md-move": market_data_move,
+    "policy": policy_switch_and_session_pnl,
     "degraded": degraded_and_recovered,
     "close-pause": close_waits_out_a_trading_pause,
     "close-pause-probe": close_pause_detected_by_probe,

@@ -1,6 +1,7 @@
-"""The decision pipeline (rl/decision/) against the trader's original pipeline (rl/policy.py + rl/pretrade.py).
+"""The decision pipeline (rl/decision/) against the trader's original pipeline (frozen in tests/rl/legacy_pipeline.py).
 
-The proof phase B needs before it deletes the old code: on the same inputs, the new package chooses the same
+The proof phase B needed before it deleted the old code (rl/policy.py, rl/pretrade.py; the live epoch now runs
+rl/decision), kept as the oracle: on the same inputs, the new package chooses the same
 actions with the imbalance rule, builds the same orders and rejects with the same reasons, for every one of the
 original five actions. Two differences are deliberate and asserted as such (rl/decision/checks.py): a sell of a
 side not held is ``nothing_to_sell`` (the original said ``no_liquidity``), and the cash reserve uses Kalshi's fee
@@ -22,7 +23,6 @@ import pytest
 from kalshi.orderbook import OrderBook, TopOfBook
 from models.fees import FeeSchedule
 from models.trader import BookTop, ExitRules, RiskLimits, TradeAction
-from rl import pretrade
 from rl.decision import (
     ActionSpace,
     ActionSpaceError,
@@ -40,8 +40,9 @@ from rl.decision import (
     intent_for,
     top_of_book,
 )
-from rl.policy import ImbalancePolicy as OldImbalance
-from rl.policy import build_observation
+from tests.rl import legacy_pipeline as pretrade
+from tests.rl.legacy_pipeline import ImbalancePolicy as OldImbalance
+from tests.rl.legacy_pipeline import build_observation
 
 D = Decimal
 TICKER = "KXTEST-1"

@@ -16,8 +16,9 @@ ENTRY_POINTS = (
     "activities.trading",
     "activities.market_data",
     "simulator.__main__",
-    "rl.policy",
-    "rl.pretrade",
+    "trading.pipeline",
+    "trading.live",
+    "trading.predict",
     "rl.decision",
     "models.fees",
 )

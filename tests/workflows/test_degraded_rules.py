@@ -9,6 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from kalshi.models.ws import MarketPositionUpdate
+from kalshi.orderbook import TopOfBook
 from models.market_data import MarketDataHealth
 from models.trader import (
     BookTop,
@@ -25,8 +26,8 @@ from models.trader import (
     RiskLimits,
     TraderConfig,
 )
-from rl.pretrade import OrderIntent
-from trading.pipeline import BookUpdate, PretradePipeline, opens
+from trading.live import baseline_policy
+from trading.pipeline import BookUpdate, DecisionStep
 from workflows.calibration import (
     FALLBACK_IDS,
     build_report,
@@ -234,27 +235,37 @@ def epoch_input(closing_only: str | None) -> EpochInput:
     )
 
 
-def update(yes_size: str, no_size: str) -> BookUpdate:
-    top = BookTop(yes_bid_dollars=D("0.40"), yes_bid_size=D(yes_size), no_bid_dollars=D("0.58"), no_bid_size=D(no_size))
-    return BookUpdate("A-1", top, NOW + timedelta(minutes=10), NOW, 0.0, 10.0, None)
+def update(yes_lots: int, no_lots: int) -> BookUpdate:
+    """YES bid 0.40 x ``yes_lots``, NO bid 0.58 x ``no_lots`` (YES ask 0.42), ten minutes before the close."""
+    top = TopOfBook(4_000, yes_lots, 4_200, no_lots)
+    now_ms = int(NOW.timestamp() * 1000)
+    return BookUpdate("A-1", top, now_ms, now_ms + 600_000, 0.0)
+
+
+def step(closing_only: str | None) -> DecisionStep:
+    inp = epoch_input(closing_only)
+    return DecisionStep(inp, baseline_policy("imbalance", inp.settings, inp.risk), fills_from_acks=True)
 
 
 def test_closing_only_refuses_what_opens_or_adds_and_lets_reductions_go() -> None:
-    intent = OrderIntent("A-1", "yes", "buy", D(1), D("0.42"))
-    assert opens(intent, D(0)) and opens(intent, D(2)) and not opens(intent, D(-3))
-    assert not opens(OrderIntent("A-1", "yes", "sell", D(1), D("0.40"), True), D(2))
-    pipe = PretradePipeline(epoch_input("the fill stream is blind (fill_ws down)"), fills_from_acks=True)
-    entry = pipe.decide(update("30", "10"))  # imbalance toward YES: BUY_YES while flat
-    assert (entry.action, entry.intent, entry.reject) == ("BUY_YES", None, "closing_only")
-    pipe.reset({"A-1": D(-3)}, 500_000)  # short 3 (NO): buying YES reduces it
-    reduce = pipe.decide(update("30", "10"))
-    assert reduce.intent is not None and reduce.reject is None
-    free = PretradePipeline(epoch_input(None), fills_from_acks=True).decide(update("30", "10"))
-    assert free.intent is not None
+    pipe = step("the fill stream is blind (fill_ws down)")
+    entry = pipe.decide(update(3_000, 1_000))  # imbalance toward YES: BUY_YES while flat
+    assert entry is not None and (entry.action, entry.intent, entry.reject) == ("BUY_YES_TAKE", None, "closing_only")
+    pipe.reset({"A-1": D(-3)}, 500_000)  # short 3 (NO): the rule sells NO, which reduces it
+    reduce = pipe.decide(update(3_000, 1_000))
+    assert reduce is not None and reduce.intent is not None and reduce.reject is None
+    assert (reduce.intent.side, reduce.intent.action, reduce.intent.reduce_only) == ("no", "sell", True)
+    pipe.reset({"A-1": D(3)}, 500_000)  # long 3 (YES): the rule would buy more YES: refused
+    adds = pipe.decide(update(3_000, 1_000))
+    assert adds is not None and adds.reject == "closing_only"
+    free = step(None).decide(update(3_000, 1_000))
+    assert free is not None and free.intent is not None
 
 
 def test_fills_from_acks_ignore_the_streams_so_nothing_counts_twice() -> None:
-    pipe = PretradePipeline(epoch_input(None), fills_from_acks=True)
+    pipe = step(None)
     pipe.reset({"A-1": D(2)}, 500_000)
     pipe.position_frame(MarketPositionUpdate(market_ticker="A-1", position_lots=300))
     assert pipe.positions["A-1"] == D(2)
+    pipe.sync({"A-1": D(1)}, 400_000)  # degraded mode's REST sync replaces positions and cash
+    assert pipe.positions["A-1"] == D(1) and pipe.portfolio.cash_micro == 400_000 * 10_000

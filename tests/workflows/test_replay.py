@@ -46,6 +46,7 @@ def test_every_scenario_and_workflow_type_is_covered() -> None:
         "no-viable",
         "drain",
         "md-move",
+        "policy",
         "degraded",
         "close-pause",
     }

@@ -23,9 +23,11 @@ from models.trader import (
     CarriedState,
     CloseResult,
     ComponentCategory,
+    EpochSummary,
     LifecycleState,
     OverallStatus,
     PauseRequest,
+    SettlementRecord,
     StatusTransition,
     StopRequest,
     TraderConfig,
@@ -41,6 +43,14 @@ from workflows.names import (
 from workflows.trader.details import render_details
 
 _KNOWN_IDS_TAIL = 500
+_PNL_TICKERS = 100
+
+
+def _add_by_ticker(by_ticker: dict[str, Decimal], ticker: str, amount: Decimal) -> None:
+    """Add ``amount`` to ``ticker``'s entry (moved to the end); keep the last :data:`_PNL_TICKERS` markets."""
+    by_ticker[ticker] = by_ticker.pop(ticker, Decimal(0)) + amount
+    for stale in list(by_ticker)[: max(len(by_ticker) - _PNL_TICKERS, 0)]:
+        del by_ticker[stale]
 
 
 class AuthFailure(Exception):
@@ -95,6 +105,17 @@ class TraderBase:
         if ids:
             self.s.known_client_order_ids.extend(ids)
             del self.s.known_client_order_ids[:-_KNOWN_IDS_TAIL]
+
+    def _add_session_pnl(self, summary: EpochSummary | None, settlements: list[SettlementRecord]) -> None:
+        """Sum an epoch's realised P&L and fees, and settlements' P&L, into the session (patch live-policy)."""
+        if summary is not None:
+            self.s.trading_realized_pnl_dollars += summary.realized_pnl_dollars
+            self.s.trading_fees_dollars += summary.fees_dollars
+            for ticker, pnl in summary.realized_pnl_by_ticker.items():
+                _add_by_ticker(self.s.trading_realized_by_ticker, ticker, pnl)
+        for st in settlements:
+            self.s.settlement_pnl_dollars += st.pnl_dollars
+            _add_by_ticker(self.s.settlement_pnl_by_ticker, st.ticker, st.pnl_dollars)
 
     async def _watch_health(self, done: asyncio.Future[Any]) -> None:
         """Wait until ``done`` or an interruption, probing health on its cadence (implemented by ``EpochSteps``).

@@ -29,6 +29,7 @@ from workflows.names import (
     CALIBRATION_SNAPSHOT,
     CANCEL_RESTING_ORDERS,
     ENSURE_ORDER_GROUP,
+    PATCH_LIVE_POLICY,
     PATCH_PENDING_ORDERS_V2,
     RESET_ORDER_GROUP,
 )
@@ -110,6 +111,13 @@ class CalibrationSteps(TraderBase):
         if not v2:
             self.s.pending_client_order_ids = list(report.drift.unresolved_pending)
         if snapshot.settlements is not None:
+            # The first read returns the account's earlier settlements: only later ones are this session's.
+            if (
+                snapshot.settlements
+                and self.s.last_settlement_check is not None
+                and workflow.patched(PATCH_LIVE_POLICY)
+            ):
+                self._add_session_pnl(None, snapshot.settlements)
             self.s.last_settlement_check = snapshot.exchange_time
         self.s.last_calibration = report
         if note_mode:

@@ -31,10 +31,13 @@ def render_details(config: TraderConfig, s: CarriedState) -> str:
         f" (reserve {_cents(config.exits.cash_reserve_cents)}) |",
         f"| last calibration | {cal.overall_status.value + f' in {cal.duration_ms} ms' if cal else 'n/a'} |",
         f"| viable markets | {', '.join(cal.viable_markets) if cal and cal.viable_markets else 'none'} |",
+        f"| policy | {_policy_line(config, s)} |",
         f"| order group | {s.order_group_id or 'none'} |",
         f"| orders placed / closes | {s.orders_placed_total} / {s.closes_total} |",
         f"| realised P&L of closes (session) | {_dollars(s.realized_pnl_dollars)} after "
         f"${s.close_fees_dollars:,.2f} fees |",
+        f"| realised P&L of trades / settlements (session) | {_dollars(s.trading_realized_pnl_dollars)} after "
+        f"${s.trading_fees_dollars:,.2f} fees / {_dollars(s.settlement_pnl_dollars)} |",
     ]
     lim = s.limits
     if lim is not None and lim.mode == OverallStatus.DEGRADED:
@@ -100,6 +103,19 @@ def render_details(config: TraderConfig, s: CarriedState) -> str:
                 f"| ${c.fees_dollars:,.2f} | {pnl} |"
             )
     return "\n".join(lines)
+
+
+def _policy_line(config: TraderConfig, s: CarriedState) -> str:
+    """The configured policy, and what the last epoch ran when it differs (with why)."""
+    line = f"`{config.epoch.policy}`"
+    used = s.last_epoch.policy if s.last_epoch else None
+    if used is None:
+        return line
+    if used.fallback_reason:
+        return f"{line}; last epoch ran `{used.name}` instead: {used.fallback_reason}"
+    if used.model_version:
+        return f"{line}: model {used.model_version} (feature version {used.feature_version})"
+    return line if used.name == config.epoch.policy else f"{line} (last epoch: `{used.name}`)"
 
 
 def _dollars(amount: Decimal) -> str:

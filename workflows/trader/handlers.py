@@ -1,13 +1,14 @@
 """The trader's operator interface: its signals, query and updates.
 
-Signals ``pause``/``resume``/``stop``/``recalibrate``, query ``status``, updates ``set_risk_limits`` and
-``force_close`` with their validators. Every payload is validated before it touches state: a bad signal payload
-is logged, recorded in ``status.rejected_messages`` and changes nothing; a bad update is refused by its
+Signals ``pause``/``resume``/``stop``/``recalibrate``, query ``status``, updates ``set_risk_limits``,
+``set_policy`` and ``force_close`` with their validators. Every payload is validated before it touches state: a bad
+signal payload is logged, recorded in ``status.rejected_messages`` and changes nothing; a bad update is refused by its
 validator (nothing written to history). No operator input can fail a workflow task.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +20,7 @@ from models.trader import (
     ForceCloseRequest,
     LifecycleState,
     PauseRequest,
+    PolicyUpdate,
     RejectedMessage,
     RiskLimits,
     RiskLimitsUpdate,
@@ -27,6 +29,7 @@ from models.trader import (
     validation_line,
 )
 from workflows.names import (
+    PATCH_LIVE_POLICY,
     PATCH_OPERATOR_HANDLERS_V2,
     QUERY_STATUS,
     SIGNAL_PAUSE,
@@ -34,6 +37,7 @@ from workflows.names import (
     SIGNAL_RESUME,
     SIGNAL_STOP,
     UPDATE_FORCE_CLOSE,
+    UPDATE_SET_POLICY,
     UPDATE_SET_RISK_LIMITS,
 )
 from workflows.trader.base import TraderBase
@@ -83,11 +87,19 @@ class OperatorHandlers(TraderBase):
         """Recalibrate now (ends the running epoch; probes immediately while recovering). Input is ignored."""
         self._recalibrate_requested = True
 
-    @workflow.query(name=QUERY_STATUS, description="Trader status: state, mode, cycle, positions, closes, history.")
+    @workflow.query(
+        name=QUERY_STATUS, description="Trader status: state, mode, cycle, policy, positions and P&L, closes, history."
+    )
     def status(self) -> TraderStatus:
         """The trader's status as a :class:`TraderStatus` (JSON on the CLI)."""
         info = workflow.info()
         cal = self.s.last_calibration
+        s = self.s
+        by_ticker: dict[str, Decimal] = {}
+        for source in (s.realized_pnl_by_ticker, s.trading_realized_by_ticker, s.settlement_pnl_by_ticker):
+            for ticker, pnl in source.items():
+                by_ticker[ticker] = by_ticker.get(ticker, Decimal(0)) + pnl
+        positions = cal.positions if cal else []
         return TraderStatus(
             workflow_id=info.workflow_id,
             run_id=info.run_id,
@@ -115,12 +127,59 @@ class OperatorHandlers(TraderBase):
             close_fees_dollars=self.s.close_fees_dollars,
             realized_pnl_by_ticker=dict(self.s.realized_pnl_by_ticker),
             stop_outcome=self.s.stop_outcome,
+            policy=self.config.epoch.policy,
+            policy_in_use=s.last_epoch.policy if s.last_epoch else None,
+            unrealized_pnl_dollars=sum((p.unrealized_pnl_dollars or Decimal(0) for p in positions), Decimal(0)),
+            trading_realized_pnl_dollars=s.trading_realized_pnl_dollars,
+            trading_fees_dollars=s.trading_fees_dollars,
+            settlement_pnl_dollars=s.settlement_pnl_dollars,
+            session_realized_pnl_dollars=s.realized_pnl_dollars
+            + s.trading_realized_pnl_dollars
+            + s.settlement_pnl_dollars,
+            session_realized_by_ticker=by_ticker,
             backoff_step=self.s.backoff_step,
             limits=self.s.limits,
             last_probe=self.s.last_probe,
             mode_since=self.s.mode_since,
             mode_seconds=self._mode_seconds(),
         )
+
+    @workflow.update(
+        name=UPDATE_SET_POLICY,
+        description='Switch the trading policy from the next epoch: {"policy": "rl:current"}; returns the policy.',
+    )
+    def set_policy(self, payload: Any) -> str:
+        """Apply a validated :class:`PolicyUpdate` (``imbalance``, ``hold``, ``rl:current``, ``rl:<version>``).
+
+        Takes effect at the next epoch: the running epoch keeps its policy. Whether a model version exists only the
+        worker can tell (no I/O here): a missing or unusable one runs ``fallback_policy``, and the epoch summary
+        and ``status.policy_in_use`` say why.
+
+        Raises:
+            ApplicationError: the payload is invalid (only reachable if the validator was skipped; fails the update,
+                never the workflow task).
+        """
+        workflow.patched(PATCH_LIVE_POLICY)
+        try:
+            update = PolicyUpdate.model_validate(payload)
+        except ValidationError as err:
+            raise ApplicationError(
+                f"invalid set_policy payload: {validation_line(err)}", type="InvalidPayload", non_retryable=True
+            ) from None
+        epoch = self.config.epoch
+        epoch.policy = update.policy
+        if update.fallback_policy is not None:
+            epoch.fallback_policy = update.fallback_policy
+        workflow.logger.info("policy set to %s (fallback %s) from the next epoch", epoch.policy, epoch.fallback_policy)
+        self._update_details()
+        return epoch.policy
+
+    @set_policy.validator
+    def _validate_set_policy(self, payload: Any) -> None:
+        try:
+            PolicyUpdate.model_validate(payload)
+        except ValidationError as err:
+            raise ValueError(f"invalid set_policy payload: {validation_line(err)}") from None
 
     @workflow.update(name=UPDATE_SET_RISK_LIMITS, description="Change risk limits / exit thresholds; returns them.")
     def set_risk_limits(self, payload: Any) -> RiskLimits:

@@ -72,6 +72,7 @@ from workflows.names import (
     CANCEL_RESTING_ORDERS,
     PATCH_DEGRADED_MODE,
     PATCH_EPOCH_FALLBACK,
+    PATCH_LIVE_POLICY,
     PATCH_OPERATOR_HANDLERS_V2,
     PATCH_PENDING_ORDERS_V2,
     PATCH_STOP_UNTIL_FLAT,
@@ -238,6 +239,8 @@ class TraderWorkflow(OperatorHandlers, CalibrationSteps, CloseSteps, EpochSteps)
                 self.s.pending_client_order_ids.extend(summary.unresolved_client_order_ids)
             if summary.ended_by == "order_group_triggered":
                 self.s.order_group_trigger_pending = True
+            if workflow.patched(PATCH_LIVE_POLICY):
+                self._add_session_pnl(summary, [])
         self.s.cycle += 1
         self._cycles_this_run += 1
         workflow.metric_meter().create_counter("kalshi_trader_cycles", "Recalibration cycles completed").add(1)
