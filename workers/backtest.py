@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -60,7 +60,7 @@ from models.trader import EpochSummary, LifecycleState, TraderConfig, TraderStat
 from models.trader.config import policy_problem
 from workers.devserver import DevServer, find_temporal_cli
 from workers.metrics import free_port
-from workers.settings import Settings, SettingsError, load_settings
+from workers.settings import SIM_KEY_ID, Settings, SettingsError, load_settings
 from workers.stack import child_process, ensure_sim_key, start_trader
 from workflows.names import QUERY_STATUS, SIGNAL_STOP
 
@@ -250,6 +250,33 @@ def trader_config(base: TraderConfig, prepared: Prepared, series: list[str], wor
     return TraderConfig.model_validate(data)
 
 
+@dataclass(frozen=True)
+class StackView:
+    """Where the running stack is, for an :data:`OnSettled` hook (the stack is up while it runs).
+
+    Attributes:
+        rest_url: the simulator's Kalshi REST base (``.../trade-api/v2``).
+        control_url: the simulator's control API (``.../sim/v1``).
+        key_id, key_path: the account's API key id and private key file (the backtest's own throwaway key).
+        temporal_address: the dev server.
+        workflow_id: the trader's workflow id.
+        state_dir: the run's state folder.
+
+    """
+
+    rest_url: str
+    control_url: str
+    key_id: str
+    key_path: Path
+    temporal_address: str
+    workflow_id: str
+    state_dir: Path
+
+
+OnSettled = Callable[[StackView], Awaitable[None]]
+"""Called once every market has settled, before the stack stops (tests read the exchange independently here)."""
+
+
 @dataclass
 class LiveRun:
     """What the live run produced: the exchange's record of the account and the trader's epoch summaries."""
@@ -330,7 +357,9 @@ def _read_epochs(url: str | None) -> list[EpochSummary]:
     return [EpochSummary.model_validate_json(r[0]) for r in rows if r[0]]
 
 
-async def run_live(prepared: Prepared, state: Path, echo: Callable[[str], None]) -> LiveRun:
+async def run_live(
+    prepared: Prepared, state: Path, echo: Callable[[str], None], on_settled: OnSettled | None = None
+) -> LiveRun:
     """Run the real stack in ``state`` until the last market has settled; return the exchange's record.
 
     Raises:
@@ -417,7 +446,7 @@ async def run_live(prepared: Prepared, state: Path, echo: Callable[[str], None])
             handle = await start_trader(client, settings, config)
             try:
                 procs = _Procs(sim, worker, logs, interrupted)
-                return await _drive(prepared, settings, client, handle, procs, control, t0, echo)
+                return await _drive(prepared, settings, client, handle, procs, control, t0, echo, on_settled)
             finally:
                 with contextlib.suppress(Exception):
                     await _stop_trader(client, handle, config.market_data_workflow_id)
@@ -457,6 +486,7 @@ async def _drive(
     control: str,
     t0: float,
     echo: Callable[[str], None],
+    on_settled: OnSettled | None,
 ) -> LiveRun:
     opts = prepared.options
     sim, worker, logs, interrupted = procs.sim, procs.worker, procs.logs, procs.interrupted
@@ -475,16 +505,10 @@ async def _drive(
     while True:
         check_alive()
         st = await _status(handle)
-        # ready: an actor epoch has completed with the market's book from the feed (the first epoch can start
-        # before the market-data workflow has subscribed), and the trader is trading again
+        # ready: an epoch has run on the WebSocket actor loop (the first ones poll REST until the market-data
+        # workflow has subscribed and holds the books), and the trader is trading again
         epoch = None if st is None else st.last_epoch
-        if (
-            st is not None
-            and st.state is LifecycleState.TRADING
-            and epoch is not None
-            and epoch.driver == "actor"
-            and epoch.updates_seen > 0
-        ):
+        if st is not None and st.state is LifecycleState.TRADING and epoch is not None and epoch.driver == "actor":
             break
         if time.monotonic() > deadline:
             state = "unknown" if st is None else f"{st.state.value} ({st.pause_reason or '-'})"
@@ -533,6 +557,18 @@ async def _drive(
         fills = await rest.get_fills()
         settlements = await rest.get_settlements()
         orders = await rest.get_orders()
+    if on_settled is not None:
+        await on_settled(
+            StackView(
+                rest_url=settings.endpoints().rest_base_url,
+                control_url=control,
+                key_id=SIM_KEY_ID,
+                key_path=settings.sim_key_path,
+                temporal_address=settings.temporal_address,
+                workflow_id=handle.id,
+                state_dir=settings.state_dir,
+            )
+        )
     await _stop_trader(client, handle, f"{handle.id}-md")
     # 3. the worker flushes its recorder on shutdown: stop it, then read the epoch summaries
     worker.send_signal(signal.SIGINT)
@@ -558,7 +594,7 @@ def parse_speed(text: str) -> Decimal:
         raise BacktestError(f"--speed must be a number, got {text!r}") from None
 
 
-def run_backtest(options: BacktestOptions, echo: Callable[[str], None]) -> Any:
+def run_backtest(options: BacktestOptions, echo: Callable[[str], None], on_settled: OnSettled | None = None) -> Any:
     """Validate, estimate with the env, run the stack, write the report; return the report.
 
     Returns:
@@ -586,7 +622,7 @@ def run_backtest(options: BacktestOptions, echo: Callable[[str], None]) -> Any:
         cleanup = tempfile.TemporaryDirectory(prefix="kalshi-backtest-")
         state = Path(cleanup.name)
     try:
-        live = asyncio.run(run_live(prepared, state, echo))
+        live = asyncio.run(run_live(prepared, state, echo, on_settled))
     finally:
         if cleanup is not None:
             cleanup.cleanup()
@@ -621,6 +657,8 @@ __all__ = [
     "DEFAULT_SPEED",
     "BacktestError",
     "BacktestOptions",
+    "OnSettled",
+    "StackView",
     "prepare",
     "run_backtest",
     "trader_config",

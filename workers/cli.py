@@ -576,6 +576,9 @@ def backtest(
     except BacktestError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)
+    except KeyboardInterrupt:  # before the stack started (the env estimate): nothing to stop
+        click.echo("error: interrupted", err=True)
+        sys.exit(2)
 
 
 # --------------------------------------------------------------------------------------- up
