@@ -18,6 +18,7 @@ BENCHES = [
     "bench.bench_rl_features",
     "bench.bench_replay",
     "bench.bench_chaos",
+    "bench.bench_backtest",
 ]
 
 if __name__ == "__main__":

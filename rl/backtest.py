@@ -148,7 +148,8 @@ class RunRecord:
         speed: the simulator's replay speed (tape seconds per wall second).
         wall_s: wall seconds from the clock's start to the last settlement.
         tape_start_ms, tape_end_ms: the replayed span (first snapshot .. last close), Unix ms.
-        trade_end_ms: the end of the tradeable span (the last close minus the closing window), Unix ms.
+        tradeable: per market, the tape span in which it can be traded (its first frame .. its close minus the
+            closing window), Unix ms.
         orders: the account's orders (``GET /portfolio/orders``) as ``(client_order_id, status)`` pairs.
         epochs: the trader's epoch summaries (the worker's recorder), in order.
         stack_s: wall seconds to start the stack (dev server, simulator, worker, trader ready).
@@ -161,7 +162,7 @@ class RunRecord:
     wall_s: float
     tape_start_ms: int
     tape_end_ms: int
-    trade_end_ms: int
+    tradeable: Sequence[tuple[int, int]]
     orders: Sequence[tuple[str | None, str]]
     epochs: Sequence[EpochSummary]
     stack_s: float = 0.0
@@ -363,23 +364,39 @@ def _epoch_totals(epochs: Sequence[EpochSummary]) -> dict[str, Any]:
         "latency_ms_p50_median": sorted(lat50)[len(lat50) // 2] if lat50 else None,
         "latency_ms_p99_max": max(lat99) if lat99 else None,
         "ack_latency_ms_p99_max": max(ack99) if ack99 else None,
-        "fallbacks": sorted({e.policy.fallback_reason for e in epochs if e.policy and e.policy.fallback_reason}),
+        "fallbacks": sorted(
+            {e.policy.fallback_reason for e in epochs if e.driver == "actor" and e.policy and e.policy.fallback_reason}
+        ),
     }
 
 
-def _covered_ms(epochs: Sequence[EpochSummary], start_ms: int, end_ms: int) -> int:
-    spans = sorted(
-        (max(start_ms, int(e.started_at.timestamp() * 1000)), min(end_ms, int(e.ended_at.timestamp() * 1000)))
-        for e in epochs
-        if e.started_at is not None and e.ended_at is not None and e.driver == "actor"
+def _union(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(s for s in spans if s[1] > s[0]):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _uncovered_ms(epochs: Sequence[EpochSummary], tradeable: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """``(tradeable ms, tradeable ms no actor epoch covered)``.
+
+    The union of the markets' tradeable spans, and the part of it outside every actor epoch's ``[started_at,
+    ended_at]`` (exchange clock).
+    """
+    zones = _union(tradeable)
+    epochs_ms = _union(
+        [
+            (int(e.started_at.timestamp() * 1000), int(e.ended_at.timestamp() * 1000))
+            for e in epochs
+            if e.started_at is not None and e.ended_at is not None and e.driver == "actor"
+        ]
     )
-    covered, reach = 0, start_ms
-    for a, b in spans:
-        a = max(a, reach)
-        if b > a:
-            covered += b - a
-            reach = b
-    return covered
+    total = sum(b - a for a, b in zones)
+    covered = sum(max(0, min(b, d) - max(a, c)) for a, b in zones for c, d in epochs_ms)
+    return total, total - covered
 
 
 def _closes(
@@ -428,8 +445,8 @@ def contributors(
         detail = ", ".join(f"{k} {_usd(Decimal(v['vs_hold_dollars']))}" for k, v in sorted(closes.items()))
         items.append(Contributor("exit-rule closes vs holding to settlement", close_total.quantize(_Q), detail))
     totals = _epoch_totals(record.epochs)
-    span = max(1, record.trade_end_ms - record.tape_start_ms)
-    covered = _covered_ms(record.epochs, record.tape_start_ms, record.trade_end_ms)
+    span, uncovered = _uncovered_ms(record.epochs, record.tradeable)
+    span = max(1, span)
     items.append(
         Contributor(
             "policy orders filling differently (remainder)",
@@ -440,22 +457,24 @@ def contributors(
         )
     )
     items.sort(key=lambda c: -abs(c.dollars or _ZERO))
-    uncovered = span - covered
     items.append(
         Contributor(
             "tape time outside trading epochs (calibrations and closes between epochs)",
             None,
-            f"{uncovered / 1000:.1f} s of the {span / 1000:.0f} s before the closing window ({uncovered / span:.1%}): "
-            "no decisions there, the env decides throughout",
+            f"{uncovered / 1000:.1f} s of the {span / 1000:.0f} s the markets were tradeable (before their closing "
+            f"windows) ({uncovered / span:.1%}): no decisions there, the env decides throughout",
         )
     )
     items.append(
         Contributor(
             "throttling",
             None,
-            f"{totals['updates_seen']} book updates seen; coalesced {totals['updates_coalesced']}, deferred behind an "
-            f"order in flight {totals['updates_deferred']}, inside the decision interval {totals['updates_skipped']}, "
-            f"forced holds {totals['forced_holds']}; dropped 0 (the actor loop decides on the latest book)",
+            f"decision points: live {totals['updates_seen'] - totals['updates_skipped']} (and "
+            f"{totals['updates_skipped']} updates inside the decision interval, "
+            f"{totals['forced_holds']} forced holds), "
+            f"env {decisions_env[0]}; book changes coalesced into a later decision {totals['updates_coalesced']} "
+            "(same-millisecond frames included, which the env folds too), deferred behind an order in flight "
+            f"{totals['updates_deferred']}; dropped 0 (the actor loop decides on the latest book)",
         )
     )
     rejects = totals["rejects"]

@@ -632,7 +632,10 @@ def run_backtest(options: BacktestOptions, echo: Callable[[str], None], on_settl
         wall_s=live.wall_s,
         tape_start_ms=prepared.start_ms,
         tape_end_ms=prepared.end_ms,
-        trade_end_ms=prepared.end_ms - int(prepared.env_config.exits.market_closing_window_s * 1000),
+        tradeable=[
+            (int(m.times[0]), m.definition.close_ms - int(prepared.env_config.exits.market_closing_window_s * 1000))
+            for m in prepared.markets
+        ],
         orders=[(o.client_order_id or None, o.status) for o in live.orders],
         epochs=live.epochs,
         stack_s=live.stack_s,
