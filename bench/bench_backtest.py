@@ -3,7 +3,7 @@
 Usage::
 
     python -m bench.bench_backtest [--markets 3] [--policy imbalance --policy rl:current] [--registry DIR]
-                                   [--speed 20] [--sweep 10,20,40] [--sweep-market TICKER]
+                                   [--speed 10] [--sweep 5,10,20,40] [--sweep-market TICKER]
 
 1. **Gap per policy** on the validation markets (the last ``--markets`` of :func:`rl.tapes.time_split`'s validation
    set, never trained on), one backtest per policy over all of them (one stack start): wall time per market (median
@@ -76,8 +76,8 @@ def _gap_table(doc: dict[str, Any]) -> list[str]:
 @click.option("--markets", "n_markets", default=3, show_default=True, help="Validation markets for the gap.")
 @click.option("--policy", "policies", multiple=True, help="Policies (default: imbalance and rl:current).")
 @click.option("--registry", type=click.Path(path_type=Path), default=None, help="Model registry (STATE_DIR/models).")
-@click.option("--speed", default="20", show_default=True, help="Replay speed of the gap runs.")
-@click.option("--sweep", default="10,20,40", show_default=True, help="Speeds of the sweep ('' skips it).")
+@click.option("--speed", default="10", show_default=True, help="Replay speed of the gap runs.")
+@click.option("--sweep", default="5,10,20,40", show_default=True, help="Speeds of the sweep ('' skips it).")
 @click.option("--sweep-market", default=None, help="Market of the sweep (default: the shortest tape).")
 def main(
     n_markets: int, policies: tuple[str, ...], registry: Path | None, speed: str, sweep: str, sweep_market: str | None

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from kalshi.models.portfolio import Fill as ExchangeFill
 from kalshi.models.portfolio import Settlement
@@ -74,6 +74,37 @@ def _side_price(fill: ExchangeFill) -> Decimal:
     return Decimal(fill.yes_price_dollars if fill.side == "yes" else fill.no_price_dollars)
 
 
+def _net_position_fills(fills: Sequence[ExchangeFill]) -> list[Fill]:
+    """One market's exchange fills (time order) as evaluation fills under Kalshi's net-position accounting.
+
+    A market position is signed (+YES / -NO; kalshi-api.md §8): a fill that buys YES (``buy yes`` or ``sell no``,
+    the bid side of the book) while NO contracts are held first closes them, which the exchange books as a sale of
+    the held NO at ``1 - yes price`` (the pair is worth $1), and only the rest opens YES; symmetrically for the ask
+    side. The environment records such fills the same way (a sale of the held side), so cash flows equal the
+    account's and traded value is comparable. The fill's fee goes with its first part.
+    """
+    out: list[Fill] = []
+    position = _ZERO
+    for f in fills:
+        count = Decimal(f.count_fp)
+        yes_price = Decimal(f.yes_price_dollars)
+        buy_yes = (f.side == "yes") == (f.action == "buy")
+        own_price = yes_price if buy_yes else 1 - yes_price
+        held_opposite = -position if buy_yes else position
+        closing = min(count, held_opposite) if held_opposite > 0 else _ZERO
+        fee = Decimal(f.fee_cost_dollars)
+        ts = _ms(f)
+        if closing > 0:
+            held: Literal["yes", "no"] = "no" if buy_yes else "yes"
+            out.append(Fill(ts, held, "sell", closing, 1 - own_price, fee, f.is_taker))
+            fee = _ZERO
+        opening = count - closing
+        if opening > 0:
+            out.append(Fill(ts, "yes" if buy_yes else "no", "buy", opening, own_price, fee, f.is_taker))
+        position += count if buy_yes else -count
+    return out
+
+
 def live_results(
     markets: Sequence[MarketTape], fills: Sequence[ExchangeFill], settlements: Sequence[Settlement], name: str
 ) -> StrategyResults:
@@ -87,7 +118,9 @@ def live_results(
 
     Returns:
         One :class:`rl.evaluate.MarketResult` per market; its ``pnl_path`` is the cash P&L after fees at each fill,
-        then the settlement payout at the settlement time (so its last point is the market's net P&L).
+        then the settlement payout at the settlement time (so its last point is the market's net P&L). Fills are
+        booked with Kalshi's net-position accounting (:func:`_net_position_fills`), so the cash flows are the
+        account's and the rows read like the environment's.
 
     Raises:
         ValueError: a fill or settlement for a market that was not backtested (another account's orders or a stale
@@ -108,18 +141,7 @@ def live_results(
     rows = []
     for tape in markets:
         own = sorted(by_market[tape.ticker], key=lambda f: (_ms(f), f.fill_id))
-        converted = tuple(
-            Fill(
-                ts_ms=_ms(f),
-                side=f.side,
-                action=f.action,
-                count=Decimal(f.count_fp),
-                price_dollars=_side_price(f),
-                fee_dollars=Decimal(f.fee_cost_dollars),
-                is_taker=f.is_taker,
-            )
-            for f in own
-        )
+        converted = tuple(_net_position_fills(own))
         path: list[tuple[int, Decimal]] = []
         cash = _ZERO
         for fill in converted:
@@ -191,6 +213,9 @@ class BacktestReport:
         closes: exit-rule closes by reason: ``{reason: {"orders", "fills", "contracts", "vs_hold_dollars"}}``.
         contributors: explanations, the largest priced ones first.
         decisions_env: the environment's decision points (HOLD included) and how many traded.
+        exchange_fills: the account's fills as the exchange lists them (a fill that closes and opens is one here and
+            two rows in ``live_results``).
+        per_market: the per-market numbers of :meth:`to_json`.
 
     """
 
@@ -204,6 +229,7 @@ class BacktestReport:
     closes: dict[str, dict[str, Any]]
     contributors: list[Contributor]
     decisions_env: tuple[int, int]
+    exchange_fills: int = 0
     per_market: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -------------------------------------------------------------------------------------------------- outputs
@@ -220,7 +246,7 @@ class BacktestReport:
             "gross_pnl_dollars": str(live.gross_pnl_dollars),
             "fees_dollars": str(live.fees_dollars),
             "live_traded_value_dollars": str(live.turnover_dollars),
-            "fills": live.trades,
+            "fills": self.exchange_fills,
             "orders": len(self.record.orders),
             "maker_share": live.maker_share,
             "taker_share": live.taker_share,
@@ -265,7 +291,7 @@ class BacktestReport:
             ("fees", _amount(live.fees_dollars), _amount(env.fees_dollars)),
             ("traded value", _amount(live.turnover_dollars), _amount(env.turnover_dollars)),
             ("orders", str(len(self.record.orders)), f"{self.decisions_env[1]} trading decisions"),
-            ("fills", str(live.trades), str(env.trades)),
+            ("fills", str(self.exchange_fills), str(env.trades)),
             ("maker / taker", _share(live), _share(env)),
         ]
         width = max(len(r[0]) for r in rows)
@@ -451,7 +477,7 @@ def contributors(
         Contributor(
             "policy orders filling differently (remainder)",
             (report_gap - close_total).quantize(_Q),
-            f"live {live.trades} fills ({_share(live)} maker/taker) vs env {env.trades} ({_share(env)}); "
+            f"live {live.trades} fill rows ({_share(live)} maker/taker) vs env {env.trades} ({_share(env)}); "
             f"env {decisions_env[1]} trading decisions of {decisions_env[0]}, live {totals['orders_placed']} orders "
             f"placed by {totals['epochs']} epochs",
         )
@@ -526,6 +552,7 @@ def build_report(
     closes = _closes(fills, record.orders, results)
     per_market: dict[str, dict[str, Any]] = {}
     env_by = {r.market: r for r in env_results.markets}
+    raw_counts = Counter(f.ticker for f in fills)
     for row in sorted(live_res.markets, key=lambda r: (r.open_ms, r.market)):
         e = env_by[row.market]
         turnover = sum((f.count * f.price_dollars for f in e.fills), _ZERO)
@@ -534,7 +561,7 @@ def build_report(
             "net_pnl_dollars": str(row.net_pnl_dollars.quantize(_Q)),
             "gross_pnl_dollars": str(row.gross_pnl_dollars.quantize(_Q)),
             "fees_dollars": str(row.fees_dollars.quantize(_Q)),
-            "fills": len(row.fills),
+            "fills": raw_counts[row.market],
             "settlement_dollars": str(row.settlement_dollars.quantize(_Q)),
             "env_net_pnl_dollars": str(e.net_pnl_dollars.quantize(_Q)),
             "env_fills": len(e.fills),
@@ -556,5 +583,6 @@ def build_report(
         closes=closes,
         contributors=contributors(gap, closes, live_m, env_m, record, (decisions, trading)),
         decisions_env=(decisions, trading),
+        exchange_fills=len(fills),
         per_market=per_market,
     )

@@ -66,8 +66,6 @@ from workflows.names import QUERY_STATUS, SIGNAL_STOP
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SPEED = Decimal(20)
-"""Default replay speed: a 15-minute market's ~860 s of tape in ~43 s of wall time."""
 
 _ENV_PREFIXES = (
     "KALSHI_",
@@ -657,7 +655,6 @@ def run_backtest(options: BacktestOptions, echo: Callable[[str], None], on_settl
 
 
 __all__ = [
-    "DEFAULT_SPEED",
     "BacktestError",
     "BacktestOptions",
     "OnSettled",

@@ -525,7 +525,12 @@ def evaluate(
     help="Markets to replay: T1,T2 or repeated (default: every market of --data-dir with a tape).",
 )
 @click.option("--policy", default="imbalance", show_default=True, help="imbalance, hold, rl:current or rl:<version>.")
-@click.option("--speed", default="20", show_default=True, help="Replay speed (tape seconds per wall second).")
+@click.option(
+    "--speed",
+    default="10",
+    show_default=True,
+    help="Replay speed (tape seconds per wall second); faster replays change the live decisions (docs/rl.md).",
+)
 @_REGISTRY_OPTION
 @click.option(
     "--json",

@@ -93,24 +93,15 @@ def test_backtest_report_matches_the_exchanges_fills_and_settlements(tmp_path: P
     assert isinstance(fills, list) and isinstance(settlements, list)
     assert fills, "the imbalance baseline trades this market (a report of nothing would prove nothing)"
     assert {m["ticker"]: m["status"] for m in seen["markets"]} == {MARKET: "finalized"}
-    cash_flow = sum(
-        (
-            (1 if f.action == "sell" else -1)
-            * f.count_fp
-            * (f.yes_price_dollars if f.side == "yes" else f.no_price_dollars)
-            for f in fills
-        ),
-        Decimal(0),
-    )
+    # the account's cash moved by exactly the net P&L (every position settled): cash flows of the fills under Kalshi's
+    # net-position accounting, fees and the settlement payout
+    net = seen["cash"] - Decimal(EnvConfig().initial_cash_cents) / 100
     fees = sum((f.fee_cost_dollars for f in fills), Decimal(0))
     payout = sum((Decimal(s.revenue_cents) / 100 for s in settlements), Decimal(0))
-    net = cash_flow + payout - fees
     assert doc["fills"] == len(fills)
-    assert doc["gross_pnl_dollars"] == _money(cash_flow + payout)
+    assert doc["gross_pnl_dollars"] == _money(net + fees)
     assert doc["fees_dollars"] == _money(fees)
     assert doc["net_pnl_dollars"] == _money(net)
-    # the account's cash moved by exactly that (every position settled)
-    assert seen["cash"] - Decimal(EnvConfig().initial_cash_cents) / 100 == net
     assert all(p.position_fp == 0 for p in seen["positions"])
     taker = sum((f.count_fp for f in fills if f.is_taker), Decimal(0))
     assert doc["taker_share"] == pytest.approx(float(taker / sum((f.count_fp for f in fills), Decimal(0))))
@@ -211,3 +202,36 @@ def test_ctrl_c_stops_every_process_of_the_stack(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert stderr.strip().splitlines()[-1].startswith("error: interrupted"), stderr
     assert _processes_mentioning(str(tmp_path)) == []
+
+
+def test_live_fills_are_booked_with_kalshis_net_position_accounting() -> None:
+    """Buying NO while holding YES closes YES first: a sale of YES at 1 - the NO price, as the exchange books cash."""
+    from kalshi.models.portfolio import Fill as ExchangeFill
+    from rl.backtest import live_results
+
+    tape = load_markets(DATA_DIR, [MARKET])[0]
+
+    def fill(i: int, side: str, action: str, count: str, yes: str, fee: str) -> ExchangeFill:
+        no = str(Decimal(1) - Decimal(yes))
+        return ExchangeFill.model_validate(
+            {"fill_id": f"f{i}", "trade_id": f"f{i}", "order_id": f"o{i}", "ticker": MARKET, "side": side,
+             "action": action, "count_fp": count, "yes_price_dollars": yes, "no_price_dollars": no,
+             "is_taker": True, "fee_cost": fee, "created_time": f"2026-08-10T22:50:0{i}.000Z"}
+        )  # fmt: skip
+
+    fills = [
+        fill(1, "yes", "buy", "5.00", "0.4000", "0.0900"),  # long 5 YES, cash -2.00
+        fill(2, "no", "buy", "8.00", "0.3000", "0.1200"),  # closes 5 YES at 0.30 (+1.50), opens 3 NO at 0.70 (-2.10)
+        fill(3, "no", "sell", "3.00", "0.2000", "0.0300"),  # sells the 3 NO at 0.80 (+2.40)
+    ]
+    row = live_results([tape], fills, [], "live").markets[0]
+    assert [(f.side, f.action, f.count, f.price_dollars) for f in row.fills] == [
+        ("yes", "buy", Decimal(5), Decimal("0.4000")),
+        ("yes", "sell", Decimal(5), Decimal("0.3000")),
+        ("no", "buy", Decimal(3), Decimal("0.7000")),
+        ("no", "sell", Decimal(3), Decimal("0.8000")),
+    ]
+    assert row.fees_dollars == Decimal("0.2400")
+    assert row.net_pnl_dollars == Decimal("-2.00") + Decimal("1.50") - Decimal("2.10") + Decimal("2.40") - Decimal(
+        "0.24"
+    )
