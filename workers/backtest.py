@@ -13,8 +13,9 @@ One run, in an isolated state folder (a temporary one, or ``--out DIR/state``):
    (``kalshi-trader worker``, the recorder writing to ``state/recording.db``); a fresh ``TraderWorkflow`` with the
    policy, the environment's risk limits, closing window, cash reserve, decision interval and starting cash (so both
    sides trade under the same limits), the operator's exit thresholds (``TRADER_TAKE_PROFIT_PCT`` ...), and every
-   wall-clock interval (recalibration, close retries, backoffs, market discovery) divided by the speed. Once the
-   trader is trading, the clock runs at ``--speed``; idle tape between non-adjacent markets is skipped.
+   wall-clock interval (recalibration, close retries, order-group reset, back-offs, market discovery) divided by the
+   speed. Once an epoch has run on the WebSocket actor loop (the feed holds the books), the clock runs at
+   ``--speed``; idle tape between non-adjacent markets is skipped.
 4. **Until the last market has settled** (its status ``finalized`` at the simulator), with a progress bar of tape
    time and markets done; then the account's fills, settlements and orders are read over REST (the exchange's own
    record), the trader is stopped, the worker, simulator and dev server end (also on Ctrl-C and on errors: every
@@ -99,6 +100,8 @@ class BacktestOptions:
         json_path: also write the JSON document here.
         progress: show the progress bar (stderr).
         keep_state: keep the state folder (dev-server database, logs, recording database) under ``out/state``.
+        settle_timeout_s: give up (error) when the markets have not settled after this many wall seconds of replay
+            (None: three times the tape span at the speed, plus two minutes).
 
     """
 
@@ -232,6 +235,7 @@ def trader_config(base: TraderConfig, prepared: Prepared, series: list[str], wor
             "recalibration_interval_s": max(1.0, base.recalibration_interval_s / speed),
             "risk": env.risk.model_dump(mode="python"),
             "no_viable_retry_s": max(0.1, base.no_viable_retry_s / speed),
+            "order_group_window_s": base.order_group_window_s / speed,
             "degraded_backoff_s": [max(0.1, x / speed) for x in base.degraded_backoff_s],
             "market_data_workflow_id": f"{workflow_id}-md",
             "market_data": MarketDataInput(
