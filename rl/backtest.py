@@ -500,7 +500,8 @@ def contributors(
             f"{totals['forced_holds']} forced holds), "
             f"env {decisions_env[0]}; book changes coalesced into a later decision {totals['updates_coalesced']} "
             "(same-millisecond frames included, which the env folds too), deferred behind an order in flight "
-            f"{totals['updates_deferred']}; dropped 0 (the actor loop decides on the latest book)",
+            f"{totals['updates_deferred']}; none dropped by the actor loop (it decides on the latest book; a stale or "
+            "untrusted book would show as a stale_book reject)",
         )
     )
     rejects = totals["rejects"]

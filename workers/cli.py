@@ -386,6 +386,13 @@ _DATA_DIR_OPTION = click.option(
     show_default=True,
     help="Recorded markets (MARKETS.csv layout: the shared tapes or a `kalshi-trader export`).",
 )
+_JSON_OPTION = click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the JSON here.",
+)
 _REGISTRY_OPTION = click.option(
     "--registry",
     type=click.Path(path_type=Path),
@@ -462,13 +469,7 @@ def train(
     "model, if any, and every baseline).",
 )
 @_REGISTRY_OPTION
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Also write the JSON here.",
-)
+@_JSON_OPTION
 @click.option(
     "--report-dir",
     type=click.Path(path_type=Path, file_okay=False),
@@ -532,13 +533,7 @@ def evaluate(
     help="Replay speed (tape seconds per wall second); faster replays change the live decisions (docs/rl.md).",
 )
 @_REGISTRY_OPTION
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Also write the JSON numbers here.",
-)
+@_JSON_OPTION
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
