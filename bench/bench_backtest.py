@@ -112,8 +112,7 @@ def main(
             for s in speeds:
                 doc = _run([market], "imbalance", s, root, Path(tmp))
                 loop = doc["actor_loop"]
-                uncovered = next(c for c in doc["contributors"] if c["name"].startswith("tape time outside"))
-                share = uncovered["detail"].split("(")[1].split(")")[0]
+                share = f"{doc['uncovered_tape_s'] / max(doc['tradeable_tape_s'], 0.001):.1%}"
                 print(
                     f"  {s!s:>5}  {doc['wall_s']:6.1f}  {doc['stack_start_s']:7.1f}  {doc['orders']:6d}  "
                     f"{doc['fills']:5d}  {doc['net_pnl_dollars']:>8}  {loop['updates_coalesced']:9d}  "

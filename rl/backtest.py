@@ -238,6 +238,7 @@ class BacktestReport:
         """The machine-readable numbers (money as decimal strings): totals, the gap, per market, the run's record."""
         live, env = self.live, self.env
         summaries = _epoch_totals(self.record.epochs)
+        tradeable, uncovered = _uncovered_ms(self.record.epochs, self.record.tradeable)
         return {
             "policy": self.record.policy,
             "speed": str(self.record.speed),
@@ -269,6 +270,8 @@ class BacktestReport:
                 k: {**v, "vs_hold_dollars": str(v["vs_hold_dollars"])} for k, v in self.closes.items()
             },
             "actor_loop": summaries,
+            "tradeable_tape_s": tradeable / 1000,
+            "uncovered_tape_s": uncovered / 1000,
             "contributors": [
                 {"name": c.name, "dollars": None if c.dollars is None else str(c.dollars), "detail": c.detail}
                 for c in self.contributors

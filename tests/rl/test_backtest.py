@@ -123,6 +123,7 @@ def test_backtest_report_matches_the_exchanges_fills_and_settlements(tmp_path: P
     assert Decimal(doc["gap_pct_of_traded_value"]) == (gap / env_turnover * 100).quantize(Decimal("0.01"))
     assert doc["wall_s"] > 0 and doc["per_market"][MARKET]["env_net_pnl_dollars"] == _money(env.net_pnl_dollars)
     assert doc["actor_loop"]["drivers"].get("actor", 0) >= 1  # it traded from the WebSocket actor loop
+    assert 0 <= doc["uncovered_tape_s"] < doc["tradeable_tape_s"]
 
     # the report: text on stdout and in the folder, the JSON, the equity curve
     text = "\n".join(lines)
