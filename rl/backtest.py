@@ -50,6 +50,10 @@ _ZERO: Final = Decimal(0)
 _CENT: Final = Decimal("0.01")
 _Q: Final = Decimal("0.0001")
 _PCT: Final = Decimal("0.01")
+MAX_UNCOVERED_SHARE: Final = 0.10
+"""A replay leaving more than this share of the tradeable tape outside trading epochs was too fast."""
+MAX_ACK_TAPE_MS: Final = 1_000
+"""A replay whose order-acknowledgement p99 spans more than this many tape ms was too fast."""
 CLOSE_PREFIX: Final = "close_position:"
 EPOCH_PREFIX: Final = "epoch:"
 
@@ -272,6 +276,7 @@ class BacktestReport:
             "actor_loop": summaries,
             "tradeable_tape_s": tradeable / 1000,
             "uncovered_tape_s": uncovered / 1000,
+            "speed_warning": self.speed_warning(),
             "contributors": [
                 {"name": c.name, "dollars": None if c.dollars is None else str(c.dollars), "detail": c.detail}
                 for c in self.contributors
@@ -284,6 +289,27 @@ class BacktestReport:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
         return path
+
+    def speed_warning(self) -> str | None:
+        """One line when the replay ran too fast for this machine to reproduce live timing, else None.
+
+        Too fast: more than :data:`MAX_UNCOVERED_SHARE` of the tradeable tape outside epochs, or an order
+        acknowledgement p99 longer than :data:`MAX_ACK_TAPE_MS` of tape (wall latency x speed): the live decisions
+        then depend on the speed (docs/rl.md "Backtest").
+        """
+        tradeable, uncovered = _uncovered_ms(self.record.epochs, self.record.tradeable)
+        ack = _epoch_totals(self.record.epochs)["ack_latency_ms_p99_max"]
+        problems = []
+        if tradeable and uncovered / tradeable > MAX_UNCOVERED_SHARE:
+            problems.append(f"{uncovered / tradeable:.0%} of the tradeable tape ran outside trading epochs")
+        if ack is not None and ack * float(self.record.speed) > MAX_ACK_TAPE_MS:
+            problems.append(f"order acks took up to {ack * float(self.record.speed) / 1000:.1f} s of tape")
+        if not problems:
+            return None
+        return (
+            f"speed {self.record.speed}x was too fast for this machine ({'; '.join(problems)}): the live decisions "
+            "differ from a slower replay; rerun with a lower --speed"
+        )
 
     def text(self) -> str:
         """The terminal report: live next to env for every number, closes by reason, per market, gap, contributors."""

@@ -528,9 +528,10 @@ def evaluate(
 @click.option("--policy", default="imbalance", show_default=True, help="imbalance, hold, rl:current or rl:<version>.")
 @click.option(
     "--speed",
-    default="10",
+    default="5",
     show_default=True,
-    help="Replay speed (tape seconds per wall second); faster replays change the live decisions (docs/rl.md).",
+    help="Replay speed (tape seconds per wall second); faster replays can change the live decisions: the report "
+    "warns when it was too fast for this machine (docs/rl.md).",
 )
 @_REGISTRY_OPTION
 @_JSON_OPTION
