@@ -34,7 +34,6 @@ from kalshi.models.portfolio import Fill as ExchangeFill
 from kalshi.models.portfolio import Settlement
 from models.trader import EpochSummary
 from rl.evaluate import Fill, MarketResult, StrategyMetrics, StrategyResults, evaluate
-from rl.plots import equity_curve_points
 from rl.tapes import MarketTape
 
 __all__ = [
@@ -351,24 +350,42 @@ class BacktestReport:
         )
         out.append(f"  sim-to-env gap: {_usd(self.gap_dollars)} ({pct})")
         out.append("  contributors:")
-        out += [
-            f"    - {c.name}: {'' if c.dollars is None else _usd(c.dollars) + '; '}{c.detail}"
-            for c in self.contributors
-        ]
+        for c in self.contributors:
+            priced = "" if c.dollars is None else f"{_usd(c.dollars)}; "
+            out.append(f"    - {c.name}: {priced}{c.detail}")
+        warning = self.speed_warning()
+        if warning:
+            out.append(f"  warning: {warning}")
         return "\n".join(out)
 
     def write_equity_png(self, path: Path) -> Path:
-        """The equity curves (cumulative net P&L, live from the exchange's fills and env) as a PNG. Raises OSError."""
+        """The equity curves on the tape's clock (minutes from the first replayed frame) as a PNG. Raises OSError.
+
+        Live: cumulative cash P&L after fees from the exchange's fills, then each settlement's payout (a position
+        counts at its cost until it is sold or settles). Env: its P&L path (positions marked at their liquidation
+        value). Both end at their net P&L.
+        """
         from matplotlib.figure import Figure
 
         path.parent.mkdir(parents=True, exist_ok=True)
         fig = Figure(figsize=(9, 4.5), dpi=110)
         ax = fig.add_subplot()
-        for res, label in ((self.live_results, "live (exchange fills + settlements)"), (self.env_results, "env")):
-            xs, ys = equity_curve_points(res.markets)
+        start = self.record.tape_start_ms
+        curves = (
+            (self.live_results, "live: exchange fills + settlements (cash; positions at cost)"),
+            (self.env_results, "env estimate (positions marked to liquidation)"),
+        )
+        for res, label in curves:
+            xs, ys = [0.0], [0.0]
+            base = 0.0
+            for row in sorted(res.markets, key=lambda r: (r.open_ms, r.market)):
+                for ts, value in row.pnl_path:
+                    xs.append((ts - start) / 60_000)
+                    ys.append(base + float(value))
+                base += float(row.net_pnl_dollars)
             ax.plot(xs, ys, label=label, drawstyle="steps-post")
         ax.axhline(0, color="grey", linewidth=0.6)
-        ax.set_xlabel("market (in open-time order; position inside = share of its fills' span)")
+        ax.set_xlabel("tape minutes from the first replayed frame")
         ax.set_ylabel("cumulative net P&L after fees ($)")
         ax.set_title(f"backtest {self.record.policy} at {self.record.speed}x: gap {_usd(self.gap_dollars)}")
         ax.legend(loc="best")

@@ -128,6 +128,7 @@ def test_backtest_report_matches_the_exchanges_fills_and_settlements(tmp_path: P
     # the report: text on stdout and in the folder, the JSON, the equity curve
     text = "\n".join(lines)
     assert "sim-to-env gap" in text and MARKET in text and "contributors:" in text
+    assert (doc["speed_warning"] is not None) == ("warning: speed 40x was too fast" in text)
     assert (out / "report.txt").read_text().strip() in text
     assert json.loads((out / "report.json").read_text()) == doc
     assert (out / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
