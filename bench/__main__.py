@@ -19,6 +19,7 @@ BENCHES = [
     "bench.bench_replay",
     "bench.bench_chaos",
     "bench.bench_faults",
+    "bench.bench_backtest",
 ]
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "activities": frozenset({"activities", "trading", "kalshi", "recording", "rl", "models", "workflows", STDLIB, "temporalio",
                              "pydantic"}),
     "workers": frozenset({"workers", "workflows", "activities", "trading", "kalshi", "recording", "rl", "models", "simulator", STDLIB,
-                          "temporalio", "click", "httpx", "aiohttp", "prometheus_client", "pydantic", "pydantic_settings"}),
+                          "temporalio", "click", "httpx", "aiohttp", "prometheus_client", "pydantic", "pydantic_settings",
+                          "tqdm"}),
 }  # fmt: skip
 """What each folder may import: project folders by name, third-party packages by import name, and the standard
 library. ``rl`` may use ``simulator``'s engine (the training environment fills orders with it in-process)."""

@@ -13,6 +13,8 @@
   sessions, write one as a tape directory the simulator replays, read a tape directory into a new session.
 * ``train``, ``evaluate``: train a MaskablePPO policy on recorded tapes into the model registry; evaluate it and
   the baselines net of Kalshi's fees (table, Markdown report, PNG figures, JSON). Need the ``.[rl]`` extra.
+* ``backtest``: replay recorded markets through the real stack in an isolated state folder and report what the
+  exchange booked next to the training environment's estimate (:mod:`workers.backtest`). Needs ``.[rl]``.
 
 Invalid settings fail before anything starts, with one line on stderr and exit code 2.
 """
@@ -22,29 +24,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 import httpx
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from models.trader import TraderConfig, TraderInput, TraderStatus
+from models.trader import TraderStatus
 from workers.devserver import DevServer, find_temporal_cli, port_open
-from workers.settings import REPO_ROOT, SIM_KEY_ID, Settings, SettingsError, load_settings
+from workers.settings import REPO_ROOT, Settings, SettingsError, load_settings
 from workers.sim_cli import simulator as simulator_group
+from workers.stack import child_process, ensure_sim_key, start_trader
 from workers.worker import connect, ensure_search_attributes, run_worker
-from workflows.names import QUERY_STATUS, SA_ENV, SA_MODE, SA_STATE
-from workflows.trader import TraderWorkflow
+from workflows.names import QUERY_STATUS
 
 log = logging.getLogger("kalshi_trader")
 
@@ -76,40 +75,6 @@ def cli(verbose: bool) -> None:
 
 
 # --------------------------------------------------------------------------------------- start/status
-
-
-async def start_trader(
-    client: Client, settings: Settings, config: TraderConfig | None = None
-) -> WorkflowHandle[Any, Any]:
-    """Start ``TraderWorkflow`` idempotently: attach to the running one with the same id, else start it.
-
-    The input holds only :class:`TraderConfig` (no secrets). Search attributes ``KalshiEnv``,
-    ``KalshiTraderState`` and ``KalshiTraderMode`` are set at start; a static summary names the trader
-    in the Web UI.
-    """
-    config = config or settings.trader_config()
-    env = settings.kalshi_env
-    return await client.start_workflow(
-        TraderWorkflow.run,
-        TraderInput(config=config),
-        id=settings.trader_workflow_id,
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(SA_ENV, env),
-                SearchAttributePair(SA_STATE, "initializing"),
-                SearchAttributePair(SA_MODE, "unknown"),
-            ]
-        ),
-        static_summary=f"Kalshi trader ({env}): series {', '.join(config.series_tickers)}",
-        static_details=(
-            f"Recalibrates every {config.recalibration_interval_s:g} s. Exits: take profit "
-            f"{config.exits.take_profit_pct * 100:.0f}%, stop loss {config.exits.stop_loss_pct * 100:.0f}%, "
-            f"max hold {config.exits.max_hold_time_s:g} s, closing window {config.exits.market_closing_window_s:g} s, "
-            f"cash reserve {config.exits.cash_reserve_cents} cents."
-        ),
-    )
 
 
 def operator_commands(workflow_id: str, address: str) -> str:
@@ -453,6 +418,13 @@ _DATA_DIR_OPTION = click.option(
     show_default=True,
     help="Recorded markets (MARKETS.csv layout: the shared tapes or a `kalshi-trader export`).",
 )
+_JSON_OPTION = click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the JSON here.",
+)
 _REGISTRY_OPTION = click.option(
     "--registry",
     type=click.Path(path_type=Path),
@@ -529,13 +501,7 @@ def train(
     "model, if any, and every baseline).",
 )
 @_REGISTRY_OPTION
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Also write the JSON here.",
-)
+@_JSON_OPTION
 @click.option(
     "--report-dir",
     type=click.Path(path_type=Path, file_okay=False),
@@ -583,6 +549,71 @@ def evaluate(
     click.echo(f"report: {path} ({run.seconds:.0f} s)" + (f"; json: {json_path}" if json_path else ""))
 
 
+@cli.command()
+@_DATA_DIR_OPTION
+@click.option(
+    "--markets",
+    "tickers",
+    multiple=True,
+    help="Markets to replay: T1,T2 or repeated (default: every market of --data-dir with a tape).",
+)
+@click.option("--policy", default="imbalance", show_default=True, help="imbalance, hold, rl:current or rl:<version>.")
+@click.option(
+    "--speed",
+    default="5",
+    show_default=True,
+    help="Replay speed (tape seconds per wall second); faster replays can change the live decisions: the report "
+    "warns when it was too fast for this machine (docs/rl.md).",
+)
+@_REGISTRY_OPTION
+@_JSON_OPTION
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Report folder (default STATE_DIR/backtests/<time>): report.txt, report.json, equity.png.",
+)
+@click.option("--keep-state", is_flag=True, help="Keep the run's state (logs, databases) in OUT/state.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def backtest(
+    data_dir: Path,
+    tickers: tuple[str, ...],
+    policy: str,
+    speed: str,
+    registry: Path | None,
+    json_path: Path | None,
+    out: Path | None,
+    keep_state: bool,
+    no_progress: bool,
+) -> None:
+    """Replay recorded markets through the real stack and compare with the training environment.
+
+    Starts an isolated dev server, simulator, worker and trader; reports the P&L the exchange booked next to the
+    environment's estimate for the same markets and policy (the sim-to-env gap).
+    """
+    from workers.backtest import BacktestError, BacktestOptions, parse_speed, run_backtest
+
+    try:
+        options = BacktestOptions(
+            data_dir=data_dir,
+            markets=[t.strip() for item in tickers for t in item.split(",") if t.strip()],
+            policy=policy,
+            speed=parse_speed(speed),
+            registry=_registry_dir(registry),
+            out=out or (_settings_or_exit().state_dir / "backtests" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")),
+            json_path=json_path,
+            progress=not no_progress,
+            keep_state=keep_state,
+        )
+        run_backtest(options, click.echo)
+    except BacktestError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:  # before the stack started (the env estimate): nothing to stop
+        click.echo("error: interrupted", err=True)
+        sys.exit(2)
+
+
 # --------------------------------------------------------------------------------------- up
 
 
@@ -593,45 +624,6 @@ def keygen(state_dir: Path | None) -> None:
     settings = _settings_or_exit(**({"state_dir": state_dir} if state_dir else {}))
     private = ensure_sim_key(settings)
     click.echo(f"simulator key: {private} (public key in {private.parent / 'public'})")
-
-
-def ensure_sim_key(settings: Settings) -> Path:
-    """Generate the local simulator account's RSA key pair under ``.state/keys`` if missing.
-
-    Writes ``<id>.pem`` (private, mode 0600) and ``public/<id>.pub.pem`` (the simulator loads every
-    public key in that folder). Returns the private key path.
-    """
-    from kalshi.signer import generate_key_pair
-
-    private = settings.sim_key_path
-    public = private.parent / "public" / f"{SIM_KEY_ID}.pub.pem"
-    if private.exists() and public.exists():
-        return private
-    private.parent.mkdir(parents=True, exist_ok=True)
-    public.parent.mkdir(parents=True, exist_ok=True)
-    priv_pem, pub_pem = generate_key_pair()
-    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(priv_pem)
-    public.write_bytes(pub_pem)
-    return private
-
-
-@contextlib.contextmanager
-def _child(args: list[str], log_file: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float, what: str, log_file: Path) -> None:
@@ -693,7 +685,7 @@ def up(speed: float | None, temporal_port: int, ui_port: int) -> None:
         if port_open("127.0.0.1", settings.sim_port):
             raise click.ClickException(f"port {settings.sim_port} is busy: stop what uses it or set SIM_PORT")
         click.echo("starting the Kalshi simulator ...")
-        sim = stack.enter_context(_child(sim_args, logs / "simulator.log"))
+        sim = stack.enter_context(child_process(sim_args, logs / "simulator.log"))
         _wait_http(f"http://127.0.0.1:{settings.sim_port}/sim/v1/health", sim, 60, "simulator", logs / "simulator.log")
 
         asyncio.run(_up_main(settings, ui_port))

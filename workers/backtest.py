@@ -1,0 +1,669 @@
+"""``kalshi-trader backtest``: replay recorded markets through the real stack and compare with the training env.
+
+One run, in an isolated state folder (a temporary one, or ``--out DIR/state``):
+
+1. **Validate** (nothing started yet): the data folder has a ``MARKETS.csv`` and the selected markets decode
+   (:func:`rl.tapes.load_markets`), the policy is one the trader runs (:func:`models.trader.config.policy_problem`),
+   a learned policy's model exists and loads. Bad input is one ``error:`` line and exit code 2.
+2. **Environment estimate**: the same policy through :class:`rl.env.KalshiTapeEnv` on the same markets
+   (:func:`rl.runner.run_policy`), before the stack starts (it does not compete with it for CPU).
+3. **The real stack** on free ports: a Temporal dev server (SQLite in the state folder), the simulator
+   (``python -m simulator``) replaying only the selected markets (:func:`rl.tapes.subset_tape_dir`: symlinks) from
+   the first market's first recorded frame, on recorded times (``--no-time-shift``), paused; a worker process
+   (``kalshi-trader worker``, the recorder writing to ``state/recording.db``); a fresh ``TraderWorkflow`` with the
+   policy, the environment's risk limits, closing window, cash reserve, decision interval and starting cash (so both
+   sides trade under the same limits), the operator's exit thresholds (``TRADER_TAKE_PROFIT_PCT`` ...), and every
+   wall-clock interval (recalibration, close retries, order-group reset, back-offs, market discovery) divided by the
+   speed. Once an epoch has run on the WebSocket actor loop (the feed holds the books), the clock runs at
+   ``--speed``; idle tape between non-adjacent markets is skipped.
+4. **Until the last market has settled** (its status ``finalized`` at the simulator), with a progress bar of tape
+   time and markets done; then the account's fills, settlements and orders are read over REST (the exchange's own
+   record), the trader is stopped, the worker, simulator and dev server end (also on Ctrl-C and on errors: every
+   child runs in its own session and is stopped here, SIGINT then SIGKILL), and the epoch summaries are read from
+   the worker's recording database.
+5. **Report** (:mod:`rl.backtest`): stdout, ``report.txt``, ``report.json`` and ``equity.png`` in ``--out`` (default
+   ``STATE_DIR/backtests/<time>``), and ``--json PATH``.
+
+Why the exchange limits are off: the simulator's token buckets refill on wall time, so a replay at 20x would be
+throttled 20 times harder than live; the trader's own throttle (``per_market_throttle_ms``) runs on the exchange
+clock and is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+
+from kalshi.models.orders import Order
+from kalshi.models.portfolio import Fill, Settlement
+from kalshi.rest import KalshiRestClient
+from models.market_data import IngestSettings, MarketDataInput
+from models.trader import EpochSummary, LifecycleState, TraderConfig, TraderStatus
+from models.trader.config import policy_problem
+from workers.devserver import DevServer, find_temporal_cli
+from workers.metrics import free_port
+from workers.settings import SIM_KEY_ID, Settings, SettingsError, load_settings
+from workers.stack import child_process, ensure_sim_key, start_trader
+from workflows.names import QUERY_STATUS, SIGNAL_STOP
+
+log = logging.getLogger(__name__)
+
+
+_ENV_PREFIXES = (
+    "KALSHI_",
+    "TRADER_",
+    "SIM_",
+    "TEMPORAL_",
+    "DATABASE_URL",
+    "MODEL_REGISTRY",
+    "METRICS_PORT",
+    "STATE_DIR",
+)
+_DONE = ("finalized", "settled")
+
+
+class BacktestError(Exception):
+    """The backtest cannot run or failed; the message is one line for the operator (``error: <message>``)."""
+
+
+@dataclass
+class BacktestOptions:
+    """What ``kalshi-trader backtest`` was asked to do.
+
+    Attributes:
+        data_dir: recorded markets (``MARKETS.csv`` layout).
+        markets: tickers to replay (empty: every market with a tape).
+        policy: ``imbalance``, ``hold``, ``rl:current`` or ``rl:<version>``.
+        speed: tape seconds per wall second (Decimal > 0).
+        registry: the model registry (learned policies).
+        out: the report folder (None: ``STATE_DIR/backtests/<UTC time>``); the run's state goes to ``out/state``
+            when ``keep_state``, else to a temporary folder removed afterwards.
+        json_path: also write the JSON document here.
+        progress: show the progress bar (stderr).
+        keep_state: keep the state folder (dev-server database, logs, recording database) under ``out/state``.
+        settle_timeout_s: give up (error) when the markets have not settled after this many wall seconds of replay
+            (None: three times the tape span at the speed, plus two minutes).
+
+    """
+
+    data_dir: Path
+    markets: list[str]
+    policy: str
+    speed: Decimal
+    registry: Path
+    out: Path
+    json_path: Path | None = None
+    progress: bool = True
+    keep_state: bool = False
+    settle_timeout_s: float | None = None
+
+
+@dataclass
+class Prepared:
+    """Validated input: the decoded markets, the environment config of the policy, its env policy object."""
+
+    options: BacktestOptions
+    markets: list[Any]  # rl.tapes.MarketTape
+    env_config: Any  # rl.env.EnvConfig
+    env_policy: Any  # rl.decision.Policy
+
+    @property
+    def start_ms(self) -> int:
+        """Tape time of the first selected market's first recorded frame (its first snapshot), Unix ms."""
+        return min(int(m.times[0]) for m in self.markets)
+
+    @property
+    def end_ms(self) -> int:
+        """The last selected market's close, Unix ms."""
+        return max(m.definition.close_ms for m in self.markets)
+
+
+def prepare(options: BacktestOptions) -> Prepared:
+    """Validate everything before anything starts (see the module docstring, step 1).
+
+    Raises:
+        BacktestError: no ``MARKETS.csv``, no replayable market, an unknown ticker, a bad speed, a policy the
+            trader does not run, a model that is missing, corrupt or incompatible; or no RL extra installed.
+
+    """
+    try:
+        from rl.env import EnvConfig
+        from rl.registry import ModelRegistry, ModelRegistryError
+        from rl.runner import make_policy
+        from rl.tapes import TapeDataError, default_cache_dir, load_markets
+    except ImportError as err:
+        raise BacktestError(f"the backtest needs the RL extra (make install-rl): {err}") from None
+    if not options.speed.is_finite() or options.speed <= 0 or options.speed > 1000:
+        raise BacktestError(f"--speed must be a number in (0, 1000], got {options.speed}")
+    problem = policy_problem(options.policy)
+    if problem is not None:
+        raise BacktestError(problem)
+    if not (options.data_dir / "MARKETS.csv").is_file():
+        raise BacktestError(f"{options.data_dir}: no MARKETS.csv (not a recording directory)")
+    try:
+        markets = load_markets(options.data_dir, options.markets or None, cache_dir=default_cache_dir())
+    except TapeDataError as err:
+        text = str(err)
+        if "no market with a tape" in text:
+            text = f"{options.data_dir}: no replayable market (no events/<ticker>/*.ndjson.gz tape)"
+        raise BacktestError(text) from None
+    except OSError as err:
+        raise BacktestError(f"{options.data_dir}: {err}") from None
+    config = EnvConfig()
+    try:
+        if options.policy.startswith("rl:"):
+            config = EnvConfig.model_validate(ModelRegistry(options.registry).metadata(options.policy).env_config)
+        env_policy = make_policy(options.policy, config, registry=options.registry)
+    except ModelRegistryError as err:
+        raise BacktestError(str(err).splitlines()[0]) from None
+    except ValueError as err:
+        raise BacktestError(str(err).splitlines()[0]) from None
+    return Prepared(options, markets, config, env_policy)
+
+
+def run_env(prepared: Prepared) -> Any:
+    """The environment's estimate: :func:`rl.runner.run_policy` of the policy on the markets (StrategyResults)."""
+    from rl.runner import run_policy
+
+    return run_policy(prepared.env_policy, prepared.markets, prepared.env_config)
+
+
+# ------------------------------------------------------------------------------------------------ the stack
+
+
+def _tail(path: Path, lines: int = 4) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    """The worker's environment: the caller's, minus every setting of ours, plus the isolated stack's."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(_ENV_PREFIXES)}
+    env.update(
+        {
+            "KALSHI_ENV": "sim",
+            "STATE_DIR": str(settings.state_dir),
+            "TEMPORAL_ADDRESS": settings.temporal_address,
+            "SIM_PORT": str(settings.sim_port),
+            "METRICS_PORT": "0",
+            "DATABASE_URL": settings.recording_url or "off",
+            "MODEL_REGISTRY": str(settings.model_registry_dir),
+            "TRADER_TASK_QUEUE": settings.task_queue,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def trader_config(base: TraderConfig, prepared: Prepared, series: list[str], workflow_id: str) -> TraderConfig:
+    """The backtest's trader: ``base`` (the operator's settings) with the environment's limits and the policy.
+
+    Risk limits, closing window, cash reserve and decision interval are the environment's; every wall-clock
+    interval is divided by the speed (see the module docstring).
+
+    Raises:
+        pydantic.ValidationError: an inconsistent result (cannot happen for validated input).
+
+    """
+    speed = float(prepared.options.speed)
+    env = prepared.env_config
+    data = base.model_dump(mode="python")
+    data.update(
+        {
+            "series_tickers": series,
+            "recalibration_interval_s": max(1.0, base.recalibration_interval_s / speed),
+            "risk": env.risk.model_dump(mode="python"),
+            "no_viable_retry_s": max(0.1, base.no_viable_retry_s / speed),
+            "order_group_window_s": base.order_group_window_s / speed,
+            "degraded_backoff_s": [max(0.1, x / speed) for x in base.degraded_backoff_s],
+            "market_data_workflow_id": f"{workflow_id}-md",
+            "market_data": MarketDataInput(
+                series_tickers=series,
+                settings=IngestSettings(discovery_interval_s=max(0.5, 15.0 / speed), record=False),
+            ).model_dump(mode="python"),
+        }
+    )
+    data["exits"].update(
+        market_closing_window_s=env.exits.market_closing_window_s, cash_reserve_cents=env.exits.cash_reserve_cents
+    )
+    data["epoch"].update(policy=prepared.options.policy, decision_interval_ms=env.decision_interval_ms)
+    data["close"].update(retry_delay_s=base.close.retry_delay_s / speed)
+    return TraderConfig.model_validate(data)
+
+
+@dataclass(frozen=True)
+class StackView:
+    """Where the running stack is, for an :data:`OnSettled` hook (the stack is up while it runs).
+
+    Attributes:
+        rest_url: the simulator's Kalshi REST base (``.../trade-api/v2``).
+        control_url: the simulator's control API (``.../sim/v1``).
+        key_id, key_path: the account's API key id and private key file (the backtest's own throwaway key).
+        temporal_address: the dev server.
+        workflow_id: the trader's workflow id.
+        state_dir: the run's state folder.
+
+    """
+
+    rest_url: str
+    control_url: str
+    key_id: str
+    key_path: Path
+    temporal_address: str
+    workflow_id: str
+    state_dir: Path
+
+
+OnSettled = Callable[[StackView], Awaitable[None]]
+"""Called once every market has settled, before the stack stops (tests read the exchange independently here)."""
+
+
+@dataclass
+class LiveRun:
+    """What the live run produced: the exchange's record of the account and the trader's epoch summaries."""
+
+    fills: list[Fill]
+    settlements: list[Settlement]
+    orders: list[Order]
+    epochs: list[EpochSummary]
+    wall_s: float
+    stack_s: float
+    market_wall_s: dict[str, float] = field(default_factory=dict)
+
+
+class _Progress:
+    """The progress bar (tqdm on stderr): tape seconds replayed and markets settled."""
+
+    def __init__(self, enabled: bool, total_s: float, markets: int) -> None:
+        self.bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=round(total_s),
+                unit="tape s",
+                desc="backtest",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                mininterval=0.5 if sys.stderr.isatty() else 10.0,
+            )
+        self.markets = markets
+
+    def update(self, tape_s: float, done: int, tape_ms: int) -> None:
+        """Move the bar to ``tape_s`` tape seconds replayed with ``done`` markets settled."""
+        if self.bar is None:
+            return
+        clock = datetime.fromtimestamp(tape_ms / 1000, UTC).strftime("%H:%M:%S")
+        self.bar.set_postfix_str(f"tape {clock}Z, markets settled {done}/{self.markets}", refresh=False)
+        self.bar.update(max(0, min(self.bar.total, round(tape_s)) - self.bar.n))
+
+    def close(self) -> None:
+        """Close the bar (its last state stays on the terminal)."""
+        if self.bar is not None:
+            self.bar.close()
+
+
+async def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float, what: str, log_file: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=1.0) as http:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise BacktestError(f"{what} exited with {proc.returncode}: {_tail(log_file)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(url)).status_code < 500:
+                    return
+            await asyncio.sleep(0.1)
+    raise BacktestError(f"{what} did not answer {url} within {timeout_s:.0f} s (see {log_file})")
+
+
+async def _status(handle: WorkflowHandle[Any, Any]) -> TraderStatus | None:
+    try:
+        return await handle.query(QUERY_STATUS, result_type=TraderStatus)
+    except RPCError:
+        return None
+
+
+def _read_epochs(url: str | None) -> list[EpochSummary]:
+    """The worker recorder's epoch summaries (``epoch_summary`` rows of the SQLite recording database), in order."""
+    if not url or not url.startswith("sqlite:///"):
+        return []
+    path = Path(url.removeprefix("sqlite:///"))
+    if not path.is_file():
+        return []
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        try:
+            rows = db.execute("SELECT summary FROM epoch_summary ORDER BY session_id, rec_no").fetchall()
+        except sqlite3.Error:
+            return []
+    return [EpochSummary.model_validate_json(r[0]) for r in rows if r[0]]
+
+
+async def run_live(
+    prepared: Prepared, state: Path, echo: Callable[[str], None], on_settled: OnSettled | None = None
+) -> LiveRun:
+    """Run the real stack in ``state`` until the last market has settled; return the exchange's record.
+
+    Raises:
+        BacktestError: a component failed to start or died, the trader never started trading, the run was
+            interrupted (SIGINT/SIGTERM), or the markets did not settle in time. Every child is stopped first.
+
+    """
+    from rl.tapes import subset_tape_dir
+
+    opts = prepared.options
+    cli_path = find_temporal_cli()
+    if cli_path is None:
+        raise BacktestError("no `temporal` CLI found: run `make install` (it builds one) or set TEMPORAL_CLI")
+    tickers = [m.ticker for m in prepared.markets]
+    series = sorted({m.definition.series_ticker for m in prepared.markets})
+    logs = state / "logs"
+    tape_dir = state / "tape"
+    subset_tape_dir(opts.data_dir, tickers, tape_dir)
+    workflow_id = "kalshi-backtest"
+    try:
+        settings = load_settings(
+            kalshi_env="sim",
+            kalshi_api_key_id=None,
+            kalshi_private_key_path=None,
+            kalshi_private_key_pem=None,
+            kalshi_rest_url=None,
+            kalshi_ws_url=None,
+            state_dir=state,
+            temporal_address=f"127.0.0.1:{free_port()}",
+            temporal_namespace="default",
+            workflow_id=workflow_id,
+            sim_port=free_port(),
+            metrics_port=0,
+            database_url=f"sqlite:///{state / 'recording.db'}",
+            model_registry=opts.registry,
+        )
+        config = trader_config(settings.trader_config(), prepared, series, workflow_id)
+    except (SettingsError, ValueError) as err:
+        raise BacktestError(f"invalid settings: {str(err).splitlines()[0]}") from None
+    from workers.worker import connect, ensure_search_attributes
+
+    ensure_sim_key(settings)
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupted.set)
+    t0 = time.monotonic()
+    try:
+        with contextlib.ExitStack() as stack:
+            port = int(settings.temporal_address.rsplit(":", 1)[1])
+            dev = DevServer(cli_path, state / "temporal.db", port, None, logs / "temporal.log")
+            stack.callback(dev.stop)
+            try:
+                await dev.start()
+            except RuntimeError as err:
+                raise BacktestError(str(err)) from None
+            start_iso = datetime.fromtimestamp(prepared.start_ms / 1000, UTC).isoformat(timespec="milliseconds")
+            sim_args = [
+                sys.executable, "-m", "simulator",
+                "--port", str(settings.sim_port),
+                "--data-dir", str(tape_dir),
+                "--keys-dir", str(settings.sim_key_path.parent / "public"),
+                "--speed", str(opts.speed),
+                "--start", start_iso.replace("+00:00", "Z"),
+                "--paused", "--no-time-shift",
+                "--initial-balance-cents", str(prepared.env_config.initial_cash_cents),
+                "--rate-limit-tier", "off",
+                "--log-level", "warning",
+            ]  # fmt: skip
+            sim = stack.enter_context(child_process(sim_args, logs / "simulator.log"))
+            control = f"http://127.0.0.1:{settings.sim_port}/sim/v1"
+            await _wait_http(f"{control}/health", sim, 60, "simulator", logs / "simulator.log")
+            worker = stack.enter_context(
+                child_process(
+                    [sys.executable, "-m", "workers.cli", "worker"],
+                    logs / "worker.log",
+                    env=_child_env(settings),
+                    cwd=state,
+                    stop_timeout_s=20,
+                )
+            )
+            client = await connect(settings.temporal_address, settings.temporal_namespace)
+            await ensure_search_attributes(client, settings.temporal_namespace)
+            handle = await start_trader(client, settings, config)
+            try:
+                procs = _Procs(sim, worker, logs, interrupted)
+                return await _drive(prepared, settings, client, handle, procs, control, t0, echo, on_settled)
+            finally:
+                with contextlib.suppress(Exception):
+                    await _stop_trader(client, handle, config.market_data_workflow_id)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _stop_trader(client: Client, handle: WorkflowHandle[Any, Any], market_data_id: str | None) -> None:
+    """Stop the trader (``stop`` signal, no closes: the markets have settled), then end the market-data workflow."""
+    with contextlib.suppress(RPCError):
+        await handle.signal(SIGNAL_STOP, {"close_all": False, "reason": "backtest finished"})
+        try:
+            await asyncio.wait_for(handle.result(), timeout=10)
+        except (TimeoutError, Exception):
+            with contextlib.suppress(RPCError):
+                await handle.terminate("backtest finished")
+    if market_data_id:
+        with contextlib.suppress(RPCError):
+            await client.get_workflow_handle(market_data_id).terminate("backtest finished")
+
+
+@dataclass
+class _Procs:
+    sim: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+    logs: Path
+    interrupted: asyncio.Event
+
+
+async def _drive(
+    prepared: Prepared,
+    settings: Settings,
+    client: Client,
+    handle: WorkflowHandle[Any, Any],
+    procs: _Procs,
+    control: str,
+    t0: float,
+    echo: Callable[[str], None],
+    on_settled: OnSettled | None,
+) -> LiveRun:
+    opts = prepared.options
+    sim, worker, logs, interrupted = procs.sim, procs.worker, procs.logs, procs.interrupted
+    tickers = [m.ticker for m in prepared.markets]
+    first_ms = {m.ticker: int(m.times[0]) for m in prepared.markets}
+
+    def check_alive() -> None:
+        for proc, what, log_name in ((sim, "simulator", "simulator.log"), (worker, "worker", "worker.log")):
+            if proc.poll() is not None:
+                raise BacktestError(f"the {what} exited with {proc.returncode}: {_tail(logs / log_name)}")
+        if interrupted.is_set():
+            raise BacktestError("interrupted: every process of the stack was stopped")
+
+    # 1. the trader trading (its first epoch holds the books), with the clock still paused at the first frame
+    deadline = time.monotonic() + 120
+    while True:
+        check_alive()
+        st = await _status(handle)
+        # ready: an epoch has run on the WebSocket actor loop (the first ones poll REST until the market-data
+        # workflow has subscribed and holds the books), and the trader is trading again
+        epoch = None if st is None else st.last_epoch
+        if st is not None and st.state is LifecycleState.TRADING and epoch is not None and epoch.driver == "actor":
+            break
+        if time.monotonic() > deadline:
+            state = "unknown" if st is None else f"{st.state.value} ({st.pause_reason or '-'})"
+            raise BacktestError(f"the trader was not trading from the feed within 120 s: state {state} (see {logs})")
+        await asyncio.sleep(0.2)
+    stack_s = time.monotonic() - t0
+    span_s = (prepared.end_ms - prepared.start_ms) / 1000
+    timeout_s = opts.settle_timeout_s or (span_s / float(opts.speed) * 3 + 120)
+    bar = _Progress(opts.progress, span_s, len(tickers))
+    market_start: dict[str, float] = {}
+    market_wall: dict[str, float] = {}
+    async with httpx.AsyncClient(base_url=control, timeout=10) as http:
+        (await http.put("/clock", json={"paused": False, "speed": str(opts.speed)})).raise_for_status()
+        started = time.monotonic()
+        try:
+            while True:
+                check_alive()
+                clock = (await http.get("/clock")).json()
+                tape_ms = int(clock["tape_time_ms"])
+                statuses = {m["ticker"]: m["status"] for m in (await http.get("/markets")).json()["markets"]}
+                now = time.monotonic() - started
+                for t in tickers:
+                    if t not in market_start and tape_ms >= first_ms[t]:
+                        market_start[t] = now
+                    if t not in market_wall and statuses.get(t) in _DONE:
+                        market_wall[t] = now - market_start.get(t, 0.0)
+                bar.update((tape_ms - prepared.start_ms) / 1000, len(market_wall), tape_ms)
+                if len(market_wall) == len(tickers):
+                    break
+                pending = [first_ms[t] for t in tickers if t not in market_start]
+                active = [t for t in market_start if t not in market_wall]
+                if pending and not active and min(pending) > tape_ms + 2_000:
+                    # nothing open to trade until the next market's first frame: skip the idle tape
+                    await http.put("/clock", json={"tape_time": _iso(min(pending))})
+                if now > timeout_s:
+                    raise BacktestError(
+                        f"the markets did not settle within {timeout_s:.0f} s of wall time "
+                        f"({len(market_wall)}/{len(tickers)} settled; see {logs})"
+                    )
+                await asyncio.sleep(0.25)
+        finally:
+            bar.close()
+    wall_s = time.monotonic() - started
+    # 2. the exchange's own record of the account
+    async with KalshiRestClient(settings.endpoints().rest_base_url, settings.signer()) as rest:
+        fills = await rest.get_fills()
+        settlements = await rest.get_settlements()
+        orders = await rest.get_orders()
+    if on_settled is not None:
+        await on_settled(
+            StackView(
+                rest_url=settings.endpoints().rest_base_url,
+                control_url=control,
+                key_id=SIM_KEY_ID,
+                key_path=settings.sim_key_path,
+                temporal_address=settings.temporal_address,
+                workflow_id=handle.id,
+                state_dir=settings.state_dir,
+            )
+        )
+    await _stop_trader(client, handle, f"{handle.id}-md")
+    # 3. the worker flushes its recorder on shutdown: stop it, then read the epoch summaries
+    worker.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        await asyncio.to_thread(worker.wait, 30)
+    epochs = _read_epochs(settings.recording_url)
+    echo(f"stack ready in {stack_s:.1f} s; replayed and settled in {wall_s:.1f} s")
+    return LiveRun(fills, settlements, orders, epochs, wall_s, stack_s, market_wall)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ------------------------------------------------------------------------------------------------ the command
+
+
+def parse_speed(text: str) -> Decimal:
+    """``--speed`` as a Decimal. Raises BacktestError for a non-number."""
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise BacktestError(f"--speed must be a number, got {text!r}") from None
+
+
+def run_backtest(options: BacktestOptions, echo: Callable[[str], None], on_settled: OnSettled | None = None) -> Any:
+    """Validate, estimate with the env, run the stack, write the report; return the report.
+
+    Returns:
+        The :class:`rl.backtest.BacktestReport` (also printed and written to ``options.out``).
+
+    Raises:
+        BacktestError: bad input (before anything starts) or a failed run (after everything stopped).
+
+    """
+    prepared = prepare(options)
+    from rl.backtest import RunRecord, build_report
+
+    tickers = ", ".join(m.ticker for m in prepared.markets)
+    echo(f"backtest {options.policy} on {tickers} at {options.speed}x (env estimate first)")
+    env_results = run_env(prepared)
+    out = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    if options.keep_state:
+        state = out / "state"
+        if state.exists():
+            shutil.rmtree(state)
+        state.mkdir(parents=True)
+        cleanup = None
+    else:
+        cleanup = tempfile.TemporaryDirectory(prefix="kalshi-backtest-")
+        state = Path(cleanup.name)
+    try:
+        live = asyncio.run(run_live(prepared, state, echo, on_settled))
+    finally:
+        if cleanup is not None:
+            cleanup.cleanup()
+    record = RunRecord(
+        policy=options.policy,
+        speed=options.speed,
+        wall_s=live.wall_s,
+        tape_start_ms=prepared.start_ms,
+        tape_end_ms=prepared.end_ms,
+        tradeable=[
+            (int(m.times[0]), m.definition.close_ms - int(prepared.env_config.exits.market_closing_window_s * 1000))
+            for m in prepared.markets
+        ],
+        orders=[(o.client_order_id or None, o.status) for o in live.orders],
+        epochs=live.epochs,
+        stack_s=live.stack_s,
+        market_wall_s=live.market_wall_s,
+    )
+    try:
+        report = build_report(prepared.markets, env_results, live.fills, live.settlements, record)
+    except ValueError as err:
+        raise BacktestError(str(err).splitlines()[0]) from None
+    text = report.text()
+    (out / "report.txt").write_text(text + "\n")
+    report.write_json(out / "report.json")
+    report.write_equity_png(out / "equity.png")
+    if options.json_path is not None:
+        report.write_json(options.json_path)
+    echo(text)
+    echo(f"report: {out / 'report.txt'}, {out / 'report.json'}, {out / 'equity.png'}")
+    return report
+
+
+__all__ = [
+    "BacktestError",
+    "BacktestOptions",
+    "OnSettled",
+    "StackView",
+    "prepare",
+    "run_backtest",
+    "trader_config",
+]
