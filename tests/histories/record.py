@@ -345,18 +345,17 @@ async def degraded_and_recovered(h: Harness) -> list[str]:
     return [handle.id, "hist-md-degraded"]
 
 
-async def close_waits_out_a_trading_pause(h: Harness) -> list[str]:
-    """Issue 10: trading pauses while a take-profit close is quoting; the close waits the pause out on durable
-    timers, the cycle stops waiting for it (it goes on in the background), the trader pauses and recovers, the
-    close completes once; stop."""
+async def _close_across_a_trading_pause(h: Harness, workflow_id: str, degraded: DegradedSettings) -> list[str]:
+    """Trading pauses while a take-profit close is quoting; the trader pauses, recovers, the close completes once;
+    stop. ``degraded`` sets how long the cycle waits for the close and how often it probes meanwhile."""
     ticker, hold = await h.take_profit_close_held()
     config = fast_config(
         recalibration_interval_s=2,
         degraded_backoff_s=[1],
         close=CloseSettings(max_attempts=3, retry_delay_s=0.2, pause_retry_s=[1, 1, 2]),
-        degraded=DegradedSettings(close_wait_s=2),
+        degraded=degraded,
     )
-    handle = await h.start(config, workflow_id="hist-close-pause")
+    handle = await h.start(config, workflow_id=workflow_id)
     for _ in range(300):
         faults = (await h.control.get("/faults/timed")).json()
         if any(f["id"] == hold["id"] and f["matched"] for g in faults.values() for f in g):
@@ -371,33 +370,20 @@ async def close_waits_out_a_trading_pause(h: Harness) -> list[str]:
     await handle.signal(SIGNAL_STOP, {})
     await handle.result()
     return [handle.id]
+
+
+async def close_waits_out_a_trading_pause(h: Harness) -> list[str]:
+    """Issue 10: the close waits the pause out on durable timers, the cycle stops waiting for it after 2 s (it goes
+    on in the background), the trader pauses and recovers, the close completes once; stop."""
+    return await _close_across_a_trading_pause(h, "hist-close-pause", DegradedSettings(close_wait_s=2))
 
 
 async def close_pause_detected_by_probe(h: Harness) -> list[str]:
-    """Issue 10 (probe-during-close-wait): trading pauses while the cycle waits (up to 30 s) for a take-profit close;
-    the health probe (every 1 s) reports it at once, the trader pauses, recovers, and the close completes once."""
-    ticker, hold = await h.take_profit_close_held()
-    config = fast_config(
-        recalibration_interval_s=2,
-        degraded_backoff_s=[1],
-        close=CloseSettings(max_attempts=3, retry_delay_s=0.2, pause_retry_s=[1, 1, 2]),
-        degraded=DegradedSettings(close_wait_s=30, health_probe_interval_s=1),
+    """Issue 10 (probe-during-close-wait): the cycle would wait up to 30 s for the close, but the health probe
+    (every 1 s) reports the pause at once and the trader pauses; it recovers and the close completes once."""
+    return await _close_across_a_trading_pause(
+        h, "hist-close-pause-probe", DegradedSettings(close_wait_s=30, health_probe_interval_s=1)
     )
-    handle = await h.start(config, workflow_id="hist-close-pause-probe")
-    for _ in range(300):
-        faults = (await h.control.get("/faults/timed")).json()
-        if any(f["id"] == hold["id"] and f["matched"] for g in faults.values() for f in g):
-            break
-        await asyncio.sleep(0.1)
-    await h.faults(trading_paused=True)
-    await h.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused by the trading pause")
-    await asyncio.sleep(2)
-    await h.faults(trading_paused=False)
-    await h.wait_status(handle, lambda s: any(c.ticker == ticker for c in s.recent_closes), "the close's result")
-    await h.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading again")
-    await handle.signal(SIGNAL_STOP, {})
-    await handle.result()
-    return [handle.id]
 
 
 SCENARIOS: dict[str, Scenario] = {

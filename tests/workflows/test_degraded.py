@@ -378,15 +378,18 @@ async def test_429_storm_and_5xx_on_orders_no_crash_no_duplicate_intent_no_posit
     assert desc.status is not None and desc.status.name == "RUNNING"
 
 
+@pytest.mark.parametrize("close_wait_s", [2, 60], ids=["close-wait-2s", "close-wait-60s-probe"])
 async def test_trading_pause_in_the_middle_of_a_close_completes_after_the_pause_exactly_once(
-    harness: Harness, sim
+    harness: Harness, sim, close_wait_s: int
 ) -> None:
+    """The close waits the pause out and completes once afterwards. The pause is reported within one health probe
+    (3 s) plus a calibration whether the cycle waits 2 s for its close or 60 s (probe-during-close-wait)."""
     ticker, hold = await harness.take_profit_close_held()  # trading pauses while its first quote is held
     config = fast_config(
         recalibration_interval_s=2,
         degraded_backoff_s=BACKOFF_S,
         close=CloseSettings(max_attempts=3, retry_delay_s=0.2, pause_retry_s=[1, 1, 2]),
-        degraded=scaled(close_wait_s=2),
+        degraded=scaled(close_wait_s=close_wait_s),
     )
     handle = await harness.start(config)
 
@@ -396,8 +399,13 @@ async def test_trading_pause_in_the_middle_of_a_close_completes_after_the_pause_
     from tests.conftest import eventually
 
     await eventually(quoting, timeout_s=30, what="the close quoting")
+    paused_at = time.monotonic()
     await harness.faults(trading_paused=True)
-    st = await harness.wait_status(handle, lambda s: s.state == LifecycleState.PAUSED, "paused by the trading pause")
+    st = await harness.wait_status(
+        handle, lambda s: s.state == LifecycleState.PAUSED, "paused by the trading pause", timeout_s=30
+    )
+    detected_s = time.monotonic() - paused_at
+    assert detected_s < PROBE_S + 5, f"the pause was reported {detected_s:.1f} s after it began (probe {PROBE_S} s)"
     assert st.pause_reason is not None and st.pause_reason.startswith("exchange-wide trading pause")
     assert not [c for c in st.recent_closes if c.ticker == ticker], "the close is still waiting"
     await asyncio.sleep(3)
@@ -417,44 +425,6 @@ async def test_trading_pause_in_the_middle_of_a_close_completes_after_the_pause_
     assert len(children) == 1, [c.id for c in children]
     st = await harness.wait_status(handle, lambda s: s.state == LifecycleState.TRADING, "trading again")
     assert [c.ticker for c in st.recent_closes].count(ticker) == 1
-
-
-async def test_a_trading_pause_during_a_long_close_wait_is_detected_within_one_probe(harness: Harness, sim) -> None:
-    """probe-during-close-wait: the cycle waits up to 60 s for its close, yet the probe (every 3 s) reports the
-    exchange pause within one probe interval (plus the calibration), and the close still completes once."""
-    ticker, hold = await harness.take_profit_close_held()
-    config = fast_config(
-        recalibration_interval_s=2,
-        degraded_backoff_s=BACKOFF_S,
-        close=CloseSettings(max_attempts=3, retry_delay_s=0.2, pause_retry_s=[1, 1, 2]),
-        degraded=scaled(close_wait_s=60),
-    )
-    handle = await harness.start(config)
-
-    async def quoting() -> bool:
-        return (await harness.timed_fault(hold["id"]))["matched"] >= 1
-
-    from tests.conftest import eventually
-
-    await eventually(quoting, timeout_s=30, what="the close quoting")
-    paused_at = time.monotonic()
-    await harness.faults(trading_paused=True)
-    st = await harness.wait_status(
-        handle, lambda s: s.state == LifecycleState.PAUSED, "paused by the trading pause", timeout_s=30
-    )
-    detected_s = time.monotonic() - paused_at
-    assert detected_s < PROBE_S + 5, f"the pause was reported {detected_s:.1f} s after it began (probe {PROBE_S} s)"
-    assert st.pause_reason is not None and st.pause_reason.startswith("exchange-wide trading pause")
-    assert not [c for c in st.recent_closes if c.ticker == ticker], "the close is still waiting the pause out"
-    await harness.faults(trading_paused=False)
-    st = await harness.wait_status(
-        handle, lambda s: any(c.ticker == ticker for c in s.recent_closes), "the close's result", timeout_s=30
-    )
-    [close] = [c for c in st.recent_closes if c.ticker == ticker]
-    assert close.status == "closed" and close.closed_contracts == 10
-    assert await harness.exchange_position(ticker) == 0
-    children = [wf async for wf in harness.client.list_workflows(f"WorkflowId STARTS_WITH '{handle.id}/close/'")]
-    assert len(children) == 1, [c.id for c in children]
 
 
 async def test_fill_ws_down_fills_reach_positions_by_polling_without_drift(harness: Harness, sim) -> None:
