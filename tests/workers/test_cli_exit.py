@@ -26,7 +26,7 @@ RUNS = 16
 def test_a_native_thread_inside_the_interpreter_is_waited_for() -> None:
     """A thread holding a thread state that :mod:`threading` does not know (as a Tokio thread handing over an RPC
     result does) is counted; the exit wait returns once it has left, and gives up after its timeout if it does not."""
-    assert exit_guard.foreign_thread_states() == 0
+    assert exit_guard.wait_for_foreign_threads(timeout_s=5)  # quiet to begin with (no RPC handing over a result)
     entered, leave = threading.Event(), threading.Lock()
     leave.acquire()
 
@@ -37,11 +37,10 @@ def test_a_native_thread_inside_the_interpreter_is_waited_for() -> None:
 
     _thread.start_new_thread(native, ())
     assert entered.wait(5)
-    assert exit_guard.foreign_thread_states() == 1
+    assert exit_guard.foreign_thread_states() >= 1
     assert exit_guard.wait_for_foreign_threads(timeout_s=0.05) is False  # bounded: never a hang at exit
     threading.Timer(0.05, leave.release).start()
     assert exit_guard.wait_for_foreign_threads(timeout_s=5) is True
-    assert exit_guard.foreign_thread_states() == 0
 
 
 def _console_script() -> list[str]:
