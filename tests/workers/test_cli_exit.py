@@ -1,11 +1,12 @@
 """The operator's CLI exits cleanly: no "Fatal Python error: PyGILState_Release" abort (exit status 134) at exit.
 
-Before :mod:`workers.exit_guard`, ``kalshi-trader status`` against a dev server aborted at interpreter exit in about
-1 run in 13 on this machine (3 of 40; a bare ``Client.connect`` + query + exit: 9 of 150), when the Temporal SDK's
-Tokio thread that handed over the query's answer had not yet left the interpreter (see the module). With it: 0 of 60
-and 0 of 150. The subprocess test below runs the real console script against a real dev server and a running
-trader 16 times; at the old rate it would catch the regression about 3 times in 4 (1 - (12/13)^16), so a red run is
-a real abort, a green one is evidence rather than proof. The mechanism itself is tested deterministically.
+Before :mod:`workers.exit_guard`, ``kalshi-trader status`` against a dev server aborted at interpreter exit in 3 runs
+of 40 on this machine (a bare ``Client.connect`` + query + exit: 13 of 210), when the Temporal SDK's Tokio thread that
+handed over the query's answer had not yet left the interpreter (see the module). With it: 0 of 60 and 0 of 150. The
+subprocess test below runs the real console script against a real dev server and a running trader 16 times; with the
+guard switched off it failed both times it was tried (an abort at the 2nd and at the 8th run); at the quiet rate of
+1 in 13 it would catch the regression about 3 times in 4 (1 - (12/13)^16). A red run is a real abort, a green one is
+evidence rather than proof. The mechanism itself is tested deterministically.
 """
 
 from __future__ import annotations
