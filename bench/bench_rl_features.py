@@ -9,6 +9,10 @@ through the product's book (``BookStore.apply_frame``) with the trades fed to th
 training environment and the live loop will do. The book and state are rebuilt for every repeat; only the
 ``observe`` calls are timed.
 
+Also reported: the memory one market's feature history retains at its close (what the worker's
+:class:`trading.live.FeatureStore` holds per followed market until the hub releases it): the state's own lists and
+the int objects only they keep alive, in bytes (``sys.getsizeof``, each object counted once).
+
 Reported (medians over the repeats): ns per observation measured as the loop's total CPU time divided by the
 number of calls (no per-call timer), and the p50/p99 of per-call ``perf_counter_ns`` timings (those include the
 timer's own ~60 ns), with and without a preallocated output array. The training environment's target is
@@ -21,6 +25,7 @@ import gc
 import gzip
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -44,6 +49,39 @@ def _frames() -> list[tuple[int, bytes]]:
                 record = json.loads(line)
                 out.append((int(record["recv_ms"]), json.dumps(record["event"]).encode()))
     return out
+
+
+def retained_bytes(state: MarketFeatureState) -> int:
+    """Bytes a feature state keeps alive: the object, its lists, and their int elements (each object once).
+
+    Small ints CPython caches (-5..256) are shared by the whole process and not counted.
+    """
+    seen: set[int] = set()
+    total = sys.getsizeof(state)
+    for name in MarketFeatureState.__slots__:
+        value = getattr(state, name)
+        if isinstance(value, list):
+            total += sys.getsizeof(value)
+            for item in value:
+                if id(item) not in seen and not (isinstance(item, int) and -5 <= item <= 256):
+                    seen.add(id(item))
+                    total += sys.getsizeof(item)
+    return total
+
+
+def _fold_state(frames: list[tuple[int, bytes]]) -> tuple[MarketFeatureState, int, int]:
+    """The feature state after the whole tape (as the live store feeds it); with its mid and trade entries."""
+    store = BookStore()
+    state = MarketFeatureState(open_ms=OPEN_MS, close_ms=CLOSE_MS, reference_capital_micro=1, position_scale_lots=1)
+    for recv_ms, raw in frames:
+        event = store.apply_frame(raw, recv_ms)
+        if type(event) is Trade:
+            state.on_trade(event.yes_price_cc, event.count_lots, event.taker_outcome_side, event.ts_ms or recv_ms)
+            continue
+        book = store.get(TICKER)
+        if book is not None and book.trusted and book.last_update_ts_ms is not None:
+            state.on_book(book, book.last_update_ts_ms)
+    return state, len(state._mid2), len(state._trade_ts) - 1
 
 
 def _run(frames: list[tuple[int, bytes]], mode: str) -> tuple[int, int, list[int]]:
@@ -112,6 +150,12 @@ def main() -> None:
             f"per-call wall time (incl. the timer): p50 {statistics.median(p50):,.0f} ns, p99 {statistics.median(p99):,.0f} ns"
         )
         print(f"share of the env's 50 us step budget (20,000 steps/s): {pre / 50_000:.0%}")
+        state, mids, trades = _fold_state(frames)
+        size = retained_bytes(state)
+        print(
+            f"memory retained per followed market at its close: {size / 1024:,.0f} KiB "
+            f"({mids:,} mid changes, {trades:,} trades; released when the hub releases the market)"
+        )
     finally:
         gc.enable()
 

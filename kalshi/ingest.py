@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, Protocol
 
 from kalshi.errors import KalshiAuthError, KalshiError
@@ -159,6 +159,8 @@ class MarketDataHub:
         queue: this process's worker-specific task queue name.
 
     Attributes:
+        markets: the definitions of the markets the ingestion loop follows, by ticker (its discovery adds them and
+            :meth:`release_markets` removes them).
         exchange_ms: the latest exchange time seen on a book delta or a trade (Unix ms, on the exchange's clock;
             never goes back), or None before the first: the actor loop's clock (a decision is made on a frame, so
             the frame's time is the freshest exchange time it can know, to the millisecond, at any replay speed).
@@ -172,6 +174,7 @@ class MarketDataHub:
         self._streams: set[UpdateStream] = set()
         self._private: set[Callable[[Any], None]] = set()
         self._frames: list[Callable[[Any], None]] = []
+        self._released: list[Callable[[str], None]] = []
         self.lifecycle = asyncio.Event()
         self.exchange_ms: int | None = None
         self.connection_changed = asyncio.Event()
@@ -237,6 +240,37 @@ class MarketDataHub:
                 self._frames.remove(handler)
 
         return remove
+
+    def add_release_listener(self, handler: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``handler(ticker)`` when the hub forgets a market (:meth:`release_markets`); returns its remover.
+
+        For per-market state kept beside the books (the learned policy's feature history, :mod:`trading.live`), so
+        a worker running for days on 15-minute markets holds only the markets it still follows. Like a frame
+        listener it must be fast and must not raise (an exception is logged and swallowed).
+        """
+        self._released.append(handler)
+
+        def remove() -> None:
+            if handler in self._released:
+                self._released.remove(handler)
+
+        return remove
+
+    def release_markets(self, tickers: Iterable[str]) -> None:
+        """Forget the definitions of ``tickers`` and tell every release listener, once per ticker the hub held.
+
+        Called by the ingestion loop for markets it no longer follows: no longer open (closed, determined, settled
+        or finalized: a lifecycle event triggers the discovery at once) and not held, or dropped from the
+        configuration. A ticker the hub does not hold is ignored.
+        """
+        for ticker in tickers:
+            if self.markets.pop(ticker, None) is None:
+                continue
+            for handler in list(self._released):
+                try:
+                    handler(ticker)
+                except Exception:  # a consumer's bug must not break ingestion
+                    log.exception("release listener failed on %s", ticker)
 
     def _on_event(self, event: Any, raw: bytes | None, recv_ms: int) -> None:
         kind = type(event)
@@ -391,6 +425,9 @@ class IngestionLoop:
         except KalshiError as err:
             log.warning("market discovery failed (keeping the current set): %s", err)
             return
+        # Markets the hub still holds but no longer wants (a settled or closed market, a position closed): also
+        # those that ended while no ingestion ran (the hub outlives an ingestion run; the feed does not).
+        released = sorted(self.hub.markets.keys() - wanted.keys())
         self.hub.markets.update(wanted)
         new = [wanted[t] for t in sorted(wanted.keys() - current)]
         if self.recorder is not None:
@@ -405,6 +442,8 @@ class IngestionLoop:
             await feed.remove_markets(gone)
             await feed.client.update_subscription(trades, "delete_markets", gone)
             log.info("unsubscribed %s", ", ".join(gone))
+        if released:
+            self.hub.release_markets(released)
 
     def _details(self, client: KalshiWebSocketClient, feed: MarketDataFeed) -> dict[str, Any]:
         return {

@@ -35,6 +35,7 @@ from kalshi.signer import RequestSigner, generate_key_pair
 from simulator.rest import observe_responses
 from simulator.server import SimulatorConfig, SimulatorServer
 from tests.conformance import recorder as sdk_recorder
+from workers import exit_guard
 from workers.devserver import find_temporal_cli
 from workflows.names import SEARCH_ATTRIBUTES
 
@@ -42,6 +43,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "kalshi-gold15m"
 
 _SDK_CHECK = pytest.StashKey[dict]()
+
+exit_guard.install()  # the test process holds Temporal clients too: no abort at its exit (workers/exit_guard.py)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

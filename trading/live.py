@@ -11,11 +11,13 @@
   :class:`models.trader.PolicyInUse` says which policy decided and why, a warning is logged and
   ``kalshi_trader_policy_fallbacks_total`` counts it. Never a crash, never a silent wrong action.
 * :class:`FeatureStore` (one per worker process with market data) keeps one :class:`rl.features.MarketFeatureState`
-  per subscribed market and feeds it by the training environment's rule (docs/rl.md "Observation"): ``on_book``
-  after EVERY applied book frame and ``on_trade`` for every public trade (our own taker fills included: the trade
-  channel shows them), from the hub's frame listener, independent of epochs, so the look-back features of the
-  first decision of an epoch are what the environment would have computed. Position, cost, cash and the resting
-  order are set from the epoch's portfolio at each decision (:mod:`trading.pipeline`).
+  per subscribed market (released when the hub releases the market: no longer open and not held, so a worker
+  running for days holds the markets it follows only) and feeds it by the training environment's rule (docs/rl.md
+  "Observation"): ``on_book`` after EVERY applied book frame and ``on_trade`` for every public trade (our own
+  taker fills included: the trade channel shows them), from the hub's frame listener, independent of epochs, so
+  the look-back features of the first decision of an epoch are what the environment would have computed.
+  Position, cost, cash and the resting order are set from the epoch's portfolio at each decision
+  (:mod:`trading.pipeline`).
 
 torch and stable-baselines3 are imported only when a model is loaded (:mod:`rl.inference`), never by workflow
 code; numpy (``rl.features``) only when the RL extra is installed.
@@ -42,6 +44,8 @@ log = logging.getLogger(__name__)
 
 _CACHED_MODELS = 2
 """Loaded model versions kept per process (the current one and the previous, for a quick switch back)."""
+_QUIET_TICKERS = 1024
+"""Tickers a :class:`FeatureStore` remembers not to warn about (released markets, markets warned about once)."""
 
 
 @dataclass
@@ -301,12 +305,31 @@ class FeatureStore:
         self._trade_type = Trade
         self.hub = hub
         self.states: dict[str, Any] = {}
-        self._unknown: set[str] = set()
-        self._remove = hub.add_frame_listener(self._on_frame)
+        # Tickers whose frames arrive without a definition in the hub, not to be warned about (again): markets
+        # warned about once and markets just released (frames in flight before the unsubscription took effect).
+        # Bounded (oldest forgotten first): a worker running for days sees an endless stream of tickers.
+        self._quiet: OrderedDict[str, None] = OrderedDict()
+        self._removers = [hub.add_frame_listener(self._on_frame), hub.add_release_listener(self.release)]
 
     def close(self) -> None:
         """Stop listening to the hub."""
-        self._remove()
+        for remove in self._removers:
+            remove()
+
+    def release(self, ticker: str) -> None:
+        """Forget ``ticker``'s feature history (the hub released the market: settled, closed or no longer followed).
+
+        Called from the hub (:meth:`kalshi.ingest.MarketDataHub.release_markets`); a market followed again later
+        starts a new history, as after a worker restart.
+        """
+        self.states.pop(ticker, None)
+        self._hush(ticker)
+
+    def _hush(self, ticker: str) -> None:
+        self._quiet[ticker] = None
+        self._quiet.move_to_end(ticker)
+        if len(self._quiet) > _QUIET_TICKERS:
+            self._quiet.popitem(last=False)
 
     def state(self, ticker: str) -> Any:
         """The :class:`rl.features.MarketFeatureState` of ``ticker``, or None when it has seen nothing yet."""
@@ -315,25 +338,18 @@ class FeatureStore:
     def _create(self, ticker: str) -> Any:
         market = self.hub.markets.get(ticker)
         if market is None or market.open_time is None or market.close_time is None:
-            if ticker not in self._unknown:
-                self._unknown.add(ticker)
+            if ticker not in self._quiet:
+                self._hush(ticker)
                 log.warning("no market definition for %s yet: its feature history starts later", ticker)
             return None
         open_ms = int(market.open_time.timestamp() * 1000)
         close_ms = int(market.close_time.timestamp() * 1000)
         if close_ms <= open_ms:
             return None
-        self._prune(open_ms)
         state = self.states[ticker] = self._state_type(
             open_ms=open_ms, close_ms=close_ms, reference_capital_micro=1, position_scale_lots=1
         )
         return state
-
-    def _prune(self, now_ms: int) -> None:
-        """Forget markets that closed more than an hour before ``now_ms`` (a long-running worker's memory)."""
-        stale = [t for t, s in self.states.items() if s.close_ms < now_ms - 3_600_000]
-        for t in stale:
-            del self.states[t]
 
     def _on_frame(self, event: Any) -> None:
         ticker = event.market_ticker

@@ -40,6 +40,7 @@ from kalshi.signer import RequestSigner
 from recording.metrics import AppMetrics
 from recording.recorder import Recorder
 from trading.live import FeatureStore, PolicyLibrary
+from workers import exit_guard
 from workers.metrics import MetricsServer, build_runtime, free_port
 from workers.settings import Settings
 from workflows.close import ClosePositionWorkflow
@@ -82,7 +83,12 @@ def connect_config(address: str, namespace: str, env: Mapping[str, str] | None =
 
 
 async def connect(address: str, namespace: str = "default", runtime: Runtime | None = None) -> Client:
-    """Connect a Temporal client: pydantic data converter (temporal.md §5), TLS/API key per :func:`connect_config`."""
+    """Connect a Temporal client: pydantic data converter (temporal.md §5), TLS/API key per :func:`connect_config`.
+
+    Also installs :mod:`workers.exit_guard` (once per process), so the process never aborts at exit with
+    "Fatal Python error: PyGILState_Release" while an SDK thread is handing over the last RPC's result.
+    """
+    exit_guard.install()
     return await Client.connect(
         **connect_config(address, namespace), data_converter=pydantic_data_converter, runtime=runtime
     )
