@@ -214,6 +214,18 @@ class MarketDataHub:
         finally:
             self._streams.discard(stream)
 
+    def pending_updates(self) -> int:
+        """Markets marked as changed that a consumer has not taken yet (0: every actor loop has seen every update).
+
+        A paced replay (:mod:`workers.pacer`) waits for 0 before moving the exchange clock on.
+        """
+        return sum(len(stream._pending) for stream in self._streams)
+
+    def wake(self) -> None:
+        """Wake every consumer waiting in :meth:`UpdateStream.next` (it returns ``{}`` and re-checks its loop)."""
+        for stream in self._streams:
+            stream._event.set()
+
     @contextlib.contextmanager
     def private_events(self, handler: Callable[[Any], None]) -> Iterator[None]:
         """Call ``handler(event)`` for every fill, market position, order-group and own-order event during the block."""
