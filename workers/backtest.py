@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
@@ -307,6 +307,48 @@ class StackView:
     temporal_address: str
     workflow_id: str
     state_dir: Path
+
+
+class OrderRecord(NamedTuple):
+    """One order as the exchange booked it (strings as the wire gives them).
+
+    Two runs made the same decisions when their lists of these are equal.
+    """
+
+    ticker: str
+    created_ms: int  # tape ms
+    side: str
+    action: str
+    contracts: str
+    yes_price_dollars: str
+    time_in_force: str
+    post_only: bool
+
+
+async def exchange_orders(view: StackView) -> list[OrderRecord]:
+    """The account's orders from the simulator's control API (``GET /sim/v1/accounts/{key}``), in placement order.
+
+    The exchange's own record, including what ``GET /portfolio/orders`` lists too (time in force, post-only); the
+    created time is tape time (the backtest replays on recorded times, ``--no-time-shift``).
+
+    Raises:
+        httpx.HTTPError: the simulator did not answer.
+    """
+    async with httpx.AsyncClient(base_url=view.control_url, timeout=30) as http:
+        account = (await http.get(f"/accounts/{view.key_id}")).raise_for_status().json()
+    return [
+        OrderRecord(
+            o["ticker"],
+            int(o["created_ts_ms"]),
+            o["side"],
+            o["action"],
+            o["initial_count_fp"],
+            o["yes_price_dollars"],
+            o["time_in_force"],
+            bool(o["post_only"]),
+        )
+        for o in account["orders"]
+    ]
 
 
 OnSettled = Callable[[StackView], Awaitable[None]]
@@ -792,8 +834,11 @@ __all__ = [
     "BacktestError",
     "BacktestOptions",
     "OnSettled",
+    "OrderRecord",
     "StackView",
+    "exchange_orders",
     "prepare",
     "run_backtest",
+    "run_live",
     "trader_config",
 ]
