@@ -16,6 +16,10 @@ arrives):
    until the trader is quiescent;
 2. advance to ``t`` (the decision point's own frames arrive as one small burst), wait until quiescent.
 
+During each step the hub's update gate is closed (:meth:`kalshi.ingest.MarketDataHub.hold_updates`) until a barrier
+shows every frame of the step delivered: the actor loop then decides once, on the book after the whole burst, as the
+environment does, never on a part of it (the WebSocket reader may hand the frames over in several loop turns).
+
 Quiescent: a WebSocket round-trip barrier (``list_subscriptions``: every frame the simulator sent before its reply
 has been delivered to the hub), the actor loop has taken every update marked since (its decision, if one was due, is
 made synchronously when it takes them), every order it submitted has been acknowledged, and the fills it booked from
@@ -26,7 +30,8 @@ Exactly the conditions under which the live loop and the training environment ag
 Between epochs (calibration, closes, order-group reset, degraded probes) the clock is held: no tape goes uncovered.
 An actor epoch ends when the exchange clock reaches its start plus ``epoch_s`` (the trader's recalibration
 interval, on tape time: epoch boundaries do not depend on the speed either); a REST polling epoch (the first ones,
-before the market-data workflow holds the books) ends before it trades: a paced backtest trades from the feed only.
+before the market-data workflow holds the books) or a degraded one (before the ingestion's first heartbeat reached
+the calibration) ends before it trades: a paced backtest trades from a healthy feed only.
 While no epoch runs, the backtest driver (:mod:`workers.backtest`) moves the clock over idle tape (no viable market,
 settlement).
 
@@ -51,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from kalshi.errors import KalshiError
+from models.trader import OverallStatus
 
 if TYPE_CHECKING:
     from kalshi.ingest import MarketDataHub
@@ -100,6 +106,7 @@ class PaceStats:
         mode: ``paced max`` or ``paced <cap>x``.
         epochs_paced: actor epochs it stepped; epochs_ended: of those, ended by it at their exchange deadline.
         polling_epochs_ended: REST polling epochs it ended before they traded.
+        degraded_epochs_ended: actor epochs of a degraded calibration it ended before they traded.
         steps: clock steps (PUT /clock); tape_ms: tape milliseconds it advanced.
         barriers: WebSocket round-trip barriers.
         wait_trader_s: wall seconds spent waiting for the trader after a step (frames delivered, decisions made,
@@ -115,6 +122,7 @@ class PaceStats:
     epochs_paced: int = 0
     epochs_ended: int = 0
     polling_epochs_ended: int = 0
+    degraded_epochs_ended: int = 0
     steps: int = 0
     tape_ms: int = 0
     barriers: int = 0
@@ -163,14 +171,22 @@ class Pacer:
     # ---------------------------------------------------------------- epochs
 
     def _on_epoch(self, core: EpochCore) -> None:
-        """A new epoch took the fence: a polling epoch ends before it trades; an actor epoch wakes :meth:`run`."""
+        """A new epoch took the fence: a polling or degraded epoch ends before it trades; an actor epoch wakes run().
+
+        Degraded (the calibration saw the market-data stream down: closing only, REST fallbacks refreshed on wall
+        time): at a paced backtest's start-up that is the ingestion's first heartbeat not yet seen, a matter of wall
+        time; trading it would make the first epoch depend on the machine. It ends at once (``market_data_lost``: the
+        workflow recalibrates at once) with the clock held.
+        """
+        mode = getattr(core.inp, "mode", None)
         if core.origin != "actor":
             core.end("no_market_data")
             self.stats.polling_epochs_ended += 1
-            log.info(
-                "paced replay: REST polling epoch %s ended before trading (trades from the feed only)",
-                core.inp.epoch_id,
-            )
+            log.info("paced replay: polling epoch %s ended before trading (feed only)", core.inp.epoch_id)
+        elif mode is not None and mode != OverallStatus.FULLY_OPERATIONAL:
+            core.end("market_data_lost")
+            self.stats.degraded_epochs_ended += 1
+            log.info("paced replay: %s epoch %s ended before trading (clock held)", mode, core.inp.epoch_id)
         self._epoch_changed.set()
 
     def _ready_epoch(self) -> EpochCore | None:
@@ -196,6 +212,7 @@ class Pacer:
                     await self._pace(core)
                     self._write_stats()
             finally:
+                self.hub.hold_updates(False)
                 self._write_stats()
 
     async def _wait_epoch(self) -> EpochCore:
@@ -286,6 +303,7 @@ class Pacer:
                 self.stats.cap_sleep_s += ahead
                 await asyncio.sleep(ahead)
         began = time.perf_counter()
+        self.hub.hold_updates(True)  # opened by _quiescent once every frame of the step has arrived
         r = await self._http.put("/clock", json={"tape_time": _iso(target_ms)})
         if r.status_code >= 400:
             raise PacerError(
@@ -317,6 +335,7 @@ class Pacer:
         began = time.perf_counter()
         try:
             await self._barrier()
+            self.hub.hold_updates(False)  # the step's frames are all in: the actor loop decides on the whole burst
             unconfirmed_checks = 0
             while self._live(core):
                 if not await self._until(lambda: self.hub.pending_updates() == 0, core):
@@ -338,6 +357,7 @@ class Pacer:
                 if self.hub.pending_updates() == 0:
                     return
         finally:
+            self.hub.hold_updates(False)
             self.stats.wait_trader_s += time.perf_counter() - began
 
     async def _until(self, done: Any, core: EpochCore) -> bool:
