@@ -12,10 +12,15 @@ One run, in an isolated state folder (a temporary one, or ``--out DIR/state``):
    the first market's first recorded frame, on recorded times (``--no-time-shift``), paused; a worker process
    (``kalshi-trader worker``, the recorder writing to ``state/recording.db``); a fresh ``TraderWorkflow`` with the
    policy, the environment's risk limits, closing window, cash reserve, decision interval and starting cash (so both
-   sides trade under the same limits), the operator's exit thresholds (``TRADER_TAKE_PROFIT_PCT`` ...), and every
-   wall-clock interval (recalibration, close retries, order-group reset, back-offs, market discovery) divided by the
-   speed. Once an epoch has run on the WebSocket actor loop (the feed holds the books), the clock runs at
-   ``--speed``; idle tape between non-adjacent markets is skipped.
+   sides trade under the same limits) and the operator's exit thresholds (``TRADER_TAKE_PROFIT_PCT`` ...). The
+   processes start concurrently (the simulator loads its tapes, the worker imports, while the dev server starts).
+   **Paced** (the default): the worker's pacer (:mod:`workers.pacer`, ``SIM_PACE``) steps the clock decision point by
+   decision point whenever the trader is quiescent, holds it between epochs and ends each actor epoch after the
+   recalibration interval of tape; ``--speed`` caps the tape rate (None: unbounded); the driver here moves the clock
+   only over idle tape (:class:`_IdleTape`). **Free-running** (``pacing=False``): every wall-clock interval
+   (recalibration, close retries, order-group reset, back-offs, market discovery) is divided by the speed; once an
+   epoch has run on the WebSocket actor loop (the feed holds the books), the clock runs at ``--speed``; idle tape
+   between non-adjacent markets is skipped.
 4. **Until the last market has settled** (its status ``finalized`` at the simulator), with a progress bar of tape
    time and markets done; then the account's fills, settlements and orders are read over REST (the exchange's own
    record), the trader is stopped, the worker, simulator and dev server end (also on Ctrl-C and on errors: every
@@ -650,18 +655,31 @@ async def _drive(
 
     # 1. the trader trading (its first epoch holds the books), with the clock still paused at the first frame
     deadline = time.monotonic() + 120
-    while True:
-        check_alive()
-        st = await _status(handle)
-        # ready: an epoch has run on the WebSocket actor loop (the first ones poll REST until the market-data
-        # workflow has subscribed and holds the books), and the trader is trading again
-        epoch = None if st is None else st.last_epoch
-        if st is not None and st.state is LifecycleState.TRADING and epoch is not None and epoch.driver == "actor":
-            break
-        if time.monotonic() > deadline:
-            state = "unknown" if st is None else f"{st.state.value} ({st.pause_reason or '-'})"
-            raise BacktestError(f"the trader was not trading from the feed within 120 s: state {state} (see {logs})")
-        await asyncio.sleep(0.2)
+    async with httpx.AsyncClient(base_url=control, timeout=10) as http:
+        while True:
+            check_alive()
+            st = await _status(handle)
+            if opts.pacing:
+                # ready: the pacer took the first actor epoch and moved the clock off the first frame
+                ready = int((await http.get("/clock")).json()["tape_time_ms"]) > prepared.start_ms
+            else:
+                # ready: an epoch has run on the WebSocket actor loop (the first ones poll REST until the
+                # market-data workflow has subscribed and holds the books), and the trader is trading again
+                epoch = None if st is None else st.last_epoch
+                ready = (
+                    st is not None
+                    and st.state is LifecycleState.TRADING
+                    and epoch is not None
+                    and epoch.driver == "actor"
+                )
+            if ready:
+                break
+            if time.monotonic() > deadline:
+                state = "unknown" if st is None else f"{st.state.value} ({st.pause_reason or '-'})"
+                raise BacktestError(
+                    f"the trader was not trading from the feed within 120 s: state {state} (see {logs})"
+                )
+            await asyncio.sleep(0.05 if opts.pacing else 0.2)
     stack_s = time.monotonic() - t0
     span_s = (prepared.end_ms - prepared.start_ms) / 1000
     window_end_ms = None if opts.tape_window_s is None else prepared.start_ms + round(opts.tape_window_s * 1000)
