@@ -13,8 +13,7 @@ actor epoch (the earliest exchange millisecond at which a market's decision inte
 arrives):
 
 1. advance to ``t - 1`` in one batch (frames inside the decision interval: applied, never decided on), then wait
-   until the trader is quiescent (only when it trades several markets, and only when frames fall there: with one
-   market, the frames before ``t`` and at ``t`` make the same single decision at ``t``);
+   until the trader is quiescent (skipped when no frame falls there);
 2. advance to ``t`` (the decision point's own frames arrive as one small burst), wait until quiescent.
 
 During each step the hub's update gate is closed (:meth:`kalshi.ingest.MarketDataHub.hold_updates`) until a barrier
@@ -269,13 +268,11 @@ class Pacer:
             due = min(due, end_ms)
             if nxt < due and due - 1 > self._tape_ms:
                 await self._step(due - 1, start)  # frames inside the interval: applied, never decided on
-                if len(traded) > 1:
-                    # let the actor loop take them now: a market whose frames all fall before the decision point
-                    # must not be decided on at it (at ``t`` it is marked only by its own frames at ``t``); one market
-                    # needs no wait: its frames before ``t`` and at ``t`` make one decision at ``t`` either way
-                    await self._quiescent(core)
-                    if not self._live(core):
-                        return
+                # the actor loop takes them now: at ``t`` a market is marked only by its own frames at ``t``, as live,
+                # never by earlier ones (a trade at ``t`` marks nothing for a baseline, yet moves the clock to ``t``)
+                await self._quiescent(core)
+                if not self._live(core):
+                    return
             nxt = self._next_due if self._next_due is not None and self._next_due > self._tape_ms else end_ms
             await self._step(min(max(nxt, self._tape_ms + 1), end_ms), start)
             await self._quiescent(core)
