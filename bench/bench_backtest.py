@@ -3,15 +3,20 @@
 Usage::
 
     python -m bench.bench_backtest [--markets 3] [--policy imbalance --policy rl:current] [--registry DIR]
-                                   [--speed 10] [--sweep 5,10,20,40] [--sweep-market TICKER]
+                                   [--speed max] [--sweep max,20,free:10,free:40] [--sweep-market TICKER]
+
+Speeds: ``max`` or ``X`` are paced runs (the exchange clock waits for the trader; ``X`` caps the tape rate),
+``free:X`` the free-running clock at ``X`` (``--no-pacing``).
 
 1. **Gap per policy** on the validation markets (the last ``--markets`` of :func:`rl.tapes.time_split`'s validation
    set, never trained on), one backtest per policy over all of them (one stack start): wall time per market (median
    of each market's replay-to-settlement time), the stack's start-up, live and env net P&L, the gap in dollars and
    in % of the env's traded value, and the contributors the report names.
 2. **Speed sweep** on one market (the shortest tape by default) with the imbalance baseline: at each speed the wall
-   time, the orders and fills the exchange booked, the net P&L, the actor loop's coalesced and deferred updates and
-   the tape time no epoch covered: whether the decisions are unchanged by the speed.
+   time (replay to settlement, and with the stack's start-up), the orders and fills the exchange booked, whether the
+   exchange's order records (market, tape ms, side, action, contracts, price, time in force, post-only) are identical
+   to the first run's, the net P&L, the actor loop's coalesced and deferred updates, the wall time the paced clock
+   waited for the trader and the tape time no epoch covered: whether the decisions are unchanged by the speed.
 
 A learned policy needs ``--registry`` (default ``STATE_DIR/models``) to hold it; it is skipped with a note
 otherwise. Every run is the real stack (a dev server, the simulator, a worker process, the trader): minutes.
@@ -29,32 +34,47 @@ import click
 
 from rl.registry import ModelRegistry, ModelRegistryError
 from rl.tapes import default_cache_dir, load_markets, time_split
-from workers.backtest import BacktestError, BacktestOptions, run_backtest
+from workers.backtest import BacktestError, BacktestOptions, OrderRecord, StackView, exchange_orders, run_backtest
 from workers.settings import load_settings
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kalshi-gold15m"
 
 
-def _run(markets: list[str], policy: str, speed: Decimal, registry: Path, tmp: Path) -> dict[str, Any]:
-    out = tmp / f"{policy.replace(':', '_')}-{speed}-{len(markets)}"
+def _speed(text: str) -> tuple[Decimal | None, bool]:
+    """``max`` / ``X`` (paced) or ``free:X`` (free-running): ``(speed, pacing)``."""
+    if text.startswith("free:"):
+        return Decimal(text.removeprefix("free:")), False
+    return (None if text == "max" else Decimal(text)), True
+
+
+def _run(markets: list[str], policy: str, speed: str, registry: Path, tmp: Path) -> dict[str, Any]:
+    out = tmp / f"{policy.replace(':', '_')}-{speed.replace(':', '_')}-{len(markets)}"
+    value, pacing = _speed(speed)
     options = BacktestOptions(
         data_dir=DATA_DIR,
         markets=markets,
         policy=policy,
-        speed=speed,
+        speed=value,
+        pacing=pacing,
         registry=registry,
         out=out,
         progress=False,
     )
-    report = run_backtest(options, lambda _line: None)
+    orders: list[OrderRecord] = []
+
+    async def read_orders(view: StackView) -> None:
+        orders.extend(await exchange_orders(view))
+
+    report = run_backtest(options, lambda _line: None, read_orders)
     doc: dict[str, Any] = report.to_json()
+    doc["order_records"] = orders
     return doc
 
 
 def _gap_table(doc: dict[str, Any]) -> list[str]:
     walls = [m["wall_s"] for m in doc["per_market"].values() if m["wall_s"] is not None]
     lines = [
-        f"  {doc['policy']} at {doc['speed']}x on {len(doc['per_market'])} markets: wall per market median "
+        f"  {doc['policy']}, {doc['mode']}, on {len(doc['per_market'])} markets: wall per market median "
         f"{statistics.median(walls):.1f} s (replay to settlement; stack start {doc['stack_start_s']:.1f} s once), "
         f"total {doc['wall_s']:.1f} s",
         f"    live net {doc['net_pnl_dollars']} USD ({doc['fills']} fills, traded {doc['live_traded_value_dollars']}), "
@@ -76,11 +96,18 @@ def _gap_table(doc: dict[str, Any]) -> list[str]:
 @click.option("--markets", "n_markets", default=3, show_default=True, help="Validation markets for the gap.")
 @click.option("--policy", "policies", multiple=True, help="Policies (default: imbalance and rl:current).")
 @click.option("--registry", type=click.Path(path_type=Path), default=None, help="Model registry (STATE_DIR/models).")
-@click.option("--speed", default="10", show_default=True, help="Replay speed of the gap runs.")
-@click.option("--sweep", default="5,10,20,40", show_default=True, help="Speeds of the sweep ('' skips it).")
+@click.option("--speed", default="max", show_default=True, help="Speed of the gap runs (max, X or free:X).")
+@click.option("--sweep", default="max,20,free:10,free:40", show_default=True, help="Speeds of the sweep ('' skips it).")
 @click.option("--sweep-market", default=None, help="Market of the sweep (default: the shortest tape).")
+@click.option("--gap/--no-gap", default=True, show_default=True, help="Run the gap part (1).")
 def main(
-    n_markets: int, policies: tuple[str, ...], registry: Path | None, speed: str, sweep: str, sweep_market: str | None
+    n_markets: int,
+    policies: tuple[str, ...],
+    registry: Path | None,
+    speed: str,
+    sweep: str,
+    sweep_market: str | None,
+    gap: bool,
 ) -> None:
     """Backtest wall time per market and the sim-to-env gap through the whole stack."""
     root = registry or load_settings().model_registry_dir
@@ -88,8 +115,9 @@ def main(
     _, validation = time_split(tapes)
     chosen = [m.ticker for m in validation[-n_markets:]]
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
-        print(f"== sim-to-env gap on validation markets {', '.join(chosen)} at {speed}x")
-        for policy in policies or ("imbalance", "rl:current"):
+        if gap:
+            print(f"== sim-to-env gap on validation markets {', '.join(chosen)} at speed {speed}")
+        for policy in (policies or ("imbalance", "rl:current")) if gap else ():
             if policy.startswith("rl:"):
                 try:
                     ModelRegistry(root).metadata(policy)
@@ -97,29 +125,44 @@ def main(
                     print(f"  {policy}: skipped ({str(err).splitlines()[0]}; pass --registry)")
                     continue
             try:
-                doc = _run(chosen, policy, Decimal(speed), root, Path(tmp))
+                doc = _run(chosen, policy, speed, root, Path(tmp))
             except BacktestError as err:
                 print(f"  {policy}: failed: {err}")
                 continue
             print("\n".join(_gap_table(doc)), flush=True)
-        speeds = [Decimal(s) for s in sweep.split(",") if s.strip()]
+        speeds = [s.strip() for s in sweep.split(",") if s.strip()]
         if speeds:
             market = sweep_market or min(tapes, key=len).ticker
-            print(f"== speed sweep: imbalance on {market}")
+            print(f"== speed sweep: imbalance on {market} (same: order records identical to the first run's)")
             print(
-                "  speed  wall_s  stack_s  orders  fills  net_usd   coalesced  deferred  skipped  uncovered  ack_p99_ms"
+                "  speed     wall_s  +stack_s  orders  fills  same  net_usd   coalesced  deferred  waited_s  "
+                "uncovered  ack_p99_ms"
             )
+            first: list[OrderRecord] | None = None
             for s in speeds:
                 doc = _run([market], "imbalance", s, root, Path(tmp))
+                records = doc["order_records"]
+                first = records if first is None else first
                 loop = doc["actor_loop"]
                 share = f"{doc['uncovered_tape_s'] / max(doc['tradeable_tape_s'], 0.001):.1%}"
+                waited = (doc["pacing"] or {}).get("wait_trader_s")
                 print(
-                    f"  {s!s:>5}  {doc['wall_s']:6.1f}  {doc['stack_start_s']:7.1f}  {doc['orders']:6d}  "
-                    f"{doc['fills']:5d}  {doc['net_pnl_dollars']:>8}  {loop['updates_coalesced']:9d}  "
-                    f"{loop['updates_deferred']:8d}  {loop['updates_skipped']:7d}  {share:>9}  "
+                    f"  {s:>8}  {doc['wall_s']:6.1f}  {doc['stack_start_s']:8.1f}  {doc['orders']:6d}  "
+                    f"{doc['fills']:5d}  {'yes' if records == first else 'no':>4}  {doc['net_pnl_dollars']:>8}  "
+                    f"{loop['updates_coalesced']:9d}  {loop['updates_deferred']:8d}  "
+                    f"{'-' if waited is None else f'{waited:.1f}':>8}  {share:>9}  "
                     f"{loop['ack_latency_ms_p99_max'] or 0:10.1f}",
                     flush=True,
                 )
+                if records != first:
+                    at = next((i for i, (a, b) in enumerate(zip(records, first, strict=False)) if a != b), None)
+                    at = min(len(records), len(first)) if at is None else at
+                    print(
+                        f"            first difference at order {at}: "
+                        f"{records[at] if at < len(records) else '-'} vs {first[at] if at < len(first) else '-'}; "
+                        f"rejects {loop['rejects']}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

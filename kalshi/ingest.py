@@ -116,9 +116,10 @@ class UpdateStream:
         trades: public trades mark their market too (see :meth:`MarketDataHub.updates`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, gate: asyncio.Event | None = None) -> None:
         self._pending: dict[str, float] = {}
         self._event = asyncio.Event()
+        self._gate = gate
         self.marked = 0
         self.taken = 0
         self.trades = False
@@ -140,9 +141,18 @@ class UpdateStream:
         self._event.set()
 
     async def next(self, timeout_s: float) -> dict[str, float]:
-        """Every pending ticker with its first unseen receipt time; ``{}`` after ``timeout_s`` of quiet."""
+        """Every pending ticker with its first unseen receipt time; ``{}`` after ``timeout_s`` of quiet.
+
+        While the hub's gate is closed (:meth:`MarketDataHub.hold_updates`, a paced replay delivering one
+        millisecond's frames) nothing is taken: ``{}`` after ``timeout_s``, the updates stay pending.
+        """
         if not self._pending:
             await wait_event(self._event, timeout_s)
+        gate = self._gate
+        if gate is not None and not gate.is_set():
+            await wait_event(gate, timeout_s)
+            if not gate.is_set():
+                return {}
         self._event.clear()
         batch, self._pending = self._pending, {}
         self.taken += len(batch)
@@ -179,6 +189,8 @@ class MarketDataHub:
         self.exchange_ms: int | None = None
         self.connection_changed = asyncio.Event()
         self._remove_listener: Callable[[], None] | None = None
+        self._gate = asyncio.Event()
+        self._gate.set()
 
     def attach(self, client: KalshiWebSocketClient, feed: MarketDataFeed) -> None:
         """Make ``client``/``feed`` this worker's market data (register AFTER the feed, so books are current)."""
@@ -209,13 +221,37 @@ class MarketDataHub:
             trades: mark a market on its public trades too (a learned policy decides after every exchange event, as
                 in training, where a trade without a book change is a decision point as well).
         """
-        stream = UpdateStream()
+        stream = UpdateStream(self._gate)
         stream.trades = trades
         self._streams.add(stream)
         try:
             yield stream
         finally:
             self._streams.discard(stream)
+
+    def pending_updates(self) -> int:
+        """Markets marked as changed that a consumer has not taken yet (0: every actor loop has seen every update).
+
+        A paced replay (:mod:`workers.pacer`) waits for 0 before moving the exchange clock on.
+        """
+        return sum(len(stream._pending) for stream in self._streams)
+
+    def hold_updates(self, hold: bool) -> None:
+        """Close (True) or open (False) the gate of every update consumer (:meth:`UpdateStream.next`).
+
+        A paced replay (:mod:`workers.pacer`) closes it while the frames of one exchange millisecond arrive, so the
+        actor loop decides once on the book after all of them, never on a part of the burst (the WebSocket reader
+        may deliver them over several event-loop turns). Open by default; live trading never closes it.
+        """
+        if hold:
+            self._gate.clear()
+        else:
+            self._gate.set()
+
+    def wake(self) -> None:
+        """Wake every consumer waiting in :meth:`UpdateStream.next` (it returns ``{}`` and re-checks its loop)."""
+        for stream in self._streams:
+            stream._event.set()
 
     @contextlib.contextmanager
     def private_events(self, handler: Callable[[Any], None]) -> Iterator[None]:

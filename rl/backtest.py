@@ -170,7 +170,7 @@ class RunRecord:
 
     Attributes:
         policy: the policy asked for (``imbalance``, ``hold``, ``rl:<version>``).
-        speed: the simulator's replay speed (tape seconds per wall second).
+        speed: free-running: the replay speed (tape seconds per wall second); paced: the cap, None when unbounded.
         wall_s: wall seconds from the clock's start to the last settlement.
         tape_start_ms, tape_end_ms: the replayed span (first snapshot .. last close), Unix ms.
         tradeable: per market, the tape span in which it can be traded (its first frame .. its close minus the
@@ -179,11 +179,14 @@ class RunRecord:
         epochs: the trader's epoch summaries (the worker's recorder), in order.
         stack_s: wall seconds to start the stack (dev server, simulator, worker, trader ready).
         market_wall_s: per market, wall seconds from the replay reaching its first frame to its settlement.
+        mode: ``paced max``, ``paced <X>x`` or ``free-running <X>x`` (empty: free-running, older callers).
+        pacing: the pacer's figures (:class:`workers.pacer.PaceStats` as a dict: wall time held waiting for the
+            trader, steps, the tape span of every paced epoch ...), None when free-running.
 
     """
 
     policy: str
-    speed: Decimal
+    speed: Decimal | None
     wall_s: float
     tape_start_ms: int
     tape_end_ms: int
@@ -192,6 +195,29 @@ class RunRecord:
     epochs: Sequence[EpochSummary]
     stack_s: float = 0.0
     market_wall_s: Mapping[str, float] = field(default_factory=dict)
+    mode: str = ""
+    pacing: Mapping[str, Any] | None = None
+
+    @property
+    def paced(self) -> bool:
+        """Whether the exchange clock waited for the trader (wall latency then costs no tape time)."""
+        return self.pacing is not None
+
+    @property
+    def label(self) -> str:
+        """The mode for humans: ``paced max``, ``paced 20x``, ``free-running 10x``."""
+        return self.mode or f"free-running {self.speed}x"
+
+    def coverage_ms(self) -> tuple[int, int]:
+        """``(tradeable ms, tradeable ms no actor epoch covered)``.
+
+        Paced, from the pacer's epoch spans (tape time, exact); free-running, from the epochs' exchange-clock start
+        and end (:func:`_uncovered_ms`).
+        """
+        spans = None if self.pacing is None else self.pacing.get("epochs")
+        if spans is not None:
+            return _uncovered_spans([(int(a), int(b)) for a, b in spans], self.tradeable)
+        return _uncovered_ms(self.epochs, self.tradeable)
 
 
 @dataclass(frozen=True)
@@ -241,10 +267,13 @@ class BacktestReport:
         """The machine-readable numbers (money as decimal strings): totals, the gap, per market, the run's record."""
         live, env = self.live, self.env
         summaries = _epoch_totals(self.record.epochs)
-        tradeable, uncovered = _uncovered_ms(self.record.epochs, self.record.tradeable)
+        tradeable, uncovered = self.record.coverage_ms()
+        pacing = self.record.pacing
         return {
             "policy": self.record.policy,
-            "speed": str(self.record.speed),
+            "speed": "max" if self.record.speed is None else str(self.record.speed),
+            "mode": self.record.label,
+            "pacing": None if pacing is None else {k: v for k, v in pacing.items() if k != "epochs"},
             "markets": list(self.per_market),
             "net_pnl_dollars": str(live.net_pnl_dollars),
             "gross_pnl_dollars": str(live.gross_pnl_dollars),
@@ -296,18 +325,24 @@ class BacktestReport:
         acknowledgement p99 longer than :data:`MAX_ACK_TAPE_MS` of tape (wall latency x speed): the live decisions
         then depend on the speed (docs/rl.md "Backtest").
         """
-        tradeable, uncovered = _uncovered_ms(self.record.epochs, self.record.tradeable)
+        tradeable, uncovered = self.record.coverage_ms()
         ack = _epoch_totals(self.record.epochs)["ack_latency_ms_p99_max"]
         problems = []
         if tradeable and uncovered / tradeable > MAX_UNCOVERED_SHARE:
             problems.append(f"{uncovered / tradeable:.0%} of the tradeable tape ran outside trading epochs")
-        if ack is not None and ack * float(self.record.speed) > MAX_ACK_TAPE_MS:
-            problems.append(f"order acks took up to {ack * float(self.record.speed) / 1000:.1f} s of tape")
+        if self.record.paced:
+            # the clock waited for every acknowledgement: latency costs no tape
+            if not problems:
+                return None
+            return f"{problems[0]} (paced: the trader had no epoch there; see its logs)"
+        speed = float(self.record.speed or 1)
+        if ack is not None and ack * speed > MAX_ACK_TAPE_MS:
+            problems.append(f"order acks took up to {ack * speed / 1000:.1f} s of tape")
         if not problems:
             return None
         return (
             f"speed {self.record.speed}x was too fast for this machine ({'; '.join(problems)}): the live decisions "
-            "differ from a slower replay; rerun with a lower --speed"
+            "differ from a slower replay; rerun with a lower --speed or without --no-pacing"
         )
 
     def text(self) -> str:
@@ -324,7 +359,7 @@ class BacktestReport:
         ]
         width = max(len(r[0]) for r in rows)
         out = [
-            f"backtest {self.record.policy} on {len(self.per_market)} market(s) at speed {self.record.speed}x: "
+            f"backtest {self.record.policy} on {len(self.per_market)} market(s), {self.record.label}: "
             f"wall {self.record.wall_s:.1f} s (+{self.record.stack_s:.1f} s stack start)",
             f"  {'':{width}}  {'live (exchange)':>16}  {'env estimate':>24}",
         ]
@@ -387,7 +422,7 @@ class BacktestReport:
         ax.axhline(0, color="grey", linewidth=0.6)
         ax.set_xlabel("tape minutes from the first replayed frame")
         ax.set_ylabel("cumulative net P&L after fees ($)")
-        ax.set_title(f"backtest {self.record.policy} at {self.record.speed}x: gap {_usd(self.gap_dollars)}")
+        ax.set_title(f"backtest {self.record.policy}, {self.record.label}: gap {_usd(self.gap_dollars)}")
         ax.legend(loc="best")
         fig.tight_layout()
         fig.savefig(path)
@@ -458,14 +493,20 @@ def _uncovered_ms(epochs: Sequence[EpochSummary], tradeable: Sequence[tuple[int,
     The union of the markets' tradeable spans, and the part of it outside every actor epoch's ``[started_at,
     ended_at]`` (exchange clock).
     """
-    zones = _union(tradeable)
-    epochs_ms = _union(
+    return _uncovered_spans(
         [
             (int(e.started_at.timestamp() * 1000), int(e.ended_at.timestamp() * 1000))
             for e in epochs
             if e.started_at is not None and e.ended_at is not None and e.driver == "actor"
-        ]
+        ],
+        tradeable,
     )
+
+
+def _uncovered_spans(spans: Sequence[tuple[int, int]], tradeable: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """``(tradeable ms, tradeable ms outside every span)`` (spans and tradeable: ``(start, end)`` Unix ms)."""
+    zones = _union(tradeable)
+    epochs_ms = _union(list(spans))
     total = sum(b - a for a, b in zones)
     covered = sum(max(0, min(b, d) - max(a, c)) for a, b in zones for c, d in epochs_ms)
     return total, total - covered
@@ -517,7 +558,7 @@ def contributors(
         detail = ", ".join(f"{k} {_usd(Decimal(v['vs_hold_dollars']))}" for k, v in sorted(closes.items()))
         items.append(Contributor("exit-rule closes vs holding to settlement", close_total.quantize(_Q), detail))
     totals = _epoch_totals(record.epochs)
-    span, uncovered = _uncovered_ms(record.epochs, record.tradeable)
+    span, uncovered = record.coverage_ms()
     span = max(1, span)
     items.append(
         Contributor(
@@ -560,13 +601,18 @@ def contributors(
     )
     p50, p99 = totals["latency_ms_p50_median"], totals["latency_ms_p99_max"]
     ack = totals["ack_latency_ms_p99_max"]
-    speed = record.speed
+    speed = float(record.speed or 1)
+    ack_text = "-" if ack is None else f"{ack:.1f}"
+    tape = (
+        "0 ms of tape (paced: the clock waited for it, as the env fills at the decision's millisecond)"
+        if record.paced
+        else f"{'-' if ack is None else f'{ack * speed:.0f}'} ms of tape at this speed (the env fills at the "
+        "decision's millisecond)"
+    )
     lat = (
         "no decision measured"
         if p99 is None
-        else f"decision p50 {p50:.2f} ms, worst epoch p99 {p99:.2f} ms; order ack p99 "
-        f"{'-' if ack is None else f'{ack:.1f}'} ms wall = {'-' if ack is None else f'{ack * float(speed):.0f}'} ms of "
-        "tape at this speed (the env fills at the decision's millisecond)"
+        else f"decision p50 {p50:.2f} ms, worst epoch p99 {p99:.2f} ms; order ack p99 {ack_text} ms wall = {tape}"
     )
     items.append(Contributor("latency", None, lat))
     if totals["fallbacks"]:

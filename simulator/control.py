@@ -10,7 +10,7 @@ same ``{"error": {code, message, details}}`` envelope as the trade API.
 ``GET  /sim/v1/accounts/{key_id}``         cash, positions, orders, fills, settlements, adjustments
 ``PUT  /sim/v1/accounts/{key_id}/balance``  ``{balance_cents}``: set total cash
 ``PUT  /sim/v1/accounts/{key_id}/positions/{ticker}``  ``{position_fp, market_exposure_dollars}``
-``GET/PUT /sim/v1/clock``                  ``{now, tape_time, speed, paused}``
+``GET/PUT /sim/v1/clock``                  ``{now, tape_time, speed, paused, next_due_ms}``
 ``POST /sim/v1/clock/advance``             ``{seconds}``: step the clock, apply every frame due
 ``GET/PUT /sim/v1/faults``                 static faults (latency, fail_next rules, pauses, WS knobs) + timed
 ``DELETE /sim/v1/faults``                  clear every fault (static back to defaults, timed ended)
@@ -180,6 +180,10 @@ def _clock_json(ctx: SimContext) -> dict[str, Any]:
         "offset_ms": clock.offset_ms,
         "speed": str(clock.speed),
         "paused": clock.paused,
+        # the tape time of the next scheduled replay action (a recorded frame batch, a lifecycle transition, an
+        # order-group window), None when nothing is scheduled: a stepping client (the backtest's pacer) advances
+        # to it instead of probing millisecond by millisecond
+        "next_due_ms": ctx.engine.next_due_ms(),
     }
 
 

@@ -186,6 +186,7 @@ class EpochCore:
         self._next_refresh = time.monotonic() + refresh_s
         self.ready = False
         self.superseded: str | None = None
+        self.ended: str | None = None  # end() was called: the ended_by to report
         timeout = ctx.heartbeat_timeout_s or inp.settings.heartbeat_timeout_s
         self.lease = EpochLease(timeout, self._details, ctx.renew if ctx.can_renew else None)
         account = f"{client.base_url}|{client.key_id or '-'}"
@@ -233,6 +234,17 @@ class EpochCore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._lease_task
         self.fence.release(self)
+
+    def end(self, ended_by: str) -> None:
+        """End the epoch at the loop's next check, reporting ``ended_by`` (orders in flight finish first).
+
+        Used by a paced replay (:mod:`workers.pacer`): its actor epoch ends when the exchange clock reaches the
+        epoch's start plus the recalibration interval (``duration``, on tape time, so epoch boundaries do not depend
+        on the replay's speed), and a REST polling epoch ends before it trades (``no_market_data``). The driver
+        waiting for updates is woken by the caller (:meth:`kalshi.ingest.MarketDataHub.wake`).
+        """
+        self.ended = ended_by
+        self.lease.changed.set()
 
     def supersede(self, why: str) -> None:
         """Stop placing orders now: a newer epoch of the account takes over (called by the fence)."""
@@ -314,6 +326,9 @@ class EpochCore:
             return True
         if self.pipeline.order_group_triggered:
             self.summary.ended_by = "order_group_triggered"
+            return True
+        if self.ended is not None:
+            self.summary.ended_by = self.ended
             return True
         return datetime.now(UTC) >= self.inp.deadline
 

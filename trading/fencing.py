@@ -151,6 +151,7 @@ class EpochFence:
     def __init__(self) -> None:
         self._holder: tuple[asyncio.Task[Any], EpochCore] | None = None
         self._lock = asyncio.Lock()
+        self._listeners: list[Callable[[EpochCore], None]] = []
 
     @property
     def holder(self) -> EpochCore | None:
@@ -166,6 +167,13 @@ class EpochFence:
             fence = cls._by_account[account] = cls()
         return fence
 
+    def add_listener(self, callback: Callable[[EpochCore], None]) -> None:
+        """Call ``callback(core)`` each time an epoch takes the fence, before it rebuilds or trades (synchronously).
+
+        For a paced replay (:mod:`workers.pacer`), which must see every epoch of the account from its start.
+        """
+        self._listeners.append(callback)
+
     async def acquire(self, core: EpochCore) -> EpochCore | None:
         """Make ``core`` (running in the current task) the account's only epoch; return the one superseded."""
         task = asyncio.current_task()
@@ -179,6 +187,8 @@ class EpochFence:
                 holder[0].cancel()
                 await asyncio.wait({holder[0]})
             self._holder = (task, core)
+            for callback in list(self._listeners):
+                callback(core)
             return superseded
 
     def release(self, core: EpochCore) -> None:

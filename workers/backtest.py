@@ -12,10 +12,15 @@ One run, in an isolated state folder (a temporary one, or ``--out DIR/state``):
    the first market's first recorded frame, on recorded times (``--no-time-shift``), paused; a worker process
    (``kalshi-trader worker``, the recorder writing to ``state/recording.db``); a fresh ``TraderWorkflow`` with the
    policy, the environment's risk limits, closing window, cash reserve, decision interval and starting cash (so both
-   sides trade under the same limits), the operator's exit thresholds (``TRADER_TAKE_PROFIT_PCT`` ...), and every
-   wall-clock interval (recalibration, close retries, order-group reset, back-offs, market discovery) divided by the
-   speed. Once an epoch has run on the WebSocket actor loop (the feed holds the books), the clock runs at
-   ``--speed``; idle tape between non-adjacent markets is skipped.
+   sides trade under the same limits) and the operator's exit thresholds (``TRADER_TAKE_PROFIT_PCT`` ...). The
+   processes start concurrently (the simulator loads its tapes, the worker imports, while the dev server starts).
+   **Paced** (the default): the worker's pacer (:mod:`workers.pacer`, ``SIM_PACE``) steps the clock decision point by
+   decision point whenever the trader is quiescent, holds it between epochs and ends each actor epoch after the
+   recalibration interval of tape; ``--speed`` caps the tape rate (None: unbounded); the driver here moves the clock
+   only over idle tape (:class:`_IdleTape`). **Free-running** (``pacing=False``): every wall-clock interval
+   (recalibration, close retries, order-group reset, back-offs, market discovery) is divided by the speed; once an
+   epoch has run on the WebSocket actor loop (the feed holds the books), the clock runs at ``--speed``; idle tape
+   between non-adjacent markets is skipped.
 4. **Until the last market has settled** (its status ``finalized`` at the simulator), with a progress bar of tape
    time and markets done; then the account's fills, settlements and orders are read over REST (the exchange's own
    record), the trader is stopped, the worker, simulator and dev server end (also on Ctrl-C and on errors: every
@@ -47,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
@@ -93,7 +98,9 @@ class BacktestOptions:
         data_dir: recorded markets (``MARKETS.csv`` layout).
         markets: tickers to replay (empty: every market with a tape).
         policy: ``imbalance``, ``hold``, ``rl:current`` or ``rl:<version>``.
-        speed: tape seconds per wall second (Decimal > 0).
+        speed: paced: an upper bound on tape seconds per wall second, None for unbounded (``max``); free-running
+            (``pacing`` False): the replay speed (Decimal > 0, required).
+        pacing: the exchange clock waits for the trader (:mod:`workers.pacer`); False: it free-runs at ``speed``.
         registry: the model registry (learned policies).
         out: the report folder (None: ``STATE_DIR/backtests/<UTC time>``); the run's state goes to ``out/state``
             when ``keep_state``, else to a temporary folder removed afterwards.
@@ -101,20 +108,32 @@ class BacktestOptions:
         progress: show the progress bar (stderr).
         keep_state: keep the state folder (dev-server database, logs, recording database) under ``out/state``.
         settle_timeout_s: give up (error) when the markets have not settled after this many wall seconds of replay
-            (None: three times the tape span at the speed, plus two minutes).
+            (None: three times the tape span at the speed, plus two minutes; paced unbounded: the tape span at 1x
+            plus two minutes).
+        tape_window_s: replay only this many tape seconds from the first frame, then read the exchange's orders and
+            stop (no settlement, no report: :func:`run_live` returns early; the speed-invariance test and bench).
 
     """
 
     data_dir: Path
     markets: list[str]
     policy: str
-    speed: Decimal
+    speed: Decimal | None
     registry: Path
     out: Path
     json_path: Path | None = None
     progress: bool = True
     keep_state: bool = False
     settle_timeout_s: float | None = None
+    pacing: bool = True
+    tape_window_s: float | None = None
+
+    @property
+    def mode(self) -> str:
+        """``paced max``, ``paced <X>x`` or ``free-running <X>x`` (the report's and the JSON's ``mode``)."""
+        if not self.pacing:
+            return f"free-running {self.speed}x"
+        return "paced max" if self.speed is None else f"paced {self.speed}x"
 
 
 @dataclass
@@ -152,8 +171,11 @@ def prepare(options: BacktestOptions) -> Prepared:
         from rl.tapes import TapeDataError, default_cache_dir, load_markets
     except ImportError as err:
         raise BacktestError(f"the backtest needs the RL extra (make install-rl): {err}") from None
-    if not options.speed.is_finite() or options.speed <= 0 or options.speed > 1000:
-        raise BacktestError(f"--speed must be a number in (0, 1000], got {options.speed}")
+    if options.speed is None:
+        if not options.pacing:
+            raise BacktestError("--no-pacing needs a numeric --speed (the free-running replay speed)")
+    elif not options.speed.is_finite() or options.speed <= 0 or options.speed > 1000:
+        raise BacktestError(f"--speed must be max or a number in (0, 1000], got {options.speed}")
     problem = policy_problem(options.policy)
     if problem is not None:
         raise BacktestError(problem)
@@ -197,8 +219,11 @@ def _tail(path: Path, lines: int = 4) -> str:
         return "(no log)"
 
 
-def _child_env(settings: Settings) -> dict[str, str]:
-    """The worker's environment: the caller's, minus every setting of ours, plus the isolated stack's."""
+def _child_env(settings: Settings, pace: tuple[str, float] | None = None) -> dict[str, str]:
+    """The worker's environment: the caller's, minus every setting of ours, plus the isolated stack's.
+
+    ``pace``: ``(SIM_PACE, SIM_PACE_EPOCH_S)`` for a paced run (:mod:`workers.pacer`), None for a free-running one.
+    """
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(_ENV_PREFIXES)}
     env.update(
         {
@@ -213,26 +238,40 @@ def _child_env(settings: Settings) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if pace is not None:
+        env["SIM_PACE"], env["SIM_PACE_EPOCH_S"] = pace[0], str(pace[1])
     return env
+
+
+PACED_WALL_FACTOR = 60
+"""Paced runs divide the wall-clock waits outside epochs (close retries, back-offs, market discovery, the wait before
+an order-group reset, the retry after a calibration with no viable market) by this: the exchange clock is held while
+they run, so they cost wall time and no tape (the driver moves the clock over idle tape instead)."""
 
 
 def trader_config(base: TraderConfig, prepared: Prepared, series: list[str], workflow_id: str) -> TraderConfig:
     """The backtest's trader: ``base`` (the operator's settings) with the environment's limits and the policy.
 
-    Risk limits, closing window, cash reserve and decision interval are the environment's; every wall-clock
-    interval is divided by the speed (see the module docstring).
+    Risk limits, closing window, cash reserve and decision interval are the environment's. Free-running, every
+    wall-clock interval is divided by the speed (see the module docstring). Paced, the epoch keeps the operator's
+    recalibration interval as its wall deadline (the pacer ends it earlier, when the exchange clock has moved that
+    far: the tape deadline comes first unless the replay is slower than real time) and the other waits are divided
+    by :data:`PACED_WALL_FACTOR`.
 
     Raises:
         pydantic.ValidationError: an inconsistent result (cannot happen for validated input).
 
     """
-    speed = float(prepared.options.speed)
+    opts = prepared.options
+    speed = float(PACED_WALL_FACTOR if opts.pacing or opts.speed is None else opts.speed)
     env = prepared.env_config
     data = base.model_dump(mode="python")
     data.update(
         {
             "series_tickers": series,
-            "recalibration_interval_s": max(1.0, base.recalibration_interval_s / speed),
+            "recalibration_interval_s": (
+                base.recalibration_interval_s if opts.pacing else max(1.0, base.recalibration_interval_s / speed)
+            ),
             "risk": env.risk.model_dump(mode="python"),
             "no_viable_retry_s": max(0.1, base.no_viable_retry_s / speed),
             "order_group_window_s": base.order_group_window_s / speed,
@@ -275,13 +314,60 @@ class StackView:
     state_dir: Path
 
 
+class OrderRecord(NamedTuple):
+    """One order as the exchange booked it (strings as the wire gives them).
+
+    Two runs made the same decisions when their lists of these are equal.
+    """
+
+    ticker: str
+    created_ms: int  # tape ms
+    side: str
+    action: str
+    contracts: str
+    yes_price_dollars: str
+    time_in_force: str
+    post_only: bool
+
+
+async def exchange_orders(view: StackView) -> list[OrderRecord]:
+    """The account's orders from the simulator's control API (``GET /sim/v1/accounts/{key}``), in placement order.
+
+    The exchange's own record, including what ``GET /portfolio/orders`` lists too (time in force, post-only); the
+    created time is tape time (the backtest replays on recorded times, ``--no-time-shift``).
+
+    Raises:
+        httpx.HTTPError: the simulator did not answer.
+    """
+    async with httpx.AsyncClient(base_url=view.control_url, timeout=30) as http:
+        account = (await http.get(f"/accounts/{view.key_id}")).raise_for_status().json()
+    return [
+        OrderRecord(
+            o["ticker"],
+            int(o["created_ts_ms"]),
+            o["side"],
+            o["action"],
+            o["initial_count_fp"],
+            o["yes_price_dollars"],
+            o["time_in_force"],
+            bool(o["post_only"]),
+        )
+        for o in account["orders"]
+    ]
+
+
 OnSettled = Callable[[StackView], Awaitable[None]]
-"""Called once every market has settled, before the stack stops (tests read the exchange independently here)."""
+"""Called once every market has settled (or the tape window was replayed), before the stack stops (tests read the
+exchange independently here)."""
 
 
 @dataclass
 class LiveRun:
-    """What the live run produced: the exchange's record of the account and the trader's epoch summaries."""
+    """What the live run produced: the exchange's record of the account and the trader's epoch summaries.
+
+    ``mode`` is :attr:`BacktestOptions.mode`; ``pacing`` the pacer's figures (:class:`workers.pacer.PaceStats` as a
+    dict, plus ``idle_moves``/``idle_tape_s``: the driver's moves over idle tape), None when free-running.
+    """
 
     fills: list[Fill]
     settlements: list[Settlement]
@@ -290,6 +376,8 @@ class LiveRun:
     wall_s: float
     stack_s: float
     market_wall_s: dict[str, float] = field(default_factory=dict)
+    mode: str = ""
+    pacing: dict[str, Any] | None = None
 
 
 class _Progress:
@@ -414,17 +502,14 @@ async def run_live(
             port = int(settings.temporal_address.rsplit(":", 1)[1])
             dev = DevServer(cli_path, state / "temporal.db", port, None, logs / "temporal.log")
             stack.callback(dev.stop)
-            try:
-                await dev.start()
-            except RuntimeError as err:
-                raise BacktestError(str(err)) from None
+            # start-up in parallel: the simulator loads its tapes while the dev server starts
             start_iso = datetime.fromtimestamp(prepared.start_ms / 1000, UTC).isoformat(timespec="milliseconds")
             sim_args = [
                 sys.executable, "-m", "simulator",
                 "--port", str(settings.sim_port),
                 "--data-dir", str(tape_dir),
                 "--keys-dir", str(settings.sim_key_path.parent / "public"),
-                "--speed", str(opts.speed),
+                "--speed", str(opts.speed or 1),
                 "--start", start_iso.replace("+00:00", "Z"),
                 "--paused", "--no-time-shift",
                 "--initial-balance-cents", str(prepared.env_config.initial_cash_cents),
@@ -433,16 +518,26 @@ async def run_live(
             ]  # fmt: skip
             sim = stack.enter_context(child_process(sim_args, logs / "simulator.log"))
             control = f"http://127.0.0.1:{settings.sim_port}/sim/v1"
-            await _wait_http(f"{control}/health", sim, 60, "simulator", logs / "simulator.log")
+            try:
+                await dev.start()
+            except RuntimeError as err:
+                raise BacktestError(str(err)) from None
+            pace = (
+                ("max" if opts.speed is None else str(opts.speed), settings.recalibration_interval_s)
+                if opts.pacing
+                else None
+            )
+            # the worker imports its modules (torch for a learned policy) while the simulator finishes loading
             worker = stack.enter_context(
                 child_process(
                     [sys.executable, "-m", "workers.cli", "worker"],
                     logs / "worker.log",
-                    env=_child_env(settings),
+                    env=_child_env(settings, pace),
                     cwd=state,
                     stop_timeout_s=20,
                 )
             )
+            await _wait_http(f"{control}/health", sim, 60, "simulator", logs / "simulator.log")
             client = await connect(settings.temporal_address, settings.temporal_namespace)
             await ensure_search_attributes(client, settings.temporal_namespace)
             handle = await start_trader(client, settings, config)
@@ -479,6 +574,59 @@ class _Procs:
     interrupted: asyncio.Event
 
 
+class _IdleTape:
+    """Paced runs: where to move the held clock when the trader has nothing to trade (no epoch will step it).
+
+    Idle: the trader's last calibration found no viable market and the workflow is waiting for its retry timer
+    (nothing else pending: no activity, no close child workflow). Each such cycle moves the tape by the trader's
+    unscaled ``no_viable_retry_s`` (live, that much exchange time passes before it calibrates again). When no
+    selected market can be traded any more (every open one is inside its closing window, or closed and awaiting
+    settlement, or none has opened yet) and the trader holds no position, straight on to the next event if that is
+    later: the earliest close of an open market, else the next scheduled replay action (a lifecycle transition, the
+    next market's first frames).
+    """
+
+    def __init__(self, handle: WorkflowHandle[Any, Any], retry_ms: int) -> None:
+        self.handle = handle
+        self.retry_ms = retry_ms
+        self.cycle: int | None = None
+        self.moves = 0
+        self.tape_ms = 0
+
+    async def target(self, tape_ms: int, next_due_ms: int | None, tradeable: bool, close_ms: int | None) -> int | None:
+        """The tape ms to move the clock to now, or None (the trader is busy or trading).
+
+        Args:
+            tape_ms: the clock now.
+            next_due_ms: the simulator's next scheduled action (``GET /clock``).
+            tradeable: some selected market is open and before its closing window.
+            close_ms: the earliest close of the open selected markets (None: none open).
+        """
+        st = await _status(self.handle)
+        report = None if st is None else st.last_calibration
+        if st is None or report is None or report.viable_markets or st.state is not LifecycleState.CALIBRATING:
+            return None
+        if st.cycle == self.cycle:
+            return None
+        try:
+            desc = await self.handle.describe()
+        except RPCError:
+            return None
+        raw = desc.raw_description
+        if raw.pending_activities or raw.pending_children:
+            return None
+        self.cycle = st.cycle
+        target = tape_ms + self.retry_ms
+        if not tradeable and not st.positions:
+            if close_ms is not None and close_ms > tape_ms:
+                target = max(target, close_ms)
+            elif next_due_ms is not None:
+                target = max(target, int(next_due_ms))
+        self.moves += 1
+        self.tape_ms += target - tape_ms
+        return target
+
+
 async def _drive(
     prepared: Prepared,
     settings: Settings,
@@ -494,6 +642,9 @@ async def _drive(
     sim, worker, logs, interrupted = procs.sim, procs.worker, procs.logs, procs.interrupted
     tickers = [m.ticker for m in prepared.markets]
     first_ms = {m.ticker: int(m.times[0]) for m in prepared.markets}
+    closes = {m.ticker: m.definition.close_ms for m in prepared.markets}
+    window_ms = int(prepared.env_config.exits.market_closing_window_s * 1000)
+    last_ms = {t: c - window_ms for t, c in closes.items()}  # the last tape ms a market may be traded
 
     def check_alive() -> None:
         for proc, what, log_name in ((sim, "simulator", "simulator.log"), (worker, "worker", "worker.log")):
@@ -504,26 +655,45 @@ async def _drive(
 
     # 1. the trader trading (its first epoch holds the books), with the clock still paused at the first frame
     deadline = time.monotonic() + 120
-    while True:
-        check_alive()
-        st = await _status(handle)
-        # ready: an epoch has run on the WebSocket actor loop (the first ones poll REST until the market-data
-        # workflow has subscribed and holds the books), and the trader is trading again
-        epoch = None if st is None else st.last_epoch
-        if st is not None and st.state is LifecycleState.TRADING and epoch is not None and epoch.driver == "actor":
-            break
-        if time.monotonic() > deadline:
-            state = "unknown" if st is None else f"{st.state.value} ({st.pause_reason or '-'})"
-            raise BacktestError(f"the trader was not trading from the feed within 120 s: state {state} (see {logs})")
-        await asyncio.sleep(0.2)
+    async with httpx.AsyncClient(base_url=control, timeout=10) as http:
+        while True:
+            check_alive()
+            st = await _status(handle)
+            if opts.pacing:
+                # ready: the pacer took the first actor epoch and moved the clock off the first frame
+                ready = int((await http.get("/clock")).json()["tape_time_ms"]) > prepared.start_ms
+            else:
+                # ready: an epoch has run on the WebSocket actor loop (the first ones poll REST until the
+                # market-data workflow has subscribed and holds the books), and the trader is trading again
+                epoch = None if st is None else st.last_epoch
+                ready = (
+                    st is not None
+                    and st.state is LifecycleState.TRADING
+                    and epoch is not None
+                    and epoch.driver == "actor"
+                )
+            if ready:
+                break
+            if time.monotonic() > deadline:
+                state = "unknown" if st is None else f"{st.state.value} ({st.pause_reason or '-'})"
+                raise BacktestError(
+                    f"the trader was not trading from the feed within 120 s: state {state} (see {logs})"
+                )
+            await asyncio.sleep(0.05 if opts.pacing else 0.2)
     stack_s = time.monotonic() - t0
     span_s = (prepared.end_ms - prepared.start_ms) / 1000
-    timeout_s = opts.settle_timeout_s or (span_s / float(opts.speed) * 3 + 120)
+    window_end_ms = None if opts.tape_window_s is None else prepared.start_ms + round(opts.tape_window_s * 1000)
+    if opts.settle_timeout_s is not None:
+        timeout_s = opts.settle_timeout_s
+    else:
+        timeout_s = span_s / float(opts.speed or 1) * 3 + 120
     bar = _Progress(opts.progress, span_s, len(tickers))
     market_start: dict[str, float] = {}
     market_wall: dict[str, float] = {}
+    idle = _IdleTape(handle, int(settings.trader_config().no_viable_retry_s * 1000))
     async with httpx.AsyncClient(base_url=control, timeout=10) as http:
-        (await http.put("/clock", json={"paused": False, "speed": str(opts.speed)})).raise_for_status()
+        if not opts.pacing:
+            (await http.put("/clock", json={"paused": False, "speed": str(opts.speed)})).raise_for_status()
         started = time.monotonic()
         try:
             while True:
@@ -538,11 +708,18 @@ async def _drive(
                     if t not in market_wall and statuses.get(t) in _DONE:
                         market_wall[t] = now - market_start.get(t, 0.0)
                 bar.update((tape_ms - prepared.start_ms) / 1000, len(market_wall), tape_ms)
-                if len(market_wall) == len(tickers):
+                if len(market_wall) == len(tickers) or (window_end_ms is not None and tape_ms >= window_end_ms):
                     break
                 pending = [first_ms[t] for t in tickers if t not in market_start]
                 active = [t for t in market_start if t not in market_wall]
-                if pending and not active and min(pending) > tape_ms + 2_000:
+                if opts.pacing:
+                    trading = [t for t in active if statuses.get(t) in ("active", "open")]
+                    tradeable = any(tape_ms < last_ms[t] for t in trading)
+                    close_ms = min((closes[t] for t in trading), default=None)
+                    target = await idle.target(tape_ms, clock.get("next_due_ms"), tradeable, close_ms)
+                    if target is not None:
+                        await http.put("/clock", json={"tape_time": _iso(target)})
+                elif pending and not active and min(pending) > tape_ms + 2_000:
                     # nothing open to trade until the next market's first frame: skip the idle tape
                     await http.put("/clock", json={"tape_time": _iso(min(pending))})
                 if now > timeout_s:
@@ -550,7 +727,7 @@ async def _drive(
                         f"the markets did not settle within {timeout_s:.0f} s of wall time "
                         f"({len(market_wall)}/{len(tickers)} settled; see {logs})"
                     )
-                await asyncio.sleep(0.25)
+                await asyncio.sleep(0.1 if opts.pacing else 0.25)
         finally:
             bar.close()
     wall_s = time.monotonic() - started
@@ -577,8 +754,15 @@ async def _drive(
     with contextlib.suppress(subprocess.TimeoutExpired):
         await asyncio.to_thread(worker.wait, 30)
     epochs = _read_epochs(settings.recording_url)
-    echo(f"stack ready in {stack_s:.1f} s; replayed and settled in {wall_s:.1f} s")
-    return LiveRun(fills, settlements, orders, epochs, wall_s, stack_s, market_wall)
+    pacing = None
+    if opts.pacing:
+        from workers.pacer import read_stats
+
+        pacing = read_stats(settings.state_dir / "pacer.json") or {}
+        pacing["idle_moves"], pacing["idle_tape_s"] = idle.moves, idle.tape_ms / 1000
+    done = "replayed" if window_end_ms is not None else "replayed and settled"
+    echo(f"stack ready in {stack_s:.1f} s; {done} in {wall_s:.1f} s ({opts.mode})")
+    return LiveRun(fills, settlements, orders, epochs, wall_s, stack_s, market_wall, opts.mode, pacing)
 
 
 def _iso(ms: int) -> str:
@@ -588,12 +772,14 @@ def _iso(ms: int) -> str:
 # ------------------------------------------------------------------------------------------------ the command
 
 
-def parse_speed(text: str) -> Decimal:
-    """``--speed`` as a Decimal. Raises BacktestError for a non-number."""
+def parse_speed(text: str) -> Decimal | None:
+    """``--speed`` as a Decimal, None for ``max``. Raises BacktestError for anything else."""
+    if text.strip().lower() == "max":
+        return None
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise BacktestError(f"--speed must be a number, got {text!r}") from None
+        raise BacktestError(f"--speed must be max or a number, got {text!r}") from None
 
 
 def run_backtest(options: BacktestOptions, echo: Callable[[str], None], on_settled: OnSettled | None = None) -> Any:
@@ -610,7 +796,9 @@ def run_backtest(options: BacktestOptions, echo: Callable[[str], None], on_settl
     from rl.backtest import RunRecord, build_report
 
     tickers = ", ".join(m.ticker for m in prepared.markets)
-    echo(f"backtest {options.policy} on {tickers} at {options.speed}x (env estimate first)")
+    if options.tape_window_s is not None:
+        raise BacktestError("a tape window replays part of a market: use run_live, there is no report to build")
+    echo(f"backtest {options.policy} on {tickers}, {options.mode} (env estimate first)")
     env_results = run_env(prepared)
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
@@ -642,6 +830,8 @@ def run_backtest(options: BacktestOptions, echo: Callable[[str], None], on_settl
         epochs=live.epochs,
         stack_s=live.stack_s,
         market_wall_s=live.market_wall_s,
+        mode=live.mode,
+        pacing=live.pacing,
     )
     try:
         report = build_report(prepared.markets, env_results, live.fills, live.settlements, record)
@@ -662,8 +852,11 @@ __all__ = [
     "BacktestError",
     "BacktestOptions",
     "OnSettled",
+    "OrderRecord",
     "StackView",
+    "exchange_orders",
     "prepare",
     "run_backtest",
+    "run_live",
     "trader_config",
 ]

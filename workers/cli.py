@@ -560,10 +560,16 @@ def evaluate(
 @click.option("--policy", default="imbalance", show_default=True, help="imbalance, hold, rl:current or rl:<version>.")
 @click.option(
     "--speed",
-    default="5",
+    default="max",
     show_default=True,
-    help="Replay speed (tape seconds per wall second); faster replays can change the live decisions: the report "
-    "warns when it was too fast for this machine (docs/rl.md).",
+    help="Paced (default): an upper bound on tape seconds per wall second, or max; the exchange clock waits for the "
+    "trader, so the decisions do not depend on it. With --no-pacing: the free-running replay speed.",
+)
+@click.option(
+    "--no-pacing",
+    is_flag=True,
+    help="Free-running clock at --speed (the old mode, for comparison): wall-clock costs become tape time and the "
+    "decisions depend on the speed (docs/rl.md).",
 )
 @_REGISTRY_OPTION
 @_JSON_OPTION
@@ -580,6 +586,7 @@ def backtest(
     tickers: tuple[str, ...],
     policy: str,
     speed: str,
+    no_pacing: bool,
     registry: Path | None,
     json_path: Path | None,
     out: Path | None,
@@ -599,6 +606,7 @@ def backtest(
             markets=[t.strip() for item in tickers for t in item.split(",") if t.strip()],
             policy=policy,
             speed=parse_speed(speed),
+            pacing=not no_pacing,
             registry=_registry_dir(registry),
             out=out or (_settings_or_exit().state_dir / "backtests" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")),
             json_path=json_path,

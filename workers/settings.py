@@ -70,6 +70,10 @@ class Settings(BaseSettings):
       ``TRADER_ORDER_GROUP_LIMIT`` (200 contracts per 15 s), ``TRADER_CANCEL_RESTING_ON_START`` (true).
     * Simulator (``kalshi-trader up``): ``SIM_PORT`` (8765), ``SIM_DATA_DIR``, ``SIM_SPEED`` (1),
       ``SIM_START`` (``auto``).
+    * Backtest only (``kalshi-trader backtest`` sets them for its worker): ``SIM_PACE`` (``off``; ``max`` or a
+      number: the worker steps the simulator's clock whenever the trader is quiescent, :mod:`workers.pacer`; only
+      with ``KALSHI_ENV=sim``) and ``SIM_PACE_EPOCH_S`` (tape seconds per actor epoch; default
+      ``TRADER_RECALIBRATION_INTERVAL_S``).
     """
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
@@ -111,6 +115,16 @@ class Settings(BaseSettings):
     sim_data_dir: Path | None = Field(default=None, alias="SIM_DATA_DIR")
     sim_speed: float = Field(default=1.0, gt=0, le=10_000, alias="SIM_SPEED")
     sim_start: str = Field(default="auto", alias="SIM_START")
+    sim_pace: str = Field(default="off", alias="SIM_PACE")
+    sim_pace_epoch_s: float | None = Field(default=None, gt=0, alias="SIM_PACE_EPOCH_S")
+
+    @field_validator("sim_pace")
+    @classmethod
+    def _pace(cls, v: str) -> str:
+        from workers.pacer import parse_pace
+
+        parse_pace(v)  # ValueError: a clear message
+        return v
 
     @field_validator("kalshi_env")
     @classmethod

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from recording.recorder import Recorder
 from trading.live import FeatureStore, PolicyLibrary
 from workers import exit_guard
 from workers.metrics import MetricsServer, build_runtime, free_port
-from workers.settings import Settings
+from workers.settings import Settings, SettingsError
 from workflows.close import ClosePositionWorkflow
 from workflows.market_data import MarketDataWorkflow
 from workflows.names import SEARCH_ATTRIBUTES
@@ -349,9 +350,62 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         )
         run = asyncio.create_task(proc.workers.run())
         stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({run, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        pacer = _start_pacer(settings, proc)
+        waits: set[asyncio.Future[Any]] = {run, stopper} | ({pacer} if pacer is not None else set())
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if pacer is not None and not pacer.done():
+                pacer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pacer
+        if pacer is not None and pacer in done:
+            # the backtest's clock would never move again: end the worker so the backtest reports it at once
+            log.error("the pacer failed: shutting down the worker")
+            await proc.workers.shutdown()
+            stopper.cancel()
+            await run
+            pacer.result()
         if stopper in done:
             log.info("shutting down the worker (waiting up to 10 s for activities)")
             await proc.workers.shutdown()
         stopper.cancel()
         await run
+
+
+def _start_pacer(settings: Settings, proc: WorkerProcess) -> asyncio.Task[None] | None:
+    """The backtest's pacer (``SIM_PACE``, :mod:`workers.pacer`) as a task, or None when pacing is off.
+
+    Raises:
+        SettingsError: pacing asked for outside the simulator, or without WebSocket market data.
+    """
+    from trading.fencing import EpochFence
+    from workers.pacer import Pacer, parse_pace
+
+    cap = parse_pace(settings.sim_pace)
+    if cap is False:
+        return None
+    hub = proc.workers.hub
+    if settings.kalshi_env != "sim" or hub is None:
+        raise SettingsError("SIM_PACE steps the simulator's clock: it needs KALSHI_ENV=sim with WebSocket market data")
+    rest = settings.endpoints().rest_base_url
+    control = rest.removesuffix("/trade-api/v2") + "/sim/v1"
+    fence = EpochFence.for_account(f"{proc.kalshi.base_url}|{proc.kalshi.key_id or '-'}")
+    pacer = Pacer(
+        hub,
+        fence,
+        control,
+        cap=None if cap is None else Decimal(cap),
+        epoch_s=settings.sim_pace_epoch_s or settings.recalibration_interval_s,
+        stats_path=settings.state_dir / "pacer.json",
+    )
+    log.info("pacing the simulator's clock at %s (epochs of %g tape s)", pacer.stats.mode, pacer.epoch_ms / 1000)
+
+    async def run() -> None:
+        try:
+            await pacer.run()
+        except Exception:
+            log.exception("the pacer stopped: the simulator's clock no longer moves")
+            raise
+
+    return asyncio.create_task(run())

@@ -5,11 +5,15 @@
    and settlements with its own signed client, the control API's exact cash). The JSON's net, gross, fees, fills and
    per-market numbers equal what the test computes from those, the cash moved by exactly the net P&L, and the env
    column equals the environment run on its own. No process of the run is left afterwards.
-2. **Bad input** (the console script, as a user runs it): one ``error:`` line, a non-zero exit, nothing started.
+2. **The decisions do not depend on the speed.** Paced (the exchange clock waits for the trader), the first two
+   minutes of a market replayed unbounded and at a 5x cap: the exchange's own order records (market, tape ms, side,
+   action, contracts, price, time in force, post-only) are identical, and the pacer reports the tape it covered.
+3. **Bad input** (the console script, as a user runs it): one ``error:`` line, a non-zero exit, nothing started.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -31,7 +35,7 @@ from rl.env import EnvConfig
 from rl.runner import make_policy, run_policy
 from rl.tapes import load_markets
 from tests.conftest import DATA_DIR
-from workers.backtest import BacktestOptions, StackView, run_backtest
+from workers.backtest import BacktestOptions, OrderRecord, StackView, exchange_orders, prepare, run_backtest, run_live
 
 MARKET = "KXGOLD15M-26AUG101900-00"  # the recorded market with the fewest frames (23,003)
 
@@ -135,6 +139,44 @@ def test_backtest_report_matches_the_exchanges_fills_and_settlements(tmp_path: P
     assert _processes_mentioning(str(tmp_path)) == []
 
 
+def test_paced_replays_place_the_same_orders_at_any_speed_cap(tmp_path: Path) -> None:
+    window_s = 120.0
+
+    def paced(speed: Decimal | None, name: str) -> tuple[list[OrderRecord], dict[str, Any]]:
+        seen: list[OrderRecord] = []
+
+        async def read_orders(view: StackView) -> None:
+            seen.extend(await exchange_orders(view))
+
+        options = BacktestOptions(
+            data_dir=DATA_DIR,
+            markets=[MARKET],
+            policy="imbalance",
+            speed=speed,
+            registry=tmp_path / "models",
+            out=tmp_path / name,
+            progress=False,
+            tape_window_s=window_s,
+        )
+        prepared = prepare(options)
+        state = tmp_path / name / "state"
+        state.mkdir(parents=True)
+        live = asyncio.run(run_live(prepared, state, lambda _line: None, read_orders))
+        assert live.mode == ("paced max" if speed is None else f"paced {speed}x")
+        assert live.pacing is not None
+        start = prepared.start_ms
+        return [o for o in seen if o.created_ms < start + window_s * 1000], live.pacing
+
+    unbounded, stats = paced(None, "max")
+    capped, capped_stats = paced(Decimal(5), "cap5")
+    assert len(unbounded) >= 10, "the window should hold orders to compare"
+    assert capped == unbounded
+    # the pacer stepped actor epochs over the window (no tape went by outside them) and the cap held it back
+    assert stats["epochs_paced"] >= 2 and stats["tape_ms"] >= window_s * 1000
+    assert stats["unconfirmed_timeouts"] == 0 and capped_stats["cap_sleep_s"] > stats["cap_sleep_s"]
+    assert _processes_mentioning(str(tmp_path)) == []
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "workers.cli", "backtest", "--no-progress", *args],
@@ -154,7 +196,8 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         ("unknown ticker", ["--markets", "KXGOLD15M-NOPE"], "unknown markets ['KXGOLD15M-NOPE']"),
         ("bad policy", ["--markets", MARKET, "--policy", "yolo"], "unknown policy 'yolo'"),
         ("unknown model", ["--markets", MARKET, "--policy", "rl:v-missing", "--registry", "{empty}"], "v-missing"),
-        ("bad speed", ["--markets", MARKET, "--speed", "fast"], "--speed must be a number"),
+        ("bad speed", ["--markets", MARKET, "--speed", "fast"], "--speed must be max or a number"),
+        ("max unpaced", ["--markets", MARKET, "--no-pacing"], "--no-pacing needs a numeric --speed"),
     ],
 )
 def test_bad_input_is_one_error_line_and_starts_nothing(

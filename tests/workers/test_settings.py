@@ -55,6 +55,18 @@ def test_negative_thresholds_name_the_variable() -> None:
     assert error_of(TRADER_RECALIBRATION_INTERVAL_S="0.5").startswith("TRADER_RECALIBRATION_INTERVAL_S: ")
 
 
+def test_bad_pacing_names_the_variable() -> None:
+    """``SIM_PACE`` (the backtest's paced clock): off, max or a positive cap; anything else is one clear line."""
+    assert error_of(SIM_PACE="fast").startswith("SIM_PACE: ")
+    assert "off, max or a number" in error_of(SIM_PACE="fast")
+    assert error_of(SIM_PACE="-3").startswith("SIM_PACE: ")
+    assert error_of(SIM_PACE_EPOCH_S="0").startswith("SIM_PACE_EPOCH_S: ")
+    for ok in ("off", "max", "20", "0.5"):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SIM_PACE", ok)
+            assert load_settings().sim_pace == ok
+
+
 def test_missing_key_file(tmp_path) -> None:
     msg = error_of(KALSHI_ENV="demo", KALSHI_API_KEY_ID="abc", KALSHI_PRIVATE_KEY_PATH=str(tmp_path / "nope.pem"))
     assert "nope.pem" in msg
