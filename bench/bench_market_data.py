@@ -218,6 +218,13 @@ class OrderTiming:
     ret: float | None = None
     cpu_mark: float | None = None
     cpu_written: float | None = None
+    dec0: float | None = None  # EpochCore.decide entered (the order's decision)
+    dec1: float | None = None  # EpochCore.decide returned the intent
+    sub: float | None = None  # EpochCore.submit started the market's operation
+    exe: float | None = None  # the operation's task started running (EpochCore.execute)
+    can0: float | None = None  # the replaced resting order's cancel started (MAKE)
+    can1: float | None = None  # ... and ended
+    place: float | None = None  # EpochCore._place entered (request building)
     new_connection: bool = False
     outcome: str = "ok"
     trace: dict[str, float] = field(default_factory=dict)
@@ -350,6 +357,60 @@ class TracingTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+DECIDING: dict[str, dict[str, float]] = {}
+"""ticker -> the decision sub-stage times of its next order (filled by :func:`instrument_core`)."""
+
+
+def instrument_core() -> None:
+    """Time the decision stage's parts per order: wrap ``EpochCore``'s methods in THIS child process (bench only).
+
+    decide (freshness excluded: observation, policy, pre-trade checks), the hop to the operation's task, the
+    replaced order's cancel (MAKE), and request building up to ``create_order``.
+    """
+    from trading.epoch import EpochCore
+
+    decide, submit, execute, cancel, place = (
+        EpochCore.decide,
+        EpochCore.submit,
+        EpochCore.execute,
+        EpochCore._cancel,
+        EpochCore._place,
+    )
+
+    def t_decide(self: Any, update: Any) -> Any:
+        t0 = time.perf_counter()
+        out = decide(self, update)
+        if out is not None and out.intent is not None:
+            DECIDING[update.ticker] = {"dec0": t0, "dec1": time.perf_counter()}
+        return out
+
+    def t_submit(self: Any, intent: Any, *args: Any) -> Any:
+        DECIDING.setdefault(intent.ticker, {})["sub"] = time.perf_counter()
+        return submit(self, intent, *args)
+
+    async def t_execute(self: Any, intent: Any, *args: Any) -> Any:
+        DECIDING.setdefault(intent.ticker, {})["exe"] = time.perf_counter()
+        return await execute(self, intent, *args)
+
+    async def t_cancel(self: Any, ticker: str, order_id: str, **kw: Any) -> Any:
+        d = DECIDING.setdefault(ticker, {})
+        d["can0"] = time.perf_counter()
+        try:
+            return await cancel(self, ticker, order_id, **kw)
+        finally:
+            d["can1"] = time.perf_counter()
+
+    async def t_place(self: Any, intent: Any, *args: Any) -> Any:
+        DECIDING.setdefault(intent.ticker, {})["place"] = time.perf_counter()
+        return await place(self, intent, *args)
+
+    EpochCore.decide = t_decide  # type: ignore[method-assign]
+    EpochCore.submit = t_submit  # type: ignore[method-assign]
+    EpochCore.execute = t_execute  # type: ignore[method-assign]
+    EpochCore._cancel = t_cancel  # type: ignore[method-assign]
+    EpochCore._place = t_place  # type: ignore[method-assign]
+
+
 class BenchRestClient(KalshiRestClient):
     """Notes each order's timings; pairs its client_order_id with the update that triggered it."""
 
@@ -360,6 +421,8 @@ class BenchRestClient(KalshiRestClient):
 
     async def create_order(self, req: CreateOrderRequest, *, lookup_first: bool = False) -> OrderAck:
         t = OrderTiming(coid=req.client_order_id, ticker=req.ticker, call=time.perf_counter())
+        for k, v in DECIDING.pop(req.ticker, {}).items():
+            setattr(t, k, v)
         stream = self.hub.stream if self.hub is not None else None
         if stream is not None and req.ticker in stream.latest:
             t.mark, t.rx, t.cpu_mark, t.taken = stream.latest[req.ticker]
@@ -555,7 +618,16 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
             ),
         )
         actor_env = ActivityEnvironment()
+        profiler = None
+        if cfg.get("profile"):  # diagnostic (--profile): cProfile of the actor epoch (the whole event loop)
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         summary = await actor_env.run(acts.run_actor_epoch, epoch)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{cfg['profile']}.{cfg['run_id']}.pstats")
         out["summary"] = summary.model_dump(mode="json", exclude={"client_order_ids"})
         used = summary.policy
         if used is not None and used.fallback_reason:
@@ -610,6 +682,7 @@ def child_entry(cfg_path: str) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     import faulthandler
 
+    instrument_core()
     # a run that overstays: every thread's stack in the log (the parent kills it at duration + 240 s)
     faulthandler.dump_traceback_later(cfg["duration_s"] + 150, exit=False)
     result = asyncio.run(_with_stall_report(child_main(cfg), cfg["duration_s"] + 120))
@@ -833,6 +906,11 @@ PARTS: list[tuple[str, str, str, str]] = [
     ("total", "mark", "written", "receipt (UpdateStream mark) -> request written on the socket"),
     ("queue", "mark", "taken", "  mark -> actor takes the batch (wake-up, coalescing, reader busy)"),
     ("decide", "taken", "call", "  batch -> create_order called (freshness, top of book, policy, pre-trade)"),
+    ("d_pre", "taken", "dec0", "    batch -> decide (freshness, top of book; earlier markets of the batch)"),
+    ("d_decide", "dec0", "dec1", "    decide: observation, inference, pre-trade checks, counters"),
+    ("d_hop", "sub", "exe", "    submit -> the market's operation task runs (event-loop turn)"),
+    ("d_cancel", "can0", "can1", "    cancel of the replaced resting order (MAKE orders that replace one)"),
+    ("d_place", "place", "call", "    _place: CreateOrderRequest, counters -> create_order task runs"),
     ("prep", "call", "lim0", "  create_order -> limiter (request body, httpx Request)"),
     ("limiter", "lim0", "lim1", "  client-side rate limiter (Basic tier token bucket)"),
     ("sign", "sig0", "sig1", "  RSA-PSS signing (2048-bit key)"),
@@ -871,7 +949,7 @@ def latency_block(runs: list[dict[str, Any]], indent: str = "     ") -> list[flo
     )
     for o in sorted(pooled, key=lambda o: -o["total"])[:3]:
         parts = ", ".join(
-            f"{k} {ms(o[b] - o[a], 2)}" for k, a, b, _ in PARTS[1:9] if o.get(a) is not None and o.get(b) is not None
+            f"{k} {ms(o[b] - o[a], 2)}" for k, a, b, _ in PARTS[1:14] if o.get(a) is not None and o.get(b) is not None
         )
         print(f"{indent}slowest: {ms(o['total'])} ms = {parts}{' (new TCP connection)' if o['new_connection'] else ''}")
     failed = sum(1 for r in runs for o in r["orders"] if o["outcome"] != "ok")
@@ -1081,6 +1159,8 @@ class Options:
     registry: Path | None
     traded_markets: int
     tier: str
+    recorder: str
+    profile: Path | None
 
 
 @click.command(help=(__doc__ or "").split("\n\n")[0])
@@ -1123,6 +1203,19 @@ class Options:
     "--traded-markets", type=int, default=1, show_default=True, help="Markets the actor trades in the memory run."
 )
 @click.option("--tier", default="basic", show_default=True, help="Kalshi rate-limit tier of the client-side limiter.")
+@click.option(
+    "--recorder",
+    type=click.Choice(["both", "off", "on"]),
+    default="both",
+    show_default=True,
+    help="Recorder modes to run (both: off and on alternating).",
+)
+@click.option(
+    "--profile",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Diagnostic: cProfile each run's actor epoch into PROFILE.<run>.pstats (slows the loop).",
+)
 @click.option("--child", default=None, hidden=True)
 def main(child: str | None, **options: Any) -> None:
     try:
@@ -1151,6 +1244,7 @@ def run(args: Options) -> int:
         "gc_freeze": args.gc_freeze,
         "switch_interval_ms": args.switch_interval_ms,
         "writer_nice": args.writer_nice,
+        "profile": str(args.profile.resolve()) if args.profile else None,
     }
     registry = args.registry
     if registry is None:
@@ -1187,7 +1281,8 @@ def run(args: Options) -> int:
         if args.only in (None, "latency"):
             results = []
             for rnd in range(args.rounds):
-                for record in (False, True) if rnd % 2 == 0 else (True, False):
+                modes = (False, True) if rnd % 2 == 0 else (True, False)
+                for record in [m for m in modes if args.recorder == "both" or m == (args.recorder == "on")]:
                     name = f"lat{rnd}{'on' if record else 'off'}"
                     with Simulator(DATA_DIR, LATENCY_START, "1", keys, tmp / f"sim-{name}.log", sim_cpus) as sim:
                         cfg = {
@@ -1216,7 +1311,7 @@ def run(args: Options) -> int:
             tape = tmp / "tape100"
             start, event = build_tape_dir(tape, args.mem_source, args.mem_markets)
             mem_results = []
-            for record in (True, False):
+            for record in [m for m in (True, False) if args.recorder == "both" or m == (args.recorder == "on")]:
                 name = f"mem{'on' if record else 'off'}"
                 with Simulator(tape, start, args.mem_speed, keys, tmp / f"sim-{name}.log", sim_cpus) as sim:
                     cfg = {
