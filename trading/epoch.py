@@ -453,7 +453,7 @@ class EpochCore:
         if fenced and not self.may_trade():
             self.reject("fenced")
             return False
-        cancelling = asyncio.ensure_future(self.client.cancel_order(order_id, ticker=ticker))
+        cancelling = asyncio.ensure_future(self.client.cancel_order(order_id, ticker=ticker, reread=False))
         try:
             await asyncio.shield(cancelling)
         except asyncio.CancelledError:
