@@ -534,6 +534,7 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
         TimedLimiter.for_tier(cfg.get("tier", "basic")),
         transport=TracingTransport(),
         lookup_delays_s=(0.2, 1.0),
+        presign_max_age_s=None if cfg.get("no_presign") else 1.0,
     )
     hub = BenchHub(queue="bench-worker")
     rest.hub = hub
@@ -633,6 +634,7 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
         if used is not None and used.fallback_reason:
             raise RuntimeError(f"the actor ran {used.name}, not {used.requested}: {used.fallback_reason}")
         out["orders"] = [asdict(t) for t in rest.timings]
+        out["presign"] = asdict(rest.presign_stats) if rest.presign_stats is not None else None
         out["pickup"] = hub.last_pickup.summary()
         out["traded"] = [mk.ticker for mk in traded]
         elapsed = time.perf_counter() - t0
@@ -952,6 +954,25 @@ def latency_block(runs: list[dict[str, Any]], indent: str = "     ") -> list[flo
             f"{k} {ms(o[b] - o[a], 2)}" for k, a, b, _ in PARTS[1:14] if o.get(a) is not None and o.get(b) is not None
         )
         print(f"{indent}slowest: {ms(o['total'])} ms = {parts}{' (new TCP connection)' if o['new_connection'] else ''}")
+    plain = [o["total"] for o in pooled if o.get("can0") is None]
+    replacing = [o["total"] for o in pooled if o.get("can0") is not None]
+    presigned = sum(1 for o in pooled if o.get("sig0") is None)
+    print(
+        f"{indent}orders that cancel nothing first (TAKE, first MAKE): {len(plain)}, receipt -> written p50 "
+        f"{ms(pct(plain, 50), 3)} / p99 {ms(pct(plain, 99), 3)} ms; MAKE orders replacing a resting one (cancel "
+        f"round trip first): {len(replacing)}, p50 {ms(pct(replacing, 50), 3)} / p99 {ms(pct(replacing, 99), 3)} ms"
+    )
+    stats = [r["presign"] for r in runs if r.get("presign")]
+    print(
+        f"{indent}order requests with a pre-signed header: {presigned} of {len(pooled)}"
+        + (
+            f"; pool: signed {sum(x['signed'] for x in stats)}, taken {sum(x['taken'] for x in stats)}, missed "
+            f"{sum(x['missed'] for x in stats)}, stale (discarded, never sent) {sum(x['stale'] for x in stats)}, "
+            f"refreshed {sum(x.get('refreshed', 0) for x in stats)}"
+            if stats
+            else " (pre-signing off)"
+        )
+    )
     failed = sum(1 for r in runs for o in r["orders"] if o["outcome"] != "ok")
     unpaired = sum(
         1 for r in runs for o in r["orders"] if o["outcome"] == "ok" and (o["mark"] is None or o["written"] is None)
@@ -1161,6 +1182,7 @@ class Options:
     tier: str
     recorder: str
     profile: Path | None
+    no_presign: bool
 
 
 @click.command(help=(__doc__ or "").split("\n\n")[0])
@@ -1216,6 +1238,7 @@ class Options:
     default=None,
     help="Diagnostic: cProfile each run's actor epoch into PROFILE.<run>.pstats (slows the loop).",
 )
+@click.option("--no-presign", is_flag=True, help="Sign every order request when it is sent (no pre-signed headers).")
 @click.option("--child", default=None, hidden=True)
 def main(child: str | None, **options: Any) -> None:
     try:
@@ -1251,7 +1274,7 @@ def run(args: Options) -> int:
         from workers.settings import Settings
 
         registry = Settings().model_registry_dir
-    policy = {"policy": args.policy, "registry": str(registry), "tier": args.tier}
+    policy = {"policy": args.policy, "registry": str(registry), "tier": args.tier, "no_presign": args.no_presign}
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; tape {DATA_DIR}; "
         + (

@@ -8,13 +8,13 @@ signed headers per wanted request, signs them in idle time (:meth:`PresignPool.r
 runs from the event loop between requests and on a timer), and hands each out at most once (:meth:`PresignPool.take`).
 
 Freshness: an entry older than ``max_age_s`` is never sent: :meth:`PresignPool.take` discards it (``stale``), and
-the refill re-signs entries once they are half that old, so a taken entry is normally younger than
-``max_age_s / 2``. The age is checked on the monotonic clock AND against the wall clock (a stepped system clock
-makes the signed timestamp wrong even when the monotonic age is small). The default 1 s is far inside any plausible
-exchange tolerance: Kalshi does not document its tolerance (kalshi-api.md §2, "[unverified]"); the usual practice and
-the reference's advice for the simulator are +/- 5-30 s (our simulator accepts 30 s); a pre-signed timestamp is at
-most 1 s in the past, which is also what a request delayed 1 s in a client or proxy queue would look like. With no
-fresh entry the caller signs inline, exactly as without a pool. ``KALSHI_PRESIGN_MAX_AGE_MS=0`` turns it off.
+the refill re-signs entries once they are 3/4 that old, so a taken entry is normally younger than 0.75 s. The age is
+checked on the monotonic clock AND against the wall clock (a stepped system clock makes the signed timestamp wrong
+even when the monotonic age is small). The default 1 s is far inside any plausible exchange tolerance: Kalshi does
+not document its tolerance (kalshi-api.md §2, "[unverified]"); the usual practice and the reference's advice for the
+simulator are +/- 5-30 s (our simulator accepts 30 s); a pre-signed timestamp is at most 1 s in the past, which is
+also what a request delayed 1 s in a client or proxy queue would look like. With no fresh entry the caller signs
+inline, exactly as without a pool. ``KALSHI_PRESIGN_MAX_AGE_MS=0`` turns it off.
 
 The pool holds only what the signer would produce anyway (key id, timestamp, signature of one method and path): no
 private material; ``repr`` shows counts only.
@@ -45,13 +45,15 @@ class PresignStats:
         signed: headers signed ahead of time.
         taken: requests sent with a pre-signed header.
         missed: requests to a wanted (method, path) that found no fresh entry (signed inline).
-        stale: entries discarded because they were older than the bound when asked for or refreshed.
+        stale: entries discarded at :meth:`PresignPool.take` because they were older than the bound (never sent).
+        refreshed: entries replaced by :meth:`PresignPool.refill` because they passed ``refresh_at`` of the bound.
     """
 
     signed: int = 0
     taken: int = 0
     missed: int = 0
     stale: int = 0
+    refreshed: int = 0
 
 
 class PresignPool:
@@ -64,8 +66,12 @@ class PresignPool:
         max_age_s: never hand out an entry older than this, seconds (> 0).
         depth: entries kept per wanted request (the orders that can go out back to back without a refill).
         max_keys: most wanted requests kept (least recently wanted dropped first), beside the permanent ones.
-        idle_s: a wanted request neither wanted again nor taken for this long is dropped, permanent ones too (a
-            worker that stopped trading stops signing; the next :meth:`want` brings it back).
+        idle_s: a permanent request neither wanted again nor taken for this long is dropped (a worker that stopped
+            trading stops signing; the next :meth:`want` brings it back).
+        idle_other_s: the same for the other requests (a resting order's cancel: the order may be gone already).
+        refresh_at: re-sign an entry once it is this fraction of ``max_age_s`` old (0 < refresh_at < 1): the
+            entries handed out are at most that old while the event loop keeps up; each costs one signature per
+            ``refresh_at * max_age_s`` seconds (~2.7 per second for the order endpoint at the defaults).
         wall_ms: the wall clock, Unix ms (the signed timestamp; injectable for tests).
         monotonic: a monotonic clock, seconds (injectable for tests).
 
@@ -79,8 +85,10 @@ class PresignPool:
         *,
         max_age_s: float = DEFAULT_MAX_AGE_S,
         depth: int = 2,
-        max_keys: int = 8,
+        max_keys: int = 4,
         idle_s: float = 300.0,
+        idle_other_s: float = 30.0,
+        refresh_at: float = 0.75,
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -88,11 +96,15 @@ class PresignPool:
             raise ValueError(f"max_age_s must be > 0, got {max_age_s}")
         if depth < 1 or max_keys < 1:
             raise ValueError(f"depth and max_keys must be >= 1, got {depth} and {max_keys}")
+        if not 0 < refresh_at < 1:
+            raise ValueError(f"refresh_at must be between 0 and 1, got {refresh_at}")
         self.signer = signer
         self.max_age_s = float(max_age_s)
         self.depth = depth
         self.max_keys = max_keys
         self.idle_s = idle_s
+        self.idle_other_s = idle_other_s
+        self.refresh_at = refresh_at
         self._wall_ms = wall_ms
         self._monotonic = monotonic
         self._permanent: set[_Key] = set()
@@ -165,24 +177,29 @@ class PresignPool:
         return None
 
     def refill(self, *, budget: int = 1) -> int:
-        """Sign up to ``budget`` headers: replace entries past half their age bound, then fill to each depth.
+        """Sign up to ``budget`` headers: replace entries past ``refresh_at`` of their bound, then fill each depth.
 
-        Requests idle for longer than ``idle_s`` are dropped first.
+        Requests idle for longer than ``idle_s`` (``idle_other_s``) are dropped first.
 
         Returns:
             How many headers were signed (0: every wanted request holds its depth of entries younger than
-            ``max_age_s / 2``).
+            ``refresh_at * max_age_s``).
         """
         signed = 0
         now, wall = self._monotonic(), self._wall_ms()
-        half = self.max_age_s / 2
-        for key in [k for k, used in self._used.items() if now - used > self.idle_s]:
+        bound = self.max_age_s * self.refresh_at
+        idle = [
+            k
+            for k, used in self._used.items()
+            if now - used > (self.idle_s if k in self._permanent else self.idle_other_s)
+        ]
+        for key in idle:
             self.forget(*key)
         for key, depth in list(self._wanted.items()):
             queue = self._entries.setdefault(key, deque())
-            while queue and not self._fresh(queue[0][0], queue[0][1], now, wall, half):
+            while queue and not self._fresh(queue[0][0], queue[0][1], now, wall, bound):
                 queue.popleft()
-                self.stats.stale += 1
+                self.stats.refreshed += 1
             while len(queue) < depth and signed < budget:
                 queue.append(self._sign(key))
                 signed += 1
@@ -192,7 +209,7 @@ class PresignPool:
         return signed
 
     def next_refresh_in(self) -> float | None:
-        """Seconds until the oldest held entry passes half its age bound (when :meth:`refill` has work), or None.
+        """Seconds until the oldest held entry passes ``refresh_at`` of its bound (:meth:`refill` has work), or None.
 
         0 when a wanted request holds fewer entries than its depth.
         """
@@ -205,7 +222,7 @@ class PresignPool:
             oldest = signed_at if oldest is None else min(oldest, signed_at)
         if oldest is None:
             return None
-        return max(0.0, oldest + self.max_age_s / 2 - self._monotonic())
+        return max(0.0, oldest + self.max_age_s * self.refresh_at - self._monotonic())
 
     def _sign(self, key: _Key) -> tuple[float, int, dict[str, str]]:
         method, path = key

@@ -229,16 +229,17 @@ class ModelPolicy:
         """The actions of ``n`` observations in ONE forward pass: ``[n, N_FEATURES]`` float32 and ``n`` masks.
 
         The draws are taken row by row, in order, so the result equals ``[act_vector(f, m) for f, m in ...]``.
-        Unlike :meth:`act`, the rows are not checked for NaN/inf here: the caller's :func:`rl.features.observe`
-        already raised for one.
 
         Raises:
             ValueError: ``features`` and ``masks`` differ in length.
+            FeatureError: a NaN or infinite feature (checked for the batch, as :meth:`act` checks one vector).
         """
         if len(features) != len(masks):
             raise ValueError(f"{len(features)} observations but {len(masks)} masks")
         if not len(masks):
             return []
+        if not np.isfinite(features).all():
+            raise FeatureError(f"{self.name}: a NaN or infinite feature reached the policy")
         logits = self.logits(features)
         return [self._choose(row, mask) for row, mask in zip(logits, masks, strict=True)]
 

@@ -51,6 +51,7 @@ import contextlib
 import functools
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, cast
@@ -371,16 +372,28 @@ class EpochCore:
             The decision (an intent that passed every pre-trade check, a reject, or HOLD), or None when the update
             is not a decision point (inside the policy's decision interval).
         """
-        self.summary.updates_seen += 1
-        self.metrics.epoch_updates.inc()
-        decision = self.pipeline.decide(update)
-        if decision is None:
-            return None
-        self.decisions[decision.action] += 1
-        self.metrics.decisions.labels(self.live.name, decision.action).inc()
-        if decision.reject is not None:
-            self.reject(decision.reject)
-        return decision
+        return self.decide_many((update,))[0]
+
+    def decide_many(self, updates: Sequence[BookUpdate]) -> list[Decision | None]:
+        """:meth:`decide` on several markets' updates at once, counted as :meth:`decide` counts.
+
+        The actor loop's batch: one forward pass of a learned policy for all of them
+        (:meth:`trading.pipeline.DecisionStep.decide_many`).
+
+        Returns:
+            One entry per update, in order: its decision, or None when it is not a decision point.
+        """
+        self.summary.updates_seen += len(updates)
+        self.metrics.epoch_updates.inc(len(updates))
+        decisions = self.pipeline.decide_many(updates)
+        for decision in decisions:
+            if decision is None:
+                continue
+            self.decisions[decision.action] += 1
+            self.metrics.decisions.labels(self.live.name, decision.action).inc()
+            if decision.reject is not None:
+                self.reject(decision.reject)
+        return decisions
 
     async def decide_and_execute(self, update: BookUpdate, received_at: float) -> None:
         """:meth:`decide`, then execute the intent inline (the REST polling epoch: one market at a time)."""

@@ -169,18 +169,21 @@ def test_the_pool_hands_each_header_out_once_and_never_a_stale_one(key_pair_sign
     assert first is not None and second is not None and first is not second
     assert pool.take("POST", path) is None and pool.stats.missed == 1
     pool.refill(budget=2)
-    assert pool.next_refresh_in() == pytest.approx(0.5)
-    now[0] += 0.6  # past half the bound: the refill replaces them
-    assert pool.refill(budget=5) == 2 and pool.stats.stale == 2
+    assert pool.next_refresh_in() == pytest.approx(0.75)
+    now[0] += 0.8  # past 3/4 of the bound: the refill replaces them
+    assert pool.refill(budget=5) == 2 and pool.stats.refreshed == 2 and pool.stats.stale == 0
     now[0] += 1.01  # past the bound with no refill in between: discarded, not handed out
-    assert pool.take("POST", path) is None and pool.stats.stale == 4
+    assert pool.take("POST", path) is None and pool.stats.stale == 2
     pool.refill(budget=5)
     headers = pool.take("POST", path)
     assert headers is not None and headers[HEADER_TIMESTAMP] == str(int(now[0] * 1000))
     for i in range(10):  # non-permanent requests (resting orders' cancels) are bounded
         pool.want("DELETE", f"/trade-api/v2/portfolio/events/orders/o{i}")
-    assert not pool.wants("DELETE", "/trade-api/v2/portfolio/events/orders/o0")
-    assert pool.wants("DELETE", "/trade-api/v2/portfolio/events/orders/o9") and pool.wants("POST", path)
+    assert not pool.wants("DELETE", "/trade-api/v2/portfolio/events/orders/o5")
+    assert pool.wants("DELETE", "/trade-api/v2/portfolio/events/orders/o6") and pool.wants("POST", path)
+    now[0] += 31  # a resting order's cancel not used for 30 s is dropped; the order endpoint is kept
+    pool.refill(budget=0)
+    assert not pool.wants("DELETE", "/trade-api/v2/portfolio/events/orders/o9") and pool.wants("POST", path)
     now[0] += 301  # idle for longer than idle_s: nothing is signed for it any more
     assert pool.refill(budget=50) == 0 and not pool.wants("POST", path)
     with pytest.raises(ValueError, match="max_age_s"):
