@@ -370,18 +370,20 @@ def instrument_core() -> None:
     from trading.epoch import EpochCore
 
     decide, submit, execute, cancel, place = (
-        EpochCore.decide,
+        EpochCore.decide_many,
         EpochCore.submit,
         EpochCore.execute,
         EpochCore._cancel,
         EpochCore._place,
     )
 
-    def t_decide(self: Any, update: Any) -> Any:
+    def t_decide(self: Any, updates: Any) -> Any:
         t0 = time.perf_counter()
-        out = decide(self, update)
-        if out is not None and out.intent is not None:
-            DECIDING[update.ticker] = {"dec0": t0, "dec1": time.perf_counter()}
+        out = decide(self, updates)
+        t1 = time.perf_counter()
+        for update, decision in zip(updates, out, strict=True):
+            if decision is not None and decision.intent is not None:
+                DECIDING[update.ticker] = {"dec0": t0, "dec1": t1}
         return out
 
     def t_submit(self: Any, intent: Any, *args: Any) -> Any:
@@ -404,7 +406,7 @@ def instrument_core() -> None:
         DECIDING.setdefault(intent.ticker, {})["place"] = time.perf_counter()
         return await place(self, intent, *args)
 
-    EpochCore.decide = t_decide  # type: ignore[method-assign]
+    EpochCore.decide_many = t_decide  # type: ignore[method-assign]
     EpochCore.submit = t_submit  # type: ignore[method-assign]
     EpochCore.execute = t_execute  # type: ignore[method-assign]
     EpochCore._cancel = t_cancel  # type: ignore[method-assign]
@@ -909,7 +911,7 @@ PARTS: list[tuple[str, str, str, str]] = [
     ("queue", "mark", "taken", "  mark -> actor takes the batch (wake-up, coalescing, reader busy)"),
     ("decide", "taken", "call", "  batch -> create_order called (freshness, top of book, policy, pre-trade)"),
     ("d_pre", "taken", "dec0", "    batch -> decide (freshness, top of book; earlier markets of the batch)"),
-    ("d_decide", "dec0", "dec1", "    decide: observation, inference, pre-trade checks, counters"),
+    ("d_decide", "dec0", "dec1", "    decide_many: observation, inference, pre-trade checks, counters (whole batch)"),
     ("d_hop", "sub", "exe", "    submit -> the market's operation task runs (event-loop turn)"),
     ("d_cancel", "can0", "can1", "    cancel of the replaced resting order (MAKE orders that replace one)"),
     ("d_place", "place", "call", "    _place: CreateOrderRequest, counters -> create_order task runs"),

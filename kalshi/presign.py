@@ -64,14 +64,16 @@ class PresignPool:
     Args:
         signer: the request signer (the same key the requests are signed with inline).
         max_age_s: never hand out an entry older than this, seconds (> 0).
-        depth: entries kept per wanted request (the orders that can go out back to back without a refill).
+        depth: entries kept per wanted request (the orders that can go out back to back without a refill; each
+            costs a signature per ``refresh_at * max_age_s`` while held: 1 by default, enough for one market's
+            orders, which the throttle spaces by 250 ms).
         max_keys: most wanted requests kept (least recently wanted dropped first), beside the permanent ones.
         idle_s: a permanent request neither wanted again nor taken for this long is dropped (a worker that stopped
             trading stops signing; the next :meth:`want` brings it back).
         idle_other_s: the same for the other requests (a resting order's cancel: the order may be gone already).
         refresh_at: re-sign an entry once it is this fraction of ``max_age_s`` old (0 < refresh_at < 1): the
             entries handed out are at most that old while the event loop keeps up; each costs one signature per
-            ``refresh_at * max_age_s`` seconds (~2.7 per second for the order endpoint at the defaults).
+            ``refresh_at * max_age_s`` seconds (~1.3 per second per entry at the defaults).
         wall_ms: the wall clock, Unix ms (the signed timestamp; injectable for tests).
         monotonic: a monotonic clock, seconds (injectable for tests).
 
@@ -84,7 +86,7 @@ class PresignPool:
         signer: RequestSigner,
         *,
         max_age_s: float = DEFAULT_MAX_AGE_S,
-        depth: int = 2,
+        depth: int = 1,
         max_keys: int = 4,
         idle_s: float = 300.0,
         idle_other_s: float = 30.0,

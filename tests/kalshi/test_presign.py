@@ -90,13 +90,16 @@ async def test_orders_and_cancels_go_out_with_headers_signed_ahead_and_are_accep
         first = await client.create_order(_bid(ticker))  # signed inline: nothing was wanted before
         stats = client.presign_stats
         assert stats is not None and first.status == "resting"
-        # the order endpoint (depth 2) and the resting order's DELETE are signed in idle time
-        await eventually(lambda: stats.signed >= 3, timeout_s=5, what="the pool to fill")
-        await asyncio.sleep(0.05)
-        acks = [await client.create_order(_bid(ticker)) for _ in range(2)]
+        # the order endpoint and the resting order's DELETE are signed in idle time
+        await eventually(lambda: stats.signed >= 2, timeout_s=5, what="the pool to fill")
+        acks = []
+        for _ in range(2):
+            await asyncio.sleep(0.05)
+            acks.append(await client.create_order(_bid(ticker)))
+            await eventually(lambda: stats.signed >= stats.taken + 2, timeout_s=5, what="the refill")
         assert [a.status for a in acks] == ["resting", "resting"] and stats.taken == 2
         for ack in (first, *acks):
-            await eventually(lambda: stats.signed >= stats.taken + 3, timeout_s=5, what="the refill")
+            await eventually(lambda: stats.signed >= stats.taken + 2, timeout_s=5, what="the refill")
             assert await client.cancel_order(ack.order_id, ticker=ticker, reread=False) is None
             assert (await client.get_order(ack.order_id)).status == "canceled"
         assert stats.taken == 5 and stats.stale == 0
@@ -116,11 +119,11 @@ async def test_a_stale_presigned_header_is_never_sent(strict_sim: SimulatorServe
         await client.create_order(_bid(ticker))
         stats = client.presign_stats
         assert stats is not None
-        await eventually(lambda: stats.signed >= 2, timeout_s=5, what="the pool to fill")
+        await eventually(lambda: stats.signed >= 1, timeout_s=5, what="the pool to fill")
         time.sleep(1.6)  # noqa: ASYNC251 - the event loop is blocked on purpose: no refresh can run; the held headers age past 1.5 s
         ack = await client.create_order(_bid(ticker))  # the simulator refuses anything older than 1 s
         assert ack.status == "resting"
-        assert stats.stale == 2 and stats.taken == 0 and stats.missed == 2  # the first order, and this one
+        assert stats.stale >= 1 and stats.taken == 0 and stats.missed == 2  # the first order, and this one
     _, _, stamp, sent = wire.orders("POST")[-1]
     assert 0 <= sent - stamp < 200, "signed when sent"
 
