@@ -91,6 +91,10 @@ _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
 
 _M = TypeVar("_M", bound=BaseModel)
 
+_JSON_CONTENT = (b"Content-Type", b"application/json")
+_URL_CACHE_MAX = 256
+"""Endpoints whose parsed URL is kept (the order endpoints; per-order paths come and go)."""
+
 
 def path_segment(value: str, what: str) -> str:
     """Percent-encode one URL path segment (ticker, order id); ValueError when empty."""
@@ -167,6 +171,8 @@ class RestTransport:
             if signer is not None and presign_max_age_s  # None or 0: off (every request signed inline)
             else None
         )
+        self._urls: dict[str, httpx.URL] = {}
+        self._signing_paths: dict[str, str] = {}
         self._presign_timer: asyncio.TimerHandle | None = None
         self._presign_loop: asyncio.AbstractEventLoop | None = None
         self._presign_at = 0.0
@@ -365,8 +371,27 @@ class RestTransport:
 
         ``None`` query values are dropped and list values repeat the key. The signing path is the exact
         percent-encoded path that goes on the wire, without the query (kalshi-api.md §2).
+
+        A request without query parameters while the client holds no cookies (every order write) is built
+        directly from the endpoint's URL, parsed once, and the client's headers: the same request
+        ``httpx.AsyncClient.build_request`` builds (same headers, the same compact UTF-8 JSON body), in ~25 us
+        instead of ~90 us (bench/README.md "A learned policy in the live actor loop").
         """
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        if not query and not self._http.cookies:
+            url = self._urls.get(endpoint)
+            if url is None:
+                if len(self._urls) >= _URL_CACHE_MAX:  # order ids make endpoints unbounded: start over
+                    self._urls.clear()
+                    self._signing_paths.clear()
+                url = self._urls[endpoint] = self._http.build_request(method, endpoint.lstrip("/")).url
+                self._signing_paths[endpoint] = url.raw_path.decode("ascii").split("?", 1)[0]
+            if json_body is None:
+                request = httpx.Request(method, url, headers=self._http.headers)
+            else:
+                body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+                request = httpx.Request(method, url, headers=[*self._http.headers.raw, _JSON_CONTENT], content=body)
+            return request, self._signing_paths[endpoint]
         request = self._http.build_request(method.upper(), endpoint.lstrip("/"), params=query or None, json=json_body)
         path = request.url.raw_path.decode("ascii").split("?", 1)[0]
         return request, path

@@ -57,6 +57,27 @@ async def test_build_request_path_and_query() -> None:
         assert request.headers["content-type"] == "application/json"
 
 
+async def test_requests_without_a_query_are_the_ones_httpx_builds() -> None:
+    """The direct build (order writes: no query, no cookies) sends what ``AsyncClient.build_request`` would."""
+    body = {"ticker": "KX-1", "price": "0.4300", "post_only": False, "note": "é", "orders": [{"order_id": "o"}]}
+    async with KalshiRestClient(UNROUTABLE) as client:
+        for method, endpoint, json_body in [
+            ("POST", "/portfolio/events/orders", body),
+            ("POST", "/portfolio/events/orders", {**body, "price": "0.4400"}),  # the cached URL, a new body
+            ("DELETE", f"/portfolio/events/orders/{_segment('a/b', 'order_id')}", None),
+            ("DELETE", "/portfolio/orders/batched", {"orders": []}),
+            ("GET", "/portfolio/balance", None),
+        ]:
+            fast, path = client._build_request(method, endpoint, json_body=json_body)
+            reference = client._http.build_request(method, endpoint.lstrip("/"), json=json_body)
+            assert (fast.method, str(fast.url), fast.content) == (method, str(reference.url), reference.content)
+            assert sorted(fast.headers.multi_items()) == sorted(reference.headers.multi_items())
+            assert path == reference.url.raw_path.decode()
+        client._http.cookies.set("__cf_bm", "x", domain="127.0.0.1")  # a cookie to send: httpx builds it
+        request, _ = client._build_request("POST", "/portfolio/events/orders", json_body=body)
+        assert request.headers["cookie"] == "__cf_bm=x"
+
+
 async def test_signed_path_excludes_query_and_verifies(key_pair: tuple[bytes, bytes]) -> None:
     private_pem, public_pem = key_pair
     signer = RequestSigner.from_pem(private_pem, "0f3c9e2a-5b7d-4e11-9a0c-7d2b1e4f6a88")
