@@ -357,6 +357,8 @@ class TracingTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+BATCHES: dict[int, int] = {}
+"""decide_many calls by how many of their updates reached the policy (decisions that were not forced holds)."""
 DECIDING: dict[str, dict[str, float]] = {}
 """ticker -> the decision sub-stage times of its next order (filled by :func:`instrument_core`)."""
 
@@ -381,6 +383,9 @@ def instrument_core() -> None:
         t0 = time.perf_counter()
         out = decide(self, updates)
         t1 = time.perf_counter()
+        asked = sum(1 for d in out if d is not None and not d.forced)
+        if asked:
+            BATCHES[asked] = BATCHES.get(asked, 0) + 1
         for update, decision in zip(updates, out, strict=True):
             if decision is not None and decision.intent is not None:
                 DECIDING[update.ticker] = {"dec0": t0, "dec1": t1}
@@ -637,6 +642,7 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
             raise RuntimeError(f"the actor ran {used.name}, not {used.requested}: {used.fallback_reason}")
         out["orders"] = [asdict(t) for t in rest.timings]
         out["presign"] = asdict(rest.presign_stats) if rest.presign_stats is not None else None
+        out["batches"] = dict(BATCHES)
         out["pickup"] = hub.last_pickup.summary()
         out["traded"] = [mk.ticker for mk in traded]
         elapsed = time.perf_counter() - t0
@@ -964,6 +970,13 @@ def latency_block(runs: list[dict[str, Any]], indent: str = "     ") -> list[flo
         f"{ms(pct(plain, 50), 3)} / p99 {ms(pct(plain, 99), 3)} ms; MAKE orders replacing a resting one (cancel "
         f"round trip first): {len(replacing)}, p50 {ms(pct(replacing, 50), 3)} / p99 {ms(pct(replacing, 99), 3)} ms"
     )
+    batches: dict[int, int] = {}
+    for r in runs:
+        for size, count in (r.get("batches") or {}).items():
+            batches[int(size)] = batches.get(int(size), 0) + count
+    if batches:
+        shown = ", ".join(f"{size}: {batches[size]:,}" for size in sorted(batches))
+        print(f"{indent}actor-loop turns by markets decided by the policy in one forward pass: {shown}")
     stats = [r["presign"] for r in runs if r.get("presign")]
     print(
         f"{indent}order requests with a pre-signed header: {presigned} of {len(pooled)}"
