@@ -395,9 +395,9 @@ def instrument_core() -> None:
         DECIDING.setdefault(intent.ticker, {})["sub"] = time.perf_counter()
         return submit(self, intent, *args)
 
-    async def t_execute(self: Any, intent: Any, *args: Any) -> Any:
+    async def t_execute(self: Any, intent: Any, *args: Any, **kw: Any) -> Any:
         DECIDING.setdefault(intent.ticker, {})["exe"] = time.perf_counter()
-        return await execute(self, intent, *args)
+        return await execute(self, intent, *args, **kw)
 
     async def t_cancel(self: Any, ticker: str, order_id: str, **kw: Any) -> Any:
         d = DECIDING.setdefault(ticker, {})
@@ -407,9 +407,9 @@ def instrument_core() -> None:
         finally:
             d["can1"] = time.perf_counter()
 
-    async def t_place(self: Any, intent: Any, *args: Any) -> Any:
+    async def t_place(self: Any, intent: Any, *args: Any, **kw: Any) -> Any:
         DECIDING.setdefault(intent.ticker, {})["place"] = time.perf_counter()
-        return await place(self, intent, *args)
+        return await place(self, intent, *args, **kw)
 
     EpochCore.decide_many = t_decide  # type: ignore[method-assign]
     EpochCore.submit = t_submit  # type: ignore[method-assign]
@@ -798,10 +798,16 @@ class Simulator:
 
 
 def tail(path: Path, lines: int = 30) -> str:
+    """The log's last traceback (torch's extensions print pages of leak reports at exit), else its last lines."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        text = path.read_text(errors="replace").splitlines()
     except OSError:
         return ""
+    starts = [i for i, line in enumerate(text) if line.startswith("Traceback")]
+    if starts:
+        end = next((i for i in range(starts[-1] + 1, len(text)) if text[i] and not text[i][0].isspace()), len(text))
+        return "\n".join(text[starts[-1] : end + 1])
+    return "\n".join(text[-lines:])
 
 
 def pinner(cpus: set[int] | None) -> Any:
@@ -920,7 +926,7 @@ PARTS: list[tuple[str, str, str, str]] = [
     ("d_decide", "dec0", "dec1", "    decide_many: observation, inference, pre-trade checks, counters (whole batch)"),
     ("d_hop", "sub", "exe", "    submit -> the market's operation task runs (event-loop turn)"),
     ("d_cancel", "can0", "can1", "    cancel of the replaced resting order (MAKE orders that replace one)"),
-    ("d_place", "place", "call", "    _place: CreateOrderRequest, counters -> create_order task runs"),
+    ("d_place", "place", "call", "    _place: CreateOrderRequest, counters -> create_order runs"),
     ("prep", "call", "lim0", "  create_order -> limiter (request body, httpx Request)"),
     ("limiter", "lim0", "lim1", "  client-side rate limiter (Basic tier token bucket)"),
     ("sign", "sig0", "sig1", "  RSA-PSS signing (2048-bit key)"),

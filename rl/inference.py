@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,6 @@ from rl.registry import LoadedModel, ModelRegistry
 __all__ = ["ActorNetwork", "ModelPolicy", "UnsupportedNetworkError", "limit_torch_threads", "load_policy"]
 
 log = logging.getLogger(__name__)
-
-_MASKED = -1e8
-"""The logit sb3-contrib gives masked actions (``MaskableCategorical``'s ``HUGE_NEG``)."""
 
 
 def limit_torch_threads(threads: int = 1) -> None:
@@ -245,24 +243,32 @@ class ModelPolicy:
 
     def probabilities(self, features: np.ndarray, mask: Sequence[bool]) -> np.ndarray:
         """The masked action distribution of one observation (float64, sums to 1; masked actions 0)."""
-        weights = self._weights(self.logits(features)[0], np.asarray(mask, dtype=bool))
+        weights = np.array(_weights(self.logits(features)[0].tolist(), mask))
         return weights / weights.sum()
 
-    @staticmethod
-    def _weights(row: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        logits = np.where(allowed, row.astype(np.float64), _MASKED)
-        weights = np.exp(logits - logits.max())
-        weights[~allowed] = 0.0
-        return weights
-
     def _choose(self, row: np.ndarray, mask: Sequence[bool]) -> int:
-        allowed = np.asarray(mask, dtype=bool)
+        """The mode, or one draw of the masked softmax of ``row`` by inverse CDF (masked actions weigh 0).
+
+        Plain Python over the few actions (a handful of numpy calls on a 9-vector cost more than the arithmetic).
+        """
+        logits = row.tolist()
         if self.deterministic:
-            return int(np.argmax(np.where(allowed, row.astype(np.float64), _MASKED)))
-        cdf = np.cumsum(self._weights(row, allowed))
-        # inverse CDF; masked actions have weight 0 and are skipped by side="right"
-        index = int(np.searchsorted(cdf, self._rng.random() * cdf[-1], side="right"))
-        return min(index, len(cdf) - 1)
+            best = max((i for i, ok in enumerate(mask) if ok), key=logits.__getitem__, default=0)
+            return int(best)
+        weights = _weights(logits, mask)
+        target = self._rng.random() * sum(weights)
+        total = 0.0
+        for index, weight in enumerate(weights):
+            total += weight
+            if total > target:
+                return index
+        return max(i for i, ok in enumerate(mask) if ok) if any(mask) else len(weights) - 1
+
+
+def _weights(logits: list[float], mask: Sequence[bool]) -> list[float]:
+    """``exp(logit - max allowed logit)`` per action, 0 for masked ones (sb3-contrib masks with a huge negative)."""
+    top = max((x for x, ok in zip(logits, mask, strict=True) if ok), default=0.0)
+    return [math.exp(x - top) if ok else 0.0 for x, ok in zip(logits, mask, strict=True)]
 
 
 def load_policy(

@@ -347,7 +347,8 @@ class DecisionStep:
 
         live, pipeline = self.live, self.pipeline
         started = time.perf_counter()
-        actions = batch(np.stack([p[4] for p in pending]), [p[3] for p in pending])
+        rows = pending[0][4].reshape(1, -1) if len(pending) == 1 else np.stack([p[4] for p in pending])
+        actions = batch(rows, [p[3] for p in pending])
         forward_s = time.perf_counter() - started
         n = len(live.space)
         for (index, update, ctx, mask, features, observe_s), action in zip(pending, actions, strict=True):

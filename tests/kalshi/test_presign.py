@@ -182,9 +182,9 @@ def test_the_pool_hands_each_header_out_once_and_never_a_stale_one(key_pair_sign
     assert headers is not None and headers[HEADER_TIMESTAMP] == str(int(now[0] * 1000))
     for i in range(10):  # non-permanent requests (resting orders' cancels) are bounded
         pool.want("DELETE", f"/trade-api/v2/portfolio/events/orders/o{i}")
-    assert not pool.wants("DELETE", "/trade-api/v2/portfolio/events/orders/o5")
-    assert pool.wants("DELETE", "/trade-api/v2/portfolio/events/orders/o6") and pool.wants("POST", path)
-    now[0] += 31  # a resting order's cancel not used for 30 s is dropped; the order endpoint is kept
+    assert not pool.wants("DELETE", "/trade-api/v2/portfolio/events/orders/o7")
+    assert pool.wants("DELETE", "/trade-api/v2/portfolio/events/orders/o8") and pool.wants("POST", path)
+    now[0] += 11  # a resting order's cancel not used for 10 s is dropped; the order endpoint is kept
     pool.refill(budget=0)
     assert not pool.wants("DELETE", "/trade-api/v2/portfolio/events/orders/o9") and pool.wants("POST", path)
     now[0] += 301  # idle for longer than idle_s: nothing is signed for it any more
