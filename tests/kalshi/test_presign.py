@@ -102,7 +102,8 @@ async def test_orders_and_cancels_go_out_with_headers_signed_ahead_and_are_accep
             await eventually(lambda: stats.signed >= stats.taken + 2, timeout_s=5, what="the refill")
             assert await client.cancel_order(ack.order_id, ticker=ticker, reread=False) is None
             assert (await client.get_order(ack.order_id)).status == "canceled"
-        assert stats.taken == 5 and stats.stale == 0
+        # the first order's cancel was crowded out by the two later resting orders' (at most 2 are kept): inline
+        assert stats.taken == 4 and stats.stale == 0
     posts, deletes = wire.orders("POST"), wire.orders("DELETE")
     assert len(posts) == 3 and len(deletes) == 3
     # the pre-signed ones were signed before they were sent, and never more than the bound before
