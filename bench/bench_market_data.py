@@ -7,7 +7,9 @@ Usage::
                                       [--only latency|memory] [--no-pin]
                                       [--policy imbalance|hold|rl:current|rl:<version>] [--registry DIR]
                                       [--traded-markets N] [--tier basic|advanced|...]
-                                      [--gc-freeze] [--writer-nice N] [--switch-interval-ms X]   (diagnostics)
+                                      [--recorder both|off|on] [--no-presign]
+                                      [--gc-freeze] [--writer-nice N] [--switch-interval-ms X] [--profile PATH]
+                                      (diagnostics)
 
 Everything runs the product code over real sockets. The simulator is a SEPARATE process (``python -m
 simulator``, real recorded tape, ``--rate-limit-tier off``): its replay, WebSocket fan-out and order matching
@@ -52,6 +54,9 @@ the worker's single core with the event loop (the worst case for part 3).
      ``data_received`` (``client.last_receive_monotonic``) to the mark is printed separately (a lower bound of
      that in-process delay: a later chunk may have arrived meanwhile);
    * ``taken``: the actor loop took the coalesced batch (``UpdateStream.next`` returned);
+   * decision sub-stages (bench wrappers of ``EpochCore.decide_many`` / ``submit`` / ``execute`` / ``_cancel`` /
+     ``_place`` in the worker child): the turn's decisions, the hop to the market's operation task, the replaced
+     resting order's cancel (MAKE), request building;
    * ``call``: ``create_order`` called (a bench subclass of ``KalshiRestClient`` notes the time and pairs the
      order's ``client_order_id`` with the receipt time of its ticker in the batch being processed);
    * rate limiter and RSA-PSS signing: timed by a ``RateLimiter`` subclass and a ``RequestSigner`` subclass;

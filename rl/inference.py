@@ -7,8 +7,8 @@ and the action mask of the checks and evaluates the SB3 policy's own masked dist
 mode or a sample of the softmax.
 
 The forward pass runs in numpy (:class:`ActorNetwork`): at load time the actor's layers are exported to float32
-matrices, so a decision costs ~10-15 us instead of torch's ~150-170 us of per-call dispatch (``bench/bench_rl_env.py``
-prints both). It is the SAME network (the weights are the model's, the arithmetic float32 as torch's; tests/rl/
+matrices, so a decision's inference costs tens of microseconds instead of torch's 100-170 us of per-call dispatch
+(``bench/bench_rl_env.py`` prints both: p50 26 us vs 106 us under load). It is the SAME network (the weights are the model's, the arithmetic float32 as torch's; tests/rl/
 test_inference.py compares logits, probabilities and actions with torch's on thousands of real observations), and it
 is the only path: the training environment's evaluation, the backtest and the live actor loop all call
 :meth:`ModelPolicy.act`. A network the export does not cover (another features extractor or activation) keeps
