@@ -417,7 +417,7 @@ def instrument_core() -> None:
         return await place(self, intent, *args, **kw)
 
     EpochCore.decide_many = t_decide  # type: ignore[method-assign]
-    EpochCore.submit = t_submit  # type: ignore[method-assign]
+    EpochCore.submit = t_submit  # type: ignore[method-assign,assignment]
     EpochCore.execute = t_execute  # type: ignore[method-assign]
     EpochCore._cancel = t_cancel  # type: ignore[method-assign]
     EpochCore._place = t_place  # type: ignore[method-assign]

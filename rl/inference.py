@@ -8,12 +8,13 @@ mode or a sample of the softmax.
 
 The forward pass runs in numpy (:class:`ActorNetwork`): at load time the actor's layers are exported to float32
 matrices, so a decision's inference costs tens of microseconds instead of torch's 100-170 us of per-call dispatch
-(``bench/bench_rl_env.py`` prints both: p50 26 us vs 106 us under load). It is the SAME network (the weights are the model's, the arithmetic float32 as torch's; tests/rl/
-test_inference.py compares logits, probabilities and actions with torch's on thousands of real observations), and it
-is the only path: the training environment's evaluation, the backtest and the live actor loop all call
-:meth:`ModelPolicy.act`. A network the export does not cover (another features extractor or activation) keeps
-torch's forward pass, and says so (``ModelPolicy.backend``). :meth:`ModelPolicy.act_batch` evaluates several markets'
-observations in one forward pass (the actor loop's burst), with the same draws as one call per market in order.
+(``bench/bench_rl_env.py`` prints both: p50 26 us vs 106 us under load). It is the SAME network (the weights are the
+model's, the arithmetic float32 as torch's; tests/rl/test_inference.py compares logits, probabilities and actions
+with torch's on thousands of real observations), and it is the only path: the training environment's evaluation, the
+backtest and the live actor loop all call :meth:`ModelPolicy.act`. A network the export does not cover (another
+features extractor or activation) keeps torch's forward pass, and says so (``ModelPolicy.backend``).
+:meth:`ModelPolicy.act_batch` evaluates several markets' observations in one forward pass (the actor loop's burst),
+with the same draws as one call per market in order.
 
 torch is capped at one thread (:func:`limit_torch_threads`) for the torch path and for training.
 

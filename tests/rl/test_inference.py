@@ -10,6 +10,7 @@ environment on another recorded market, every decision point's observation and m
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,8 @@ def model_and_observations(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     config = EnvConfig()
     policy = load_policy(registry, "rl:current", config.space(), seed=1)
     env = KalshiTapeEnv(load_markets(DATA_DIR, [OBSERVED_MARKET]), config)
-    features, masks = [], []
+    features: list[np.ndarray] = []
+    masks: list[list[bool]] = []
     obs, _ = env.reset(options={"market": OBSERVED_MARKET})
     done = False
     while not done and len(features) < N_OBSERVATIONS:
@@ -103,11 +105,11 @@ def test_a_batch_is_one_forward_pass_with_the_same_draws_as_one_call_per_market(
     expected = [one_by_one.act_vector(f, m) for f, m in zip(features, masks, strict=True)]
     got: list[int] = []
     for start in range(0, len(features), 7):  # bursts of 7 markets
-        got += batched.act_batch(features[start : start + 7], masks[start : start + 7])
+        got += batched.act_batch(features[start : start + 7], masks[start : start + 7].tolist())
     assert got == expected
     assert batched.act_batch(features[:0], []) == []
     with pytest.raises(ValueError, match="3 observations but 2 masks"):
-        batched.act_batch(features[:3], masks[:2])
+        batched.act_batch(features[:3], masks[:2].tolist())
 
 
 def test_relu_networks_export_and_other_networks_keep_torch(
@@ -124,7 +126,7 @@ def test_relu_networks_export_and_other_networks_keep_torch(
     )
     env = KalshiTapeEnv(load_markets(DATA_DIR, [TRAIN_MARKET]), EnvConfig())
 
-    def policy(**kwargs: object) -> MaskableActorCriticPolicy:
+    def policy(**kwargs: Any) -> MaskableActorCriticPolicy:
         torch.manual_seed(0)
         return MaskableActorCriticPolicy(env.observation_space, env.action_space, lambda _: 3e-4, **kwargs)
 

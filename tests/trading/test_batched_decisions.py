@@ -89,14 +89,15 @@ async def test_a_batch_decides_exactly_as_one_market_at_a_time(registry: Path) -
         for tape in tapes:
             recv_ms, raw = next(tape)
             event = books.apply_frame(raw, recv_ms)
-            state = store.states[event.market_ticker] if event is not None else None
-            if state is None:
+            frame_ticker = getattr(event, "market_ticker", None)
+            if event is None or not isinstance(frame_ticker, str) or frame_ticker not in store.states:
                 continue
+            state = store.states[frame_ticker]
             ts = event.ts_ms if event.ts_ms is not None else recv_ms
             if type(event) is Trade:
                 state.on_trade(event.yes_price_cc, event.count_lots, event.taker_outcome_side, ts)
                 continue
-            book = books.get(event.market_ticker)
+            book = books.get(frame_ticker)
             if book is not None and book.trusted:
                 state.on_book(book, ts)
         turns += 1
