@@ -549,23 +549,16 @@ class EpochCore:
         self.latencies_ms.append((sent_at - received_at) * 1000)
         self.metrics.decision_latency_seconds.labels(self.origin).observe(sent_at - received_at)
         write = self.client.create_order(request, lookup_first=lookup_first)
-        if own_task:  # nothing cancels an operation's task (see execute): the write runs here, no extra loop turn
-            try:
-                ack = await write
-            except asyncio.CancelledError:  # the event loop itself is going away: the outcome is unknown
+        # A write in flight must finish even if the workflow cancels us: its outcome must be known. An operation's
+        # own task is never cancelled (see execute): the write runs in it, one event-loop turn sooner; otherwise it
+        # runs in a shielded task of its own.
+        placing = None if own_task else asyncio.ensure_future(write)
+        try:
+            ack = await (write if placing is None else asyncio.shield(placing))
+        except asyncio.CancelledError:
+            if placing is None:  # the event loop itself is going away: the outcome is unknown
                 self._unresolved(client_order_id, intent)
                 raise
-            except KalshiError as err:
-                self._place_failed(intent, request, client_order_id, err)
-                return
-            self._accepted(intent, ack, sent_at, now_ms)
-            self.heartbeat_after_write()
-            return
-        # A write in flight must finish even if the workflow cancels us: its outcome must be known.
-        placing = asyncio.ensure_future(write)
-        try:
-            ack = await asyncio.shield(placing)
-        except asyncio.CancelledError:
             late = await self._finish_in_flight(placing, intent, client_order_id)
             if late is not None:
                 self._accepted(intent, late, sent_at, now_ms)
