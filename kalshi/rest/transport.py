@@ -413,7 +413,10 @@ class RestTransport:
 
     def _signing_path(self, endpoint: str) -> str:
         """The exact (percent-encoded) path an endpoint below the base is signed with, no query."""
-        return httpx.URL(self._base_url + endpoint).raw_path.decode("ascii").split("?", 1)[0]
+        path = self._signing_paths.get(endpoint)
+        if path is None:
+            path = httpx.URL(self._base_url + endpoint).raw_path.decode("ascii").split("?", 1)[0]
+        return path
 
     def _presign_want(self, method: str, endpoint: str, *, permanent: bool = False) -> None:
         """Keep pre-signed headers for ``method endpoint`` (no-op when pre-signing is off); start the refill.
