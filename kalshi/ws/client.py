@@ -36,11 +36,6 @@ from kalshi.ws.events import (
 )
 from kalshi.ws.sequence import FrameRouting
 
-READ_YIELD_EVERY = 16
-"""The reader gives the event loop a turn after this many frames in a row (``websockets``' ``recv`` does not suspend
-while frames are queued, so a burst would otherwise run to its end, ~10-25 us a frame, before an order write that is
-waiting for its next loop turn goes on; bench/README.md "Market data on the worker", findings)."""
-
 __all__ = ["KalshiWebSocketClient"]
 
 
@@ -318,7 +313,6 @@ class KalshiWebSocketClient(FrameRouting):
 
     async def _read(self, session: Session) -> None:
         ws = session.ws
-        in_a_row = 0
         try:
             while True:
                 raw = await ws.recv(decode=False)
@@ -326,10 +320,6 @@ class KalshiWebSocketClient(FrameRouting):
                     self._on_frame(session, raw)
                 except Exception:  # a bug here must not stop ingestion
                     log.exception("Kalshi WebSocket: internal error on frame %s", truncate_frame(raw))
-                in_a_row += 1
-                if in_a_row >= READ_YIELD_EVERY:  # frames stay in order; others get a turn inside a long burst
-                    in_a_row = 0
-                    await asyncio.sleep(0)
         except ConnectionClosed as exc:
             if session.alive:
                 session.reason = "dropped" if exc.rcvd is None else "closed"
