@@ -224,10 +224,10 @@ class ModelPolicy:
         """
         return self._choose(self.logits(features)[0], mask)
 
-    def act_batch(self, features: np.ndarray, masks: Sequence[Sequence[bool]]) -> list[int]:
-        """The actions of ``n`` observations in ONE forward pass: ``[n, N_FEATURES]`` float32 and ``n`` masks.
+    def act_batch(self, features: np.ndarray | Sequence[np.ndarray], masks: Sequence[Sequence[bool]]) -> list[int]:
+        """The actions of ``n`` observations and their ``n`` masks in ONE forward pass.
 
-        The draws are taken row by row, in order, so the result equals ``[act_vector(f, m) for f, m in ...]``.
+        ``features``: ``[n, N_FEATURES]`` float32, or ``n`` vectors of ``N_FEATURES``. The draws are taken row by row, in order, so the result equals ``[act_vector(f, m) for f, m in ...]``.
 
         Raises:
             ValueError: ``features`` and ``masks`` differ in length.
@@ -237,9 +237,10 @@ class ModelPolicy:
             raise ValueError(f"{len(features)} observations but {len(masks)} masks")
         if not len(masks):
             return []
-        if not np.isfinite(features).all():
+        x = np.asarray(features, dtype=np.float32).reshape(len(masks), N_FEATURES)
+        if not np.isfinite(x).all():
             raise FeatureError(f"{self.name}: a NaN or infinite feature reached the policy")
-        logits = self.logits(features)
+        logits = self.logits(x)
         return [self._choose(row, mask) for row, mask in zip(logits, masks, strict=True)]
 
     def probabilities(self, features: np.ndarray, mask: Sequence[bool]) -> np.ndarray:

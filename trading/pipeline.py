@@ -343,12 +343,9 @@ class DecisionStep:
         out: list[Decision | None],
     ) -> None:
         """One forward pass over ``pending``'s observations; resolve each action into ``out`` (see decide_many)."""
-        import numpy as np
-
         live, pipeline = self.live, self.pipeline
         started = time.perf_counter()
-        rows = pending[0][4].reshape(1, -1) if len(pending) == 1 else np.stack([p[4] for p in pending])
-        actions = batch(rows, [p[3] for p in pending])
+        actions = batch([p[4] for p in pending], [p[3] for p in pending])
         forward_s = time.perf_counter() - started
         n = len(live.space)
         for (index, update, ctx, mask, features, observe_s), action in zip(pending, actions, strict=True):
