@@ -227,7 +227,8 @@ class ModelPolicy:
     def act_batch(self, features: np.ndarray | Sequence[np.ndarray], masks: Sequence[Sequence[bool]]) -> list[int]:
         """The actions of ``n`` observations and their ``n`` masks in ONE forward pass.
 
-        ``features``: ``[n, N_FEATURES]`` float32, or ``n`` vectors of ``N_FEATURES``. The draws are taken row by row, in order, so the result equals ``[act_vector(f, m) for f, m in ...]``.
+        ``features``: ``[n, N_FEATURES]`` float32, or ``n`` vectors of ``N_FEATURES``. The draws are taken row by
+        row, in order, so the result equals ``[act_vector(f, m) for f, m in ...]``.
 
         Raises:
             ValueError: ``features`` and ``masks`` differ in length.
