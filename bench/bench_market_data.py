@@ -7,7 +7,9 @@ Usage::
                                       [--only latency|memory] [--no-pin]
                                       [--policy imbalance|hold|rl:current|rl:<version>] [--registry DIR]
                                       [--traded-markets N] [--tier basic|advanced|...]
-                                      [--gc-freeze] [--writer-nice N] [--switch-interval-ms X]   (diagnostics)
+                                      [--recorder both|off|on] [--no-presign]
+                                      [--gc-freeze] [--writer-nice N] [--switch-interval-ms X] [--profile PATH]
+                                      (diagnostics)
 
 Everything runs the product code over real sockets. The simulator is a SEPARATE process (``python -m
 simulator``, real recorded tape, ``--rate-limit-tier off``): its replay, WebSocket fan-out and order matching
@@ -52,6 +54,9 @@ the worker's single core with the event loop (the worst case for part 3).
      ``data_received`` (``client.last_receive_monotonic``) to the mark is printed separately (a lower bound of
      that in-process delay: a later chunk may have arrived meanwhile);
    * ``taken``: the actor loop took the coalesced batch (``UpdateStream.next`` returned);
+   * decision sub-stages (bench wrappers of ``EpochCore.decide_many`` / ``submit`` / ``execute`` / ``_cancel`` /
+     ``_place`` in the worker child): the turn's decisions, the hop to the market's operation task, the replaced
+     resting order's cancel (MAKE), request building;
    * ``call``: ``create_order`` called (a bench subclass of ``KalshiRestClient`` notes the time and pairs the
      order's ``client_order_id`` with the receipt time of its ticker in the batch being processed);
    * rate limiter and RSA-PSS signing: timed by a ``RateLimiter`` subclass and a ``RequestSigner`` subclass;
@@ -218,6 +223,13 @@ class OrderTiming:
     ret: float | None = None
     cpu_mark: float | None = None
     cpu_written: float | None = None
+    dec0: float | None = None  # EpochCore.decide entered (the order's decision)
+    dec1: float | None = None  # EpochCore.decide returned the intent
+    sub: float | None = None  # EpochCore.submit started the market's operation
+    exe: float | None = None  # the operation's task started running (EpochCore.execute)
+    can0: float | None = None  # the replaced resting order's cancel started (MAKE)
+    can1: float | None = None  # ... and ended
+    place: float | None = None  # EpochCore._place entered (request building)
     new_connection: bool = False
     outcome: str = "ok"
     trace: dict[str, float] = field(default_factory=dict)
@@ -350,6 +362,67 @@ class TracingTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+BATCHES: dict[int, int] = {}
+"""decide_many calls by how many of their updates reached the policy (decisions that were not forced holds)."""
+DECIDING: dict[str, dict[str, float]] = {}
+"""ticker -> the decision sub-stage times of its next order (filled by :func:`instrument_core`)."""
+
+
+def instrument_core() -> None:
+    """Time the decision stage's parts per order: wrap ``EpochCore``'s methods in THIS child process (bench only).
+
+    decide (freshness excluded: observation, policy, pre-trade checks), the hop to the operation's task, the
+    replaced order's cancel (MAKE), and request building up to ``create_order``.
+    """
+    from trading.epoch import EpochCore
+
+    decide, submit, execute, cancel, place = (
+        EpochCore.decide_many,
+        EpochCore.submit,
+        EpochCore.execute,
+        EpochCore._cancel,
+        EpochCore._place,
+    )
+
+    def t_decide(self: Any, updates: Any) -> Any:
+        t0 = time.perf_counter()
+        out = decide(self, updates)
+        t1 = time.perf_counter()
+        asked = sum(1 for d in out if d is not None and not d.forced)
+        if asked:
+            BATCHES[asked] = BATCHES.get(asked, 0) + 1
+        for update, decision in zip(updates, out, strict=True):
+            if decision is not None and decision.intent is not None:
+                DECIDING[update.ticker] = {"dec0": t0, "dec1": t1}
+        return out
+
+    def t_submit(self: Any, intent: Any, *args: Any) -> Any:
+        DECIDING.setdefault(intent.ticker, {})["sub"] = time.perf_counter()
+        return submit(self, intent, *args)
+
+    async def t_execute(self: Any, intent: Any, *args: Any, **kw: Any) -> Any:
+        DECIDING.setdefault(intent.ticker, {})["exe"] = time.perf_counter()
+        return await execute(self, intent, *args, **kw)
+
+    async def t_cancel(self: Any, ticker: str, order_id: str, **kw: Any) -> Any:
+        d = DECIDING.setdefault(ticker, {})
+        d["can0"] = time.perf_counter()
+        try:
+            return await cancel(self, ticker, order_id, **kw)
+        finally:
+            d["can1"] = time.perf_counter()
+
+    async def t_place(self: Any, intent: Any, *args: Any, **kw: Any) -> Any:
+        DECIDING.setdefault(intent.ticker, {})["place"] = time.perf_counter()
+        return await place(self, intent, *args, **kw)
+
+    EpochCore.decide_many = t_decide  # type: ignore[method-assign]
+    EpochCore.submit = t_submit  # type: ignore[method-assign,assignment]
+    EpochCore.execute = t_execute  # type: ignore[method-assign]
+    EpochCore._cancel = t_cancel  # type: ignore[method-assign]
+    EpochCore._place = t_place  # type: ignore[method-assign]
+
+
 class BenchRestClient(KalshiRestClient):
     """Notes each order's timings; pairs its client_order_id with the update that triggered it."""
 
@@ -360,6 +433,8 @@ class BenchRestClient(KalshiRestClient):
 
     async def create_order(self, req: CreateOrderRequest, *, lookup_first: bool = False) -> OrderAck:
         t = OrderTiming(coid=req.client_order_id, ticker=req.ticker, call=time.perf_counter())
+        for k, v in DECIDING.pop(req.ticker, {}).items():
+            setattr(t, k, v)
         stream = self.hub.stream if self.hub is not None else None
         if stream is not None and req.ticker in stream.latest:
             t.mark, t.rx, t.cpu_mark, t.taken = stream.latest[req.ticker]
@@ -471,6 +546,7 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
         TimedLimiter.for_tier(cfg.get("tier", "basic")),
         transport=TracingTransport(),
         lookup_delays_s=(0.2, 1.0),
+        presign_max_age_s=None if cfg.get("no_presign") else 1.0,
     )
     hub = BenchHub(queue="bench-worker")
     rest.hub = hub
@@ -555,12 +631,23 @@ async def child_main(cfg: dict[str, Any]) -> dict[str, Any]:
             ),
         )
         actor_env = ActivityEnvironment()
+        profiler = None
+        if cfg.get("profile"):  # diagnostic (--profile): cProfile of the actor epoch (the whole event loop)
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         summary = await actor_env.run(acts.run_actor_epoch, epoch)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{cfg['profile']}.{cfg['run_id']}.pstats")
         out["summary"] = summary.model_dump(mode="json", exclude={"client_order_ids"})
         used = summary.policy
         if used is not None and used.fallback_reason:
             raise RuntimeError(f"the actor ran {used.name}, not {used.requested}: {used.fallback_reason}")
         out["orders"] = [asdict(t) for t in rest.timings]
+        out["presign"] = asdict(rest.presign_stats) if rest.presign_stats is not None else None
+        out["batches"] = dict(BATCHES)
         out["pickup"] = hub.last_pickup.summary()
         out["traded"] = [mk.ticker for mk in traded]
         elapsed = time.perf_counter() - t0
@@ -610,6 +697,7 @@ def child_entry(cfg_path: str) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     import faulthandler
 
+    instrument_core()
     # a run that overstays: every thread's stack in the log (the parent kills it at duration + 240 s)
     faulthandler.dump_traceback_later(cfg["duration_s"] + 150, exit=False)
     result = asyncio.run(_with_stall_report(child_main(cfg), cfg["duration_s"] + 120))
@@ -715,10 +803,16 @@ class Simulator:
 
 
 def tail(path: Path, lines: int = 30) -> str:
+    """The log's last traceback (torch's extensions print pages of leak reports at exit), else its last lines."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        text = path.read_text(errors="replace").splitlines()
     except OSError:
         return ""
+    starts = [i for i, line in enumerate(text) if line.startswith("Traceback")]
+    if starts:
+        end = next((i for i in range(starts[-1] + 1, len(text)) if text[i] and not text[i][0].isspace()), len(text))
+        return "\n".join(text[starts[-1] : end + 1])
+    return "\n".join(text[-lines:])
 
 
 def pinner(cpus: set[int] | None) -> Any:
@@ -833,6 +927,11 @@ PARTS: list[tuple[str, str, str, str]] = [
     ("total", "mark", "written", "receipt (UpdateStream mark) -> request written on the socket"),
     ("queue", "mark", "taken", "  mark -> actor takes the batch (wake-up, coalescing, reader busy)"),
     ("decide", "taken", "call", "  batch -> create_order called (freshness, top of book, policy, pre-trade)"),
+    ("d_pre", "taken", "dec0", "    batch -> decide (freshness, top of book; earlier markets of the batch)"),
+    ("d_decide", "dec0", "dec1", "    decide_many: observation, inference, pre-trade checks, counters (whole batch)"),
+    ("d_hop", "sub", "exe", "    submit -> the market's operation task runs (event-loop turn)"),
+    ("d_cancel", "can0", "can1", "    cancel of the replaced resting order (MAKE orders that replace one)"),
+    ("d_place", "place", "call", "    _place: CreateOrderRequest, counters -> create_order runs"),
     ("prep", "call", "lim0", "  create_order -> limiter (request body, httpx Request)"),
     ("limiter", "lim0", "lim1", "  client-side rate limiter (Basic tier token bucket)"),
     ("sign", "sig0", "sig1", "  RSA-PSS signing (2048-bit key)"),
@@ -871,9 +970,35 @@ def latency_block(runs: list[dict[str, Any]], indent: str = "     ") -> list[flo
     )
     for o in sorted(pooled, key=lambda o: -o["total"])[:3]:
         parts = ", ".join(
-            f"{k} {ms(o[b] - o[a], 2)}" for k, a, b, _ in PARTS[1:9] if o.get(a) is not None and o.get(b) is not None
+            f"{k} {ms(o[b] - o[a], 2)}" for k, a, b, _ in PARTS[1:14] if o.get(a) is not None and o.get(b) is not None
         )
         print(f"{indent}slowest: {ms(o['total'])} ms = {parts}{' (new TCP connection)' if o['new_connection'] else ''}")
+    plain = [o["total"] for o in pooled if o.get("can0") is None]
+    replacing = [o["total"] for o in pooled if o.get("can0") is not None]
+    presigned = sum(1 for o in pooled if o.get("sig0") is None)
+    print(
+        f"{indent}orders that cancel nothing first (TAKE, first MAKE): {len(plain)}, receipt -> written p50 "
+        f"{ms(pct(plain, 50), 3)} / p99 {ms(pct(plain, 99), 3)} ms; MAKE orders replacing a resting one (cancel "
+        f"round trip first): {len(replacing)}, p50 {ms(pct(replacing, 50), 3)} / p99 {ms(pct(replacing, 99), 3)} ms"
+    )
+    batches: dict[int, int] = {}
+    for r in runs:
+        for size, count in (r.get("batches") or {}).items():
+            batches[int(size)] = batches.get(int(size), 0) + count
+    if batches:
+        shown = ", ".join(f"{size}: {batches[size]:,}" for size in sorted(batches))
+        print(f"{indent}actor-loop turns by markets decided by the policy in one forward pass: {shown}")
+    stats = [r["presign"] for r in runs if r.get("presign")]
+    print(
+        f"{indent}order requests with a pre-signed header: {presigned} of {len(pooled)}"
+        + (
+            f"; pool: signed {sum(x['signed'] for x in stats)}, taken {sum(x['taken'] for x in stats)}, missed "
+            f"{sum(x['missed'] for x in stats)}, stale (discarded, never sent) {sum(x['stale'] for x in stats)}, "
+            f"refreshed {sum(x.get('refreshed', 0) for x in stats)}"
+            if stats
+            else " (pre-signing off)"
+        )
+    )
     failed = sum(1 for r in runs for o in r["orders"] if o["outcome"] != "ok")
     unpaired = sum(
         1 for r in runs for o in r["orders"] if o["outcome"] == "ok" and (o["mark"] is None or o["written"] is None)
@@ -1081,6 +1206,9 @@ class Options:
     registry: Path | None
     traded_markets: int
     tier: str
+    recorder: str
+    profile: Path | None
+    no_presign: bool
 
 
 @click.command(help=(__doc__ or "").split("\n\n")[0])
@@ -1123,6 +1251,20 @@ class Options:
     "--traded-markets", type=int, default=1, show_default=True, help="Markets the actor trades in the memory run."
 )
 @click.option("--tier", default="basic", show_default=True, help="Kalshi rate-limit tier of the client-side limiter.")
+@click.option(
+    "--recorder",
+    type=click.Choice(["both", "off", "on"]),
+    default="both",
+    show_default=True,
+    help="Recorder modes to run (both: off and on alternating).",
+)
+@click.option(
+    "--profile",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Diagnostic: cProfile each run's actor epoch into PROFILE.<run>.pstats (slows the loop).",
+)
+@click.option("--no-presign", is_flag=True, help="Sign every order request when it is sent (no pre-signed headers).")
 @click.option("--child", default=None, hidden=True)
 def main(child: str | None, **options: Any) -> None:
     try:
@@ -1151,13 +1293,14 @@ def run(args: Options) -> int:
         "gc_freeze": args.gc_freeze,
         "switch_interval_ms": args.switch_interval_ms,
         "writer_nice": args.writer_nice,
+        "profile": str(args.profile.resolve()) if args.profile else None,
     }
     registry = args.registry
     if registry is None:
         from workers.settings import Settings
 
         registry = Settings().model_registry_dir
-    policy = {"policy": args.policy, "registry": str(registry), "tier": args.tier}
+    policy = {"policy": args.policy, "registry": str(registry), "tier": args.tier, "no_presign": args.no_presign}
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; tape {DATA_DIR}; "
         + (
@@ -1187,7 +1330,8 @@ def run(args: Options) -> int:
         if args.only in (None, "latency"):
             results = []
             for rnd in range(args.rounds):
-                for record in (False, True) if rnd % 2 == 0 else (True, False):
+                modes = (False, True) if rnd % 2 == 0 else (True, False)
+                for record in [m for m in modes if args.recorder == "both" or m == (args.recorder == "on")]:
                     name = f"lat{rnd}{'on' if record else 'off'}"
                     with Simulator(DATA_DIR, LATENCY_START, "1", keys, tmp / f"sim-{name}.log", sim_cpus) as sim:
                         cfg = {
@@ -1216,7 +1360,7 @@ def run(args: Options) -> int:
             tape = tmp / "tape100"
             start, event = build_tape_dir(tape, args.mem_source, args.mem_markets)
             mem_results = []
-            for record in (True, False):
+            for record in [m for m in (True, False) if args.recorder == "both" or m == (args.recorder == "on")]:
                 name = f"mem{'on' if record else 'off'}"
                 with Simulator(tape, start, args.mem_speed, keys, tmp / f"sim-{name}.log", sim_cpus) as sim:
                     cfg = {

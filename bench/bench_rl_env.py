@@ -14,9 +14,11 @@ On the recorded gold tapes (decoded through ``rl.tapes``' cache):
    Target: 20,000 steps/s (the predecessor trained at ~2,400).
 2. **Training steps per second**: MaskablePPO (the defaults of ``rl.train``) learning ``--train-steps`` steps on
    8 environments, in-process (1 core) and in 2 worker processes (2 cores); wall time.
-3. **Observation + policy inference per decision** at one torch thread: ``rl.features.observe`` plus
-   ``ModelPolicy.act_vector`` (the registry's current model if ``--registry`` holds one, else an untrained
-   MaskablePPO policy of the same architecture: the same cost), per-call ``perf_counter_ns`` p50/p99.
+3. **Observation + policy inference per decision**: ``rl.features.observe`` plus ``ModelPolicy.act_vector`` (the
+   registry's current model if ``--registry`` holds one, else an untrained MaskablePPO policy of the same
+   architecture: the same cost), per-call ``perf_counter_ns`` p50/p99, with the numpy forward pass the product
+   uses and with torch's (one thread) for comparison; with ``--registry``, also inference inline on a running
+   event loop vs awaited from a worker thread (issue 9's "off the event loop only if it measurably helps").
 
 Printed figures are medians over ``--repeats`` passes.
 """
@@ -29,6 +31,7 @@ import statistics
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -98,7 +101,9 @@ def _train_speed(data_dir: Path, steps: int, workers: int) -> float:
     return steps / seconds
 
 
-def _latency(market, registry: Path | None) -> tuple[str, list[int], list[int]]:
+def _latency(
+    market, registry: Path | None, backend: str = "numpy"
+) -> tuple[str, list[int], list[int], list[tuple[Any, list[bool]]]]:
     from sb3_contrib import MaskablePPO
 
     from models.fees import FEE_VERSION
@@ -110,7 +115,7 @@ def _latency(market, registry: Path | None) -> tuple[str, list[int], list[int]]:
     config = EnvConfig()
     env = KalshiTapeEnv([market], config)
     if registry is not None and ModelRegistry(registry).current_version() is not None:
-        policy = load_policy(registry, "rl:current", config.space())
+        policy = load_policy(registry, "rl:current", config.space(), backend=backend)
         label = f"model {policy.metadata.version}"
     else:
         probe = KalshiTapeEnv([market], config)
@@ -125,12 +130,13 @@ def _latency(market, registry: Path | None) -> tuple[str, list[int], list[int]]:
             data_fingerprint="-",
             seed=0,
         )
-        policy = ModelPolicy(LoadedModel(model, meta, Path(".")), config.space())
+        policy = ModelPolicy(LoadedModel(model, meta, Path(".")), config.space(), backend=backend)
         label = "an untrained MaskablePPO policy (64x64, the trained models' shape)"
     env.reset(options={"market": market.ticker})
     ep = env._ep
     total: list[int] = []
     inference: list[int] = []
+    seen: list[tuple[Any, list[bool]]] = []
     clock = time.perf_counter_ns
     done = False
     while not done:
@@ -142,8 +148,33 @@ def _latency(market, registry: Path | None) -> tuple[str, list[int], list[int]]:
         t2 = clock()
         total.append(t2 - t0)
         inference.append(t2 - t1)
+        seen.append((obs, mask))
         _, _, done, _, _ = env.step(0)
-    return label, total, inference
+    return f"{label}, {policy.backend} forward pass", total, inference, seen
+
+
+def _offload(policy: Any, seen: list[tuple[Any, list[bool]]]) -> dict[str, list[int]]:
+    """Inference inline on a running event loop vs handed to one worker thread and awaited (wall ns per call)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def run() -> dict[str, list[int]]:
+        loop = asyncio.get_running_loop()
+        out: dict[str, list[int]] = {"inline": [], "thread": []}
+        clock = time.perf_counter_ns
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for obs, mask in seen:
+                t0 = clock()
+                policy.act_vector(obs, mask)
+                t1 = clock()
+                await loop.run_in_executor(pool, policy.act_vector, obs, mask)
+                t2 = clock()
+                out["inline"].append(t1 - t0)
+                out["thread"].append(t2 - t1)
+                await asyncio.sleep(0)
+        return out
+
+    return asyncio.run(run())
 
 
 def _pct(samples: list[int], q: float) -> int:
@@ -152,11 +183,22 @@ def _pct(samples: list[int], q: float) -> int:
 
 
 def _print_latency(tape, registry: Path | None) -> None:
-    """Print part 3 (module docstring) on ``tape``."""
-    label, total, inference = _latency(tape, registry)
-    print(f"observation + inference per decision, torch 1 thread, {label}, {len(total):,} decisions:")
-    print(f"  observe + act: p50 {_pct(total, 0.5) / 1000:.1f} us, p99 {_pct(total, 0.99) / 1000:.1f} us")
-    print(f"  act alone:     p50 {_pct(inference, 0.5) / 1000:.1f} us, p99 {_pct(inference, 0.99) / 1000:.1f} us")
+    """Print part 3 (module docstring) on ``tape``: the numpy forward pass (the product's), torch's, the offload."""
+    from rl.inference import load_policy
+
+    seen: list[tuple[Any, list[bool]]] = []
+    for backend in ("numpy", "torch"):
+        label, total, inference, seen = _latency(tape, registry, backend)
+        print(f"observation + inference per decision, {label}, {len(total):,} decisions:")
+        print(f"  observe + act: p50 {_pct(total, 0.5) / 1000:.1f} us, p99 {_pct(total, 0.99) / 1000:.1f} us")
+        print(f"  act alone:     p50 {_pct(inference, 0.5) / 1000:.1f} us, p99 {_pct(inference, 0.99) / 1000:.1f} us")
+    if registry is None:
+        return
+    timings = _offload(load_policy(registry, "rl:current", EnvConfig().space()), seen[:3_000])
+    print(f"inference on the event loop vs off it (numpy forward pass, {len(timings['inline']):,} decisions, wall):")
+    for mode, label in (("inline", "inline on the loop"), ("thread", "awaited from a worker thread")):
+        ns = timings[mode]
+        print(f"  {label:<29} p50 {_pct(ns, 0.5) / 1000:.1f} us, p99 {_pct(ns, 0.99) / 1000:.1f} us")
 
 
 @click.command()

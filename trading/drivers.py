@@ -220,10 +220,14 @@ def _decide_batch(
     """Decide on the latest book of every traded market in ``batch`` (ticker -> received at); submit the orders.
 
     Synchronous: the whole batch is decided before any order's first write runs, so no decision waits behind
-    another market's round trip. A market whose previous operation is still in flight is deferred (decided on
-    when it completes, on its latest book).
+    another market's round trip; a learned policy evaluates every market due in the batch in ONE forward pass
+    (:meth:`EpochCore.decide_many`), then their orders start concurrently (:meth:`EpochCore.submit`: at most one in
+    flight per market). A market whose previous operation is still in flight is deferred (decided on when it
+    completes, on its latest book).
     """
     settings = core.inp.settings
+    updates: list[BookUpdate] = []
+    received: list[float] = []
     for ticker, received_at in batch.items():
         if ticker not in traded:
             continue
@@ -237,8 +241,12 @@ def _decide_batch(
             continue
         age = feed.freshness(ticker).book_age_ms or 0
         now_ms = hub.exchange_ms if hub.exchange_ms is not None else core.exchange_ms()
-        decision = core.decide(BookUpdate(ticker, book.top(), now_ms, core.close_ms.get(ticker), age, book))
-        if decision is not None and decision.intent is not None:
-            core.submit(decision.intent, received_at, now_ms)
+        updates.append(BookUpdate(ticker, book.top(), now_ms, core.close_ms.get(ticker), age, book))
+        received.append(received_at)
+    if not updates:
+        return
+    for update, received_at, decision in zip(updates, received, core.decide_many(updates), strict=True):
         if core.pipeline.order_group_triggered or core.stopping():
             break
+        if decision is not None and decision.intent is not None:
+            core.submit(decision.intent, received_at, update.now_ms)

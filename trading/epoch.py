@@ -51,6 +51,7 @@ import contextlib
 import functools
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, cast
@@ -386,16 +387,28 @@ class EpochCore:
             The decision (an intent that passed every pre-trade check, a reject, or HOLD), or None when the update
             is not a decision point (inside the policy's decision interval).
         """
-        self.summary.updates_seen += 1
-        self.metrics.epoch_updates.inc()
-        decision = self.pipeline.decide(update)
-        if decision is None:
-            return None
-        self.decisions[decision.action] += 1
-        self.metrics.decisions.labels(self.live.name, decision.action).inc()
-        if decision.reject is not None:
-            self.reject(decision.reject)
-        return decision
+        return self.decide_many((update,))[0]
+
+    def decide_many(self, updates: Sequence[BookUpdate]) -> list[Decision | None]:
+        """:meth:`decide` on several markets' updates at once, counted as :meth:`decide` counts.
+
+        The actor loop's batch: one forward pass of a learned policy for all of them
+        (:meth:`trading.pipeline.DecisionStep.decide_many`).
+
+        Returns:
+            One entry per update, in order: its decision, or None when it is not a decision point.
+        """
+        self.summary.updates_seen += len(updates)
+        self.metrics.epoch_updates.inc(len(updates))
+        decisions = self.pipeline.decide_many(updates)
+        for decision in decisions:
+            if decision is None:
+                continue
+            self.decisions[decision.action] += 1
+            self.metrics.decisions.labels(self.live.name, decision.action).inc()
+            if decision.reject is not None:
+                self.reject(decision.reject)
+        return decisions
 
     async def decide_and_execute(self, update: BookUpdate, received_at: float) -> None:
         """:meth:`decide`, then execute the intent inline (the REST polling epoch: one market at a time)."""
@@ -419,7 +432,7 @@ class EpochCore:
         if not self.may_trade():
             self.reject("fenced")
             return False
-        task = asyncio.ensure_future(self.execute(intent, received_at, now_ms))
+        task = asyncio.ensure_future(self.execute(intent, received_at, now_ms, own_task=True))
         self.in_flight[ticker] = task
         task.add_done_callback(functools.partial(self._operation_done, ticker))
         return True
@@ -435,9 +448,20 @@ class EpochCore:
             self.on_market_free(ticker)
 
     async def drain(self) -> None:
-        """Wait for every operation in flight (their outcomes must be known before the summary)."""
+        """Wait for every operation in flight (their outcomes must be known before the summary).
+
+        Never cancels them: a cancellation that arrives meanwhile is held until they are done, then re-raised (an
+        order write is never interrupted, which is what lets an operation's task run its write itself, see
+        :meth:`execute`).
+        """
+        cancelled = False
         while self.in_flight:
-            await asyncio.gather(*list(self.in_flight.values()), return_exceptions=True)
+            try:
+                await asyncio.wait(list(self.in_flight.values()))
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
 
     def raise_if_failed(self) -> None:
         """Re-raise an authentication error an operation in flight hit (the activity maps it)."""
@@ -445,21 +469,30 @@ class EpochCore:
             err, self.fatal = self.fatal, None
             raise err
 
-    async def execute(self, intent: OrderIntent, received_at: float, now_ms: int) -> None:
+    async def execute(self, intent: OrderIntent, received_at: float, now_ms: int, *, own_task: bool = False) -> None:
         """Execute one intent: cancel the order it replaces (MAKE), then place it (see the module docstring).
+
+        Args:
+            intent: the checked intent.
+            received_at: when the book update it decides on was received (``perf_counter`` s).
+            now_ms: the decision's exchange time, ms.
+            own_task: this call is an operation's own task (:meth:`submit`), which nothing cancels (:meth:`drain`
+                waits without cancelling): the writes run in it directly. Otherwise (the REST polling epoch, inline
+                in the activity) each write runs in a task of its own, shielded, so that a cancellation of the
+                activity never interrupts a write whose outcome must be known.
 
         Raises:
             KalshiAuthError, KalshiCredentialsError: the exchange refuses the key.
         """
-        if intent.replaces is not None and not await self._cancel(intent.ticker, intent.replaces):
+        if intent.replaces is not None and not await self._cancel(intent.ticker, intent.replaces, own_task=own_task):
             return
         if not self.may_trade():
             self.reject("fenced")
             return
         self.pipeline.order_sent(intent, now_ms)
-        await self._place(intent, received_at, now_ms)
+        await self._place(intent, received_at, now_ms, own_task=own_task)
 
-    async def _cancel(self, ticker: str, order_id: str, *, fenced: bool = True) -> bool:
+    async def _cancel(self, ticker: str, order_id: str, *, fenced: bool = True, own_task: bool = False) -> bool:
         """Cancel our resting order ``order_id``; True when it is gone (cancelled now, or already done).
 
         ``fenced=False`` cancels even without the lease: cancelling our own order never adds exposure (the epoch's
@@ -468,13 +501,15 @@ class EpochCore:
         if fenced and not self.may_trade():
             self.reject("fenced")
             return False
-        cancelling = asyncio.ensure_future(self.client.cancel_order(order_id, ticker=ticker))
+        write = self.client.cancel_order(order_id, ticker=ticker, reread=False)
+        cancelling = write if own_task else asyncio.ensure_future(write)
         try:
-            await asyncio.shield(cancelling)
+            await (cancelling if own_task else asyncio.shield(cancelling))
         except asyncio.CancelledError:
-            with contextlib.suppress(KalshiError):
-                await cancelling
-                self.pipeline.order_done(ticker, order_id)
+            if not own_task:
+                with contextlib.suppress(KalshiError):
+                    await cancelling
+                    self.pipeline.order_done(ticker, order_id)
             raise
         except (KalshiAuthError, KalshiCredentialsError):
             raise
@@ -511,7 +546,7 @@ class EpochCore:
         lookup_first = self.resumed and self.sequence <= self.resume_sequence + len(self.close_times) + 1
         return legacy_epoch_client_order_id(self.inp.epoch_id, self.sequence), lookup_first
 
-    async def _place(self, intent: OrderIntent, received_at: float, now_ms: int) -> None:
+    async def _place(self, intent: OrderIntent, received_at: float, now_ms: int, *, own_task: bool = False) -> None:
         client_order_id, lookup_first = self._next_client_order_id()
         request = CreateOrderRequest(
             ticker=intent.ticker,
@@ -528,18 +563,38 @@ class EpochCore:
         sent_at = time.perf_counter()
         self.latencies_ms.append((sent_at - received_at) * 1000)
         self.metrics.decision_latency_seconds.labels(self.origin).observe(sent_at - received_at)
-        # A write in flight must finish even if the workflow cancels us: its outcome must be known.
-        placing = asyncio.ensure_future(self.client.create_order(request, lookup_first=lookup_first))
+        write = self.client.create_order(request, lookup_first=lookup_first)
+        # A write in flight must finish even if the workflow cancels us: its outcome must be known. An operation's
+        # own task is never cancelled (see execute): the write runs in it, one event-loop turn sooner; otherwise it
+        # runs in a shielded task of its own.
+        placing = None if own_task else asyncio.ensure_future(write)
         try:
-            ack = await asyncio.shield(placing)
+            ack = await (write if placing is None else asyncio.shield(placing))
         except asyncio.CancelledError:
+            if placing is None:  # the event loop itself is going away: the outcome is unknown
+                self._unresolved(client_order_id, intent)
+                raise
             late = await self._finish_in_flight(placing, intent, client_order_id)
             if late is not None:
                 self._accepted(intent, late, sent_at, now_ms)
             raise
-        except (KalshiAuthError, KalshiCredentialsError):
-            raise
-        except KalshiRejectedError as err:
+        except KalshiError as err:
+            self._place_failed(intent, request, client_order_id, err)
+            return
+        self._accepted(intent, ack, sent_at, now_ms)
+        self.heartbeat_after_write()
+
+    def _place_failed(
+        self, intent: OrderIntent, request: CreateOrderRequest, client_order_id: str, err: KalshiError
+    ) -> None:
+        """Count an order the exchange refused or whose outcome is unknown (then it is resolved later by its id).
+
+        Raises:
+            KalshiAuthError, KalshiCredentialsError: ``err`` itself (the key is refused: the activity maps it).
+        """
+        if isinstance(err, KalshiAuthError | KalshiCredentialsError):
+            raise err
+        if isinstance(err, KalshiRejectedError):
             code = err.code or "rejected"
             self.metrics.orders.labels(self.origin, intent.side, intent.action, "rejected").inc()
             self.reject(f"exchange:{code}")
@@ -549,20 +604,11 @@ class EpochCore:
                 )
             if code in _ORDER_GROUP_CODES:
                 self.pipeline.order_group_triggered = True
-            self.heartbeat_after_write()
-            return
-        except KalshiOutcomeUnknownError as err:
+        else:
             self.metrics.orders.labels(self.origin, intent.side, intent.action, "error").inc()
-            self._unresolved(client_order_id, intent)
+            if isinstance(err, KalshiOutcomeUnknownError):
+                self._unresolved(client_order_id, intent)
             self.error(err)
-            self.heartbeat_after_write()
-            return
-        except KalshiError as err:
-            self.metrics.orders.labels(self.origin, intent.side, intent.action, "error").inc()
-            self.error(err)
-            self.heartbeat_after_write()
-            return
-        self._accepted(intent, ack, sent_at, now_ms)
         self.heartbeat_after_write()
 
     def _unresolved(self, client_order_id: str, intent: OrderIntent) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -118,6 +118,10 @@ class EpochPipeline(Protocol):
 
     def decide(self, update: BookUpdate) -> Decision | None:
         """Decide on one book update; None when it is not a decision point (inside the decision interval)."""
+        ...
+
+    def decide_many(self, updates: Sequence[BookUpdate]) -> list[Decision | None]:
+        """:meth:`decide` on several markets' updates at once (one forward pass of a learned policy), in order."""
         ...
 
     def order_sent(self, intent: OrderIntent, now_ms: int) -> None:
@@ -267,38 +271,91 @@ class DecisionStep:
         Raises:
             ValueError: the policy returned an index outside its action space (a bug, never swallowed).
         """
+        return self.decide_many((update,))[0]
+
+    def decide_many(self, updates: Sequence[BookUpdate]) -> list[Decision | None]:
+        """:meth:`decide` on several markets' book updates (one per market, as the actor loop takes them), in order.
+
+        A learned policy with ``act_batch`` (:meth:`rl.inference.ModelPolicy.act_batch`) evaluates the observations
+        of every update that reaches it in ONE forward pass, drawing in the order of ``updates``: the decisions are
+        exactly those of :meth:`decide` called on each update in turn (none of them changes what the next one reads:
+        an intent changes the portfolio only when the core sends it, :meth:`order_sent`). Each decision's inference
+        time is its observation plus the whole batch's forward pass (what it waited for).
+
+        Returns:
+            One entry per update: its :class:`Decision`, or None when the update is not a decision point.
+
+        Raises:
+            ValueError: the policy returned an index outside its action space (a bug, never swallowed).
+        """
         live = self.live
-        ticker, now_ms = update.ticker, update.now_ms
-        interval = live.interval_ms
-        last = self.last_decision_ms.get(ticker)
-        if interval and last is not None and now_ms - last < interval:
-            self.skipped += 1
-            return None
-        self.last_decision_ms[ticker] = now_ms
-        pipeline = self.pipeline
-        ctx = pipeline.context(ticker, update.top, now_ms, update.close_ms, update.book_age_ms)
-        if not live.needs_features:
-            d = pipeline.decide(live.policy, ctx, record_sent=False)
-            if self.trace is not None:
-                self.trace.append((ticker, now_ms, d.name, None, d.intent))
-            return Decision(d.name, d.intent, d.reject, now_ms=now_ms)
-        mask = pipeline.mask(ctx)
-        if not any(mask[1:]):
-            self.forced_holds += 1
-            if self.trace is not None:
-                self.trace.append((ticker, now_ms, "forced_hold", None, None))
-            return Decision(live.space.names[0], forced=True, now_ms=now_ms)
+        batch = getattr(live.policy, "act_batch", None) if live.needs_features else None
+        out: list[Decision | None] = []
+        pending: list[tuple[int, BookUpdate, Any, tuple[bool, ...], Any, float]] = []
+        for update in updates:
+            ticker, now_ms = update.ticker, update.now_ms
+            interval = live.interval_ms
+            last = self.last_decision_ms.get(ticker)
+            if interval and last is not None and now_ms - last < interval:
+                self.skipped += 1
+                out.append(None)
+                continue
+            self.last_decision_ms[ticker] = now_ms
+            pipeline = self.pipeline
+            ctx = pipeline.context(ticker, update.top, now_ms, update.close_ms, update.book_age_ms)
+            if not live.needs_features:
+                d = pipeline.decide(live.policy, ctx, record_sent=False)
+                if self.trace is not None:
+                    self.trace.append((ticker, now_ms, d.name, None, d.intent))
+                out.append(Decision(d.name, d.intent, d.reject, now_ms=now_ms))
+                continue
+            mask = pipeline.mask(ctx)
+            if not any(mask[1:]):
+                self.forced_holds += 1
+                if self.trace is not None:
+                    self.trace.append((ticker, now_ms, "forced_hold", None, None))
+                out.append(Decision(live.space.names[0], forced=True, now_ms=now_ms))
+                continue
+            started = time.perf_counter()
+            try:
+                features = self._observe(update)
+            except ValueError as err:  # FeatureError: a NaN/inf or impossible state never reaches the network
+                log.error("%s: no observation for %s at %d: %s", live.name, ticker, now_ms, err)
+                out.append(Decision(live.space.names[0], reject="feature_error", now_ms=now_ms))
+                continue
+            if batch is None:
+                d = pipeline.decide(live.policy, ctx, features, mask=mask, record_sent=False)
+                self.inference_ms.append((time.perf_counter() - started) * 1000)
+                if self.trace is not None:
+                    self.trace.append((ticker, now_ms, d.name, features, d.intent))
+                out.append(Decision(d.name, d.intent, d.reject, now_ms=now_ms))
+                continue
+            pending.append((len(out), update, ctx, mask, features, time.perf_counter() - started))
+            out.append(None)
+        if pending:
+            self._act_batch(batch, pending, out)
+        return out
+
+    def _act_batch(
+        self,
+        batch: Any,
+        pending: list[tuple[int, BookUpdate, Any, tuple[bool, ...], Any, float]],
+        out: list[Decision | None],
+    ) -> None:
+        """One forward pass over ``pending``'s observations; resolve each action into ``out`` (see decide_many)."""
+        live, pipeline = self.live, self.pipeline
         started = time.perf_counter()
-        try:
-            features = self._observe(update)
-        except ValueError as err:  # FeatureError: a NaN/inf or impossible state never reaches the network
-            log.error("%s: no observation for %s at %d: %s", live.name, ticker, now_ms, err)
-            return Decision(live.space.names[0], reject="feature_error", now_ms=now_ms)
-        d = pipeline.decide(live.policy, ctx, features, mask=mask, record_sent=False)
-        self.inference_ms.append((time.perf_counter() - started) * 1000)
-        if self.trace is not None:
-            self.trace.append((ticker, now_ms, d.name, features, d.intent))
-        return Decision(d.name, d.intent, d.reject, now_ms=now_ms)
+        actions = batch([p[4] for p in pending], [p[3] for p in pending])
+        forward_s = time.perf_counter() - started
+        n = len(live.space)
+        for (index, update, ctx, mask, features, observe_s), action in zip(pending, actions, strict=True):
+            if not 0 <= action < n:
+                raise ValueError(f"policy {live.name} returned action {action} outside 0..{n - 1}")
+            d = pipeline.resolve(action, ctx, mask, record_sent=False)
+            self.inference_ms.append((observe_s + forward_s) * 1000)
+            if self.trace is not None:
+                self.trace.append((update.ticker, update.now_ms, d.name, features, d.intent))
+            out[index] = Decision(d.name, d.intent, d.reject, now_ms=update.now_ms)
 
     def _observe(self, update: BookUpdate) -> Any:
         """The market's :func:`rl.features.observe` vector at ``update.now_ms`` with the epoch's portfolio.

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
       (PEM text). On ``sim`` they default to a throwaway key generated under ``.state/keys``.
     * ``KALSHI_REST_URL``, ``KALSHI_WS_URL``: override the environment's endpoints.
     * ``KALSHI_ALLOW_PRODUCTION``: must be ``true`` to trade ``prod`` (real money).
+    * ``KALSHI_PRESIGN_MAX_AGE_MS`` (1000): the order endpoints' auth headers are signed ahead of time, off the
+      order path, and never sent older than this (:mod:`kalshi.presign`); 0 signs every request when it is sent.
     * ``TEMPORAL_ADDRESS`` (``localhost:7233``), ``TEMPORAL_NAMESPACE`` (``default``),
       ``TRADER_TASK_QUEUE`` (``kalshi-trader``), ``TRADER_WORKFLOW_ID`` (``kalshi-trader-<env>``).
     * ``METRICS_PORT``: the worker's Prometheus port (9464; 0 disables).
@@ -85,6 +87,7 @@ class Settings(BaseSettings):
     kalshi_rest_url: str | None = Field(default=None, alias="KALSHI_REST_URL")
     kalshi_ws_url: str | None = Field(default=None, alias="KALSHI_WS_URL")
     kalshi_allow_production: bool = Field(default=False, alias="KALSHI_ALLOW_PRODUCTION")
+    kalshi_presign_max_age_ms: int = Field(default=1_000, ge=0, le=5_000, alias="KALSHI_PRESIGN_MAX_AGE_MS")
 
     temporal_address: str = Field(default="localhost:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")

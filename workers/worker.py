@@ -298,7 +298,8 @@ async def worker_process(settings: Settings) -> AsyncIterator[WorkerProcess]:
             settings.recording_url, source_url=endpoints.ws_url, environment=settings.kalshi_env, label="worker"
         ).start()
         log.info("recording to %s (session %d)", recorder.url.render_as_string(hide_password=True), recorder.session_id)
-    async with KalshiRestClient(endpoints.rest_base_url, signer) as kalshi:
+    presign_s = settings.kalshi_presign_max_age_ms / 1000 or None
+    async with KalshiRestClient(endpoints.rest_base_url, signer, presign_max_age_s=presign_s) as kalshi:
         workers = build_workers(
             client,
             kalshi,

@@ -26,8 +26,12 @@ class KalshiRestClient(MarketEndpoints, OrderEndpoints, OrderGroupEndpoints):
         local_time: wall clock in Unix seconds (injectable for tests).
         sleep: awaitable sleep in seconds used between lookup attempts (injectable for tests).
         user_agent: ``User-Agent`` header value.
+        presign_max_age_s: sign the order endpoints' auth headers ahead of time, in idle time, and never send one
+            older than this many seconds (:mod:`kalshi.presign`; default 1 s); ``None`` or 0 signs every request
+            when it is sent.
 
     Raises:
-        ValueError: a ``base_url`` that is not absolute http(s), or an empty ``lookup_delays_s``.
+        ValueError: a ``base_url`` that is not absolute http(s), an empty ``lookup_delays_s``, or a negative
+            ``presign_max_age_s``.
 
     """

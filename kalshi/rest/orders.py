@@ -9,7 +9,7 @@ been sent is looked up too, and only if the lookup cannot find the order does
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from kalshi.errors import (
     KalshiAuthError,
@@ -157,9 +157,25 @@ class OrderEndpoints(PortfolioEndpoints):
         return ack.model_copy(update={"side": req.side, "action": req.action})
 
     async def _place_order(self, req: CreateOrderRequest) -> OrderAck:
-        """POST the order once (V2, or V1 when chosen); map the answer to an ack."""
+        """POST the order once (V2, or V1 when chosen); map the answer to an ack.
+
+        The order endpoint's auth headers are pre-signed from the first order on (:mod:`kalshi.presign`), and a
+        resting order's cancel (``DELETE``) is pre-signed while it rests.
+        """
+        ack = await self._post_order(req)
+        if ack.status == "resting" and ack.order_id:
+            self._presign_want("DELETE", self._cancel_endpoint(ack.order_id))
+        return ack
+
+    def _cancel_endpoint(self, order_id: str) -> str:
+        """The cancel endpoint of ``order_id`` for the order API in use."""
+        segment = path_segment(order_id, "order_id")
+        return f"/portfolio/events/orders/{segment}" if self._order_api == "v2" else f"/portfolio/orders/{segment}"
+
+    async def _post_order(self, req: CreateOrderRequest) -> OrderAck:
         if self._order_api == "v2" and req.buy_max_cost_cents is None:
             endpoint = "/portfolio/events/orders"
+            self._presign_want("POST", endpoint, permanent=True)
             try:
                 data = await self._request(
                     "POST", endpoint, json_body=req.to_v2_body(), bucket="write", auth=True, write=True
@@ -180,6 +196,7 @@ class OrderEndpoints(PortfolioEndpoints):
                     ) from exc
                 return OrderAck.from_v2_response(resp, req)
         endpoint = "/portfolio/orders"
+        self._presign_want("POST", endpoint, permanent=True)
         data = await self._request("POST", endpoint, json_body=req.to_v1_body(), bucket="write", auth=True, write=True)
         order_data = data.get("order") if isinstance(data, dict) else None
         if order_data is None:
@@ -238,17 +255,32 @@ class OrderEndpoints(PortfolioEndpoints):
             completed = True
         return None, (None if completed else last_error)
 
-    async def cancel_order(self, order_id: str, *, ticker: str | None = None) -> Order:
+    @overload
+    async def cancel_order(self, order_id: str, *, ticker: str | None = None) -> Order: ...
+
+    @overload
+    async def cancel_order(self, order_id: str, *, ticker: str | None = None, reread: Literal[True]) -> Order: ...
+
+    @overload
+    async def cancel_order(
+        self, order_id: str, *, ticker: str | None = None, reread: Literal[False]
+    ) -> Order | None: ...
+
+    async def cancel_order(self, order_id: str, *, ticker: str | None = None, reread: bool = True) -> Order | None:
         """Cancel one order and return it as it now stands (kalshi-api.md §3.5, §3.6; 2 write tokens).
 
         V2 ``DELETE /portfolio/events/orders/{id}`` answers with ids only, so the order is then re-read
-        with :meth:`get_order`; V1 ``DELETE /portfolio/orders/{id}`` returns ``{order, reduced_by_fp}``.
+        with :meth:`get_order` (``reread=False`` skips that second round trip and returns None: for a caller that
+        only needs the order gone, e.g. the actor loop replacing its resting order); V1
+        ``DELETE /portfolio/orders/{id}`` returns ``{order, reduced_by_fp}``.
         The cancelled order has ``remaining_count_fp == 0`` and status ``canceled`` (``executed`` if it
-        had already filled).
+        had already filled). The DELETE's auth headers were pre-signed while the order rested
+        (:mod:`kalshi.presign`) when it was placed by this client.
 
         Args:
             order_id: the exchange order id.
             ticker: the order's market (optional hint sent to V2 as ``market_ticker``).
+            reread: return the order as it now stands (V2: one more GET); False: return None on V2.
 
         Raises:
             KalshiNotFoundError: unknown order.
@@ -259,10 +291,11 @@ class OrderEndpoints(PortfolioEndpoints):
         """
         segment = path_segment(order_id, "order_id")
         if self._order_api == "v2":
+            endpoint = f"/portfolio/events/orders/{segment}"
             try:
                 await self._request(
                     "DELETE",
-                    f"/portfolio/events/orders/{segment}",
+                    endpoint,
                     params={"market_ticker": ticker},
                     bucket="write",
                     cost=CANCEL_ORDER_COST,
@@ -270,12 +303,20 @@ class OrderEndpoints(PortfolioEndpoints):
                     write=True,
                 )
             except KalshiError as exc:
+                if not isinstance(exc, KalshiOutcomeUnknownError):
+                    self._presign_forget("DELETE", endpoint)
                 if not self._fall_back_to_v1(exc):
                     raise
             else:
-                return await self.get_order(order_id)
+                self._presign_forget("DELETE", endpoint)
+                return await self.get_order(order_id) if reread else None
         endpoint = f"/portfolio/orders/{segment}"
-        data = await self._request("DELETE", endpoint, bucket="write", cost=CANCEL_ORDER_COST, auth=True, write=True)
+        try:
+            data = await self._request(
+                "DELETE", endpoint, bucket="write", cost=CANCEL_ORDER_COST, auth=True, write=True
+            )
+        finally:
+            self._presign_forget("DELETE", endpoint)
         return self._parse(CancelOrderV1Response, data, "DELETE", self._path(endpoint)).order
 
     async def batch_cancel_orders(self, order_ids: Sequence[str]) -> list[BatchCancelResult]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -55,6 +56,28 @@ async def test_build_request_path_and_query() -> None:
         request, path = client._build_request("DELETE", "/portfolio/orders/batched", json_body={"orders": []})
         assert json.loads(request.content) == {"orders": []}
         assert request.headers["content-type"] == "application/json"
+
+
+async def test_requests_without_a_query_are_the_ones_httpx_builds() -> None:
+    """The direct build (order writes: no query, no cookies) sends what ``AsyncClient.build_request`` would."""
+    body = {"ticker": "KX-1", "price": "0.4300", "post_only": False, "note": "é", "orders": [{"order_id": "o"}]}
+    async with KalshiRestClient(UNROUTABLE) as client:
+        cases: list[tuple[str, str, Any]] = [
+            ("POST", "/portfolio/events/orders", body),
+            ("POST", "/portfolio/events/orders", {**body, "price": "0.4400"}),  # the cached URL, a new body
+            ("DELETE", f"/portfolio/events/orders/{_segment('a/b', 'order_id')}", None),
+            ("DELETE", "/portfolio/orders/batched", {"orders": []}),
+            ("GET", "/portfolio/balance", None),
+        ]
+        for method, endpoint, json_body in cases:
+            fast, path = client._build_request(method, endpoint, json_body=json_body)
+            reference = client._http.build_request(method, endpoint.lstrip("/"), json=json_body)
+            assert (fast.method, str(fast.url), fast.content) == (method, str(reference.url), reference.content)
+            assert sorted(fast.headers.multi_items()) == sorted(reference.headers.multi_items())
+            assert path == reference.url.raw_path.decode()
+        client._http.cookies.set("__cf_bm", "x", domain="127.0.0.1")  # a cookie to send: httpx builds it
+        request, _ = client._build_request("POST", "/portfolio/events/orders", json_body=body)
+        assert request.headers["cookie"] == "__cf_bm=x"
 
 
 async def test_signed_path_excludes_query_and_verifies(key_pair: tuple[bytes, bytes]) -> None:
