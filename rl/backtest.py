@@ -42,6 +42,7 @@ __all__ = [
     "RunRecord",
     "build_report",
     "close_reason",
+    "decision_points",
     "live_results",
 ]
 
@@ -208,16 +209,24 @@ class RunRecord:
         """The mode for humans: ``paced max``, ``paced 20x``, ``free-running 10x``."""
         return self.mode or f"free-running {self.speed}x"
 
-    def coverage_ms(self) -> tuple[int, int]:
-        """``(tradeable ms, tradeable ms no actor epoch covered)``.
+    def epoch_spans(self) -> list[tuple[int, int]]:
+        """The tape spans ``(start, end)`` (Unix ms) in which an actor epoch traded.
 
-        Paced, from the pacer's epoch spans (tape time, exact); free-running, from the epochs' exchange-clock start
-        and end (:func:`_uncovered_ms`).
+        Paced, the pacer's epoch spans (tape time, exact); free-running, the actor epochs' exchange-clock
+        ``[started_at, ended_at]``.
         """
         spans = None if self.pacing is None else self.pacing.get("epochs")
         if spans is not None:
-            return _uncovered_spans([(int(a), int(b)) for a, b in spans], self.tradeable)
-        return _uncovered_ms(self.epochs, self.tradeable)
+            return [(int(a), int(b)) for a, b in spans]
+        return [
+            (int(e.started_at.timestamp() * 1000), int(e.ended_at.timestamp() * 1000))
+            for e in self.epochs
+            if e.started_at is not None and e.ended_at is not None and e.driver == "actor"
+        ]
+
+    def coverage_ms(self) -> tuple[int, int]:
+        """``(tradeable ms, tradeable ms no actor epoch covered)`` (:meth:`epoch_spans`, :func:`_uncovered_spans`)."""
+        return _uncovered_spans(self.epoch_spans(), self.tradeable)
 
 
 @dataclass(frozen=True)
@@ -241,10 +250,11 @@ class BacktestReport:
         gap_pct_of_traded_value: ``gap / env traded value x 100``; None when the environment traded nothing.
         closes: exit-rule closes by reason: ``{reason: {"orders", "fills", "contracts", "vs_hold_dollars"}}``.
         contributors: explanations, the largest priced ones first.
-        decisions_env: the environment's decision points (HOLD included) and how many traded.
+        decisions_env: the environment's decision points shown to the policy (HOLD included) and how many traded.
         exchange_fills: the account's fills as the exchange lists them (a fill that closes and opens is one here and
             two rows in ``live_results``).
         per_market: the per-market numbers of :meth:`to_json`.
+        decision_points: both sides' decision points counted alike (:func:`decision_points`).
 
     """
 
@@ -260,6 +270,7 @@ class BacktestReport:
     decisions_env: tuple[int, int]
     exchange_fills: int = 0
     per_market: dict[str, dict[str, Any]] = field(default_factory=dict)
+    decision_points: dict[str, int] = field(default_factory=dict)
 
     # -------------------------------------------------------------------------------------------------- outputs
 
@@ -291,6 +302,7 @@ class BacktestReport:
             "env_taker_share": env.taker_share,
             "env_decisions": self.decisions_env[0],
             "env_trading_decisions": self.decisions_env[1],
+            "decision_points": self.decision_points,
             "traded_value_dollars": str(env.turnover_dollars),
             "gap_dollars": str(self.gap_dollars),
             "gap_pct_of_traded_value": None
@@ -487,22 +499,6 @@ def _union(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _uncovered_ms(epochs: Sequence[EpochSummary], tradeable: Sequence[tuple[int, int]]) -> tuple[int, int]:
-    """``(tradeable ms, tradeable ms no actor epoch covered)``.
-
-    The union of the markets' tradeable spans, and the part of it outside every actor epoch's ``[started_at,
-    ended_at]`` (exchange clock).
-    """
-    return _uncovered_spans(
-        [
-            (int(e.started_at.timestamp() * 1000), int(e.ended_at.timestamp() * 1000))
-            for e in epochs
-            if e.started_at is not None and e.ended_at is not None and e.driver == "actor"
-        ],
-        tradeable,
-    )
-
-
 def _uncovered_spans(spans: Sequence[tuple[int, int]], tradeable: Sequence[tuple[int, int]]) -> tuple[int, int]:
     """``(tradeable ms, tradeable ms outside every span)`` (spans and tradeable: ``(start, end)`` Unix ms)."""
     zones = _union(tradeable)
@@ -510,6 +506,50 @@ def _uncovered_spans(spans: Sequence[tuple[int, int]], tradeable: Sequence[tuple
     total = sum(b - a for a, b in zones)
     covered = sum(max(0, min(b, d) - max(a, c)) for a, b in zones for c, d in epochs_ms)
     return total, total - covered
+
+
+def decision_points(env_results: StrategyResults, record: RunRecord) -> dict[str, int]:
+    """Count both sides' decision points the same way: every point where the pre-trade checks ran, HOLD-only included.
+
+    The live actor loop counts a decision point per book update of a market once its decision interval has elapsed
+    (:class:`trading.pipeline.DecisionStep`), including the points where the checks allow only HOLD (the throttle
+    after an order, the closing window): a baseline is asked there too and its orders are rejected ``throttle`` /
+    ``market_closing``; a learned policy is not asked (a forced hold). The environment shows the policy only the
+    other points (``skip_forced_holds``) and records the HOLD-only ones apart (``forced_hold_ms``), and it decides from
+    the first frame to the close, while live decides only inside its actor epochs (none in the closing window once
+    the epoch that reached it ends, none between epochs). So the comparable env figure is shown + forced holds inside
+    the live epochs' tape spans (:meth:`RunRecord.epoch_spans`).
+
+    Returns:
+        ``live``: the live loop's decision points (epoch summaries); ``live_forced_holds``: the learned policy's forced
+        holds among them (0 for a baseline); ``env_shown`` / ``env_forced_holds``: the env's totals;
+        ``env_in_epochs``: its shown + forced points inside the live epochs' spans (``env_shown_in_epochs`` +
+        ``env_forced_in_epochs``); ``env_shown_outside`` / ``env_forced_outside``: the rest.
+    """
+    spans = sorted(record.epoch_spans())
+
+    def inside(t: int) -> bool:
+        return any(a <= t < b for a, b in spans)
+
+    shown = forced = shown_in = forced_in = 0
+    for market in env_results.markets:
+        n = sum(market.actions.values())
+        shown += n
+        forced += len(market.forced_hold_ms)
+        shown_in += sum(1 for t, _ in market.pnl_path[:n] if inside(t))
+        forced_in += sum(1 for t in market.forced_hold_ms if inside(t))
+    epochs = record.epochs
+    return {
+        "live": sum(e.updates_seen - e.updates_skipped for e in epochs),
+        "live_forced_holds": sum(e.forced_holds for e in epochs),
+        "env_shown": shown,
+        "env_forced_holds": forced,
+        "env_in_epochs": shown_in + forced_in,
+        "env_shown_in_epochs": shown_in,
+        "env_forced_in_epochs": forced_in,
+        "env_shown_outside": shown - shown_in,
+        "env_forced_outside": forced - forced_in,
+    }
 
 
 def _closes(
@@ -542,6 +582,7 @@ def contributors(
     env: StrategyMetrics,
     record: RunRecord,
     decisions_env: tuple[int, int],
+    points: Mapping[str, int] | None = None,
 ) -> list[Contributor]:
     """Explain the gap from the run's record: priced items first (largest |dollars|), then counts.
 
@@ -550,7 +591,8 @@ def contributors(
       closing-window liquidation);
     * the rest of the gap (the policy's own orders filling differently live: timing, queue position, the tape time no
       epoch covered, coalesced updates), priced as the remainder;
-    * counts: rejects by reason, coalesced/deferred/skipped updates, uncovered tape time, decision latency.
+    * counts: rejects by reason, decision points counted alike on both sides (``points``, :func:`decision_points`),
+      coalesced/deferred/skipped updates, uncovered tape time, decision latency.
     """
     items: list[Contributor] = []
     close_total = sum((Decimal(v["vs_hold_dollars"]) for v in closes.values()), _ZERO)
@@ -578,14 +620,28 @@ def contributors(
             f"windows) ({uncovered / span:.1%}): no decisions there, the env decides throughout",
         )
     )
+    if points is None:
+        compared = (
+            f"decision points: live {totals['updates_seen'] - totals['updates_skipped']} (and "
+            f"{totals['updates_skipped']} updates inside the decision interval, "
+            f"{totals['forced_holds']} forced holds), env {decisions_env[0]} shown to the policy"
+        )
+    else:
+        compared = (
+            f"decision points where the checks ran (HOLD-only ones included: the throttle after an order, the closing "
+            f"window): live {points['live']} ({points['live_forced_holds']} forced holds; "
+            f"{totals['updates_skipped']} updates inside the decision interval), env {points['env_in_epochs']} in the "
+            f"live epochs' tape ({points['env_shown_in_epochs']} shown to the policy + "
+            f"{points['env_forced_in_epochs']} forced holds), and {points['env_shown_outside']} shown + "
+            f"{points['env_forced_outside']} forced outside them (between epochs, the closing window after the last "
+            f"epoch: live does not decide there); env total {points['env_shown']} shown + "
+            f"{points['env_forced_holds']} forced"
+        )
     items.append(
         Contributor(
             "throttling",
             None,
-            f"decision points: live {totals['updates_seen'] - totals['updates_skipped']} (and "
-            f"{totals['updates_skipped']} updates inside the decision interval, "
-            f"{totals['forced_holds']} forced holds), "
-            f"env {decisions_env[0]}; book changes coalesced into a later decision {totals['updates_coalesced']} "
+            f"{compared}; book changes coalesced into a later decision {totals['updates_coalesced']} "
             "(same-millisecond frames included, which the env folds too), deferred behind an order in flight "
             f"{totals['updates_deferred']}; none dropped by the actor loop (it decides on the latest book; a stale or "
             "untrusted book would show as a stale_book reject)",
@@ -641,6 +697,7 @@ def build_report(
     pct = None if env_m.turnover_dollars == 0 else (gap / env_m.turnover_dollars * 100).quantize(_PCT)
     decisions = sum(env_m.action_counts.values())
     trading = decisions - env_m.action_counts.get("HOLD", 0)
+    points = decision_points(env_results, record)
     results = {m.ticker: m.result for m in markets}
     closes = _closes(fills, record.orders, results)
     per_market: dict[str, dict[str, Any]] = {}
@@ -674,8 +731,9 @@ def build_report(
         gap_dollars=gap.quantize(_Q),
         gap_pct_of_traded_value=pct,
         closes=closes,
-        contributors=contributors(gap, closes, live_m, env_m, record, (decisions, trading)),
+        contributors=contributors(gap, closes, live_m, env_m, record, (decisions, trading), points),
         decisions_env=(decisions, trading),
+        decision_points=points,
         exchange_fills=len(fills),
         per_market=per_market,
     )

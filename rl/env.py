@@ -176,6 +176,7 @@ class EpisodeRecord:
             settlement_dollars=self.settlement_dollars,
             pnl_path=tuple(self.pnl_path),
             actions={space.names[i]: n for i, n in self.actions.items()},
+            forced_hold_ms=tuple(self.forced_hold_ms),
         )
 
 

@@ -117,6 +117,9 @@ class MarketResult:
             liquidation value, fees included; the last point must equal the market's net P&L (checked). May be
             empty (then the path is the single final value).
         actions: how often each action was chosen at this market's decision points (name -> count).
+        forced_hold_ms: the exchange times (Unix ms) of the decision points where the pre-trade checks allowed only
+            HOLD (the throttle after an order, the closing window), which the environment does not show the policy
+            (:class:`rl.env.EnvConfig` ``skip_forced_holds``) and so are not in ``actions``; empty for other results.
 
     """
 
@@ -126,6 +129,7 @@ class MarketResult:
     settlement_dollars: Decimal
     pnl_path: tuple[tuple[int, Decimal], ...] = ()
     actions: Mapping[str, int] = field(default_factory=dict)
+    forced_hold_ms: tuple[int, ...] = ()
 
     @property
     def fees_dollars(self) -> Decimal:

@@ -129,6 +129,19 @@ def test_backtest_report_matches_the_exchanges_fills_and_settlements(tmp_path: P
     assert doc["actor_loop"]["drivers"].get("actor", 0) >= 1  # it traded from the WebSocket actor loop
     assert 0 <= doc["uncovered_tape_s"] < doc["tradeable_tape_s"]
 
+    # decision points counted alike on both sides: every point where the checks ran, HOLD-only ones included (the
+    # env shows the policy only the others), the env's inside the live epochs' tape (live decides nowhere else);
+    # paced, live decides where the env does, so the two agree up to a few points per epoch
+    points = doc["decision_points"]
+    assert points["env_shown"] == sum(env.actions.values()) == doc["env_decisions"]
+    assert points["env_forced_holds"] == len(env.forced_hold_ms) > 0
+    assert points["env_in_epochs"] == points["env_shown_in_epochs"] + points["env_forced_in_epochs"]
+    assert points["env_shown_outside"] + points["env_forced_outside"] == (
+        points["env_shown"] + points["env_forced_holds"] - points["env_in_epochs"]
+    )
+    assert points["live"] == doc["actor_loop"]["updates_seen"] - doc["actor_loop"]["updates_skipped"]
+    assert abs(points["live"] - points["env_in_epochs"]) <= 0.02 * points["env_in_epochs"], points
+
     # the report: text on stdout and in the folder, the JSON, the equity curve
     text = "\n".join(lines)
     assert "sim-to-env gap" in text and MARKET in text and "contributors:" in text
